@@ -1,0 +1,77 @@
+"""The ``stakeholder-nlp`` command line. Heavy libraries are imported inside each command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .errors import CorpusError, StakeholderNLPError
+
+app = typer.Typer(help="Comparative thematic analysis of interview quotes collected in waves.",
+                  no_args_is_help=True, add_completion=False)
+corpus_app = typer.Typer(help="Build and inspect corpora.", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+
+DEFAULT_SOURCE = Path("../shared/seeds/000_34b4ab0115b42951.txt")
+
+
+def _fail(exc: Exception, code: int = 2) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _load(input: Path, text_col: str, wave_col: str, speaker_col: str):
+    from .corpus import load_corpus
+
+    try:
+        return load_corpus(input, text_col=text_col, wave_col=wave_col, speaker_col=speaker_col)
+    except (CorpusError, FileNotFoundError) as exc:
+        _fail(exc)
+
+
+@corpus_app.command("build")
+def corpus_build(
+    source: Path = typer.Option(DEFAULT_SOURCE, help="The GP-cluster source document (text extraction)."),
+    out: Path = typer.Option(Path("corpus/gp_clusters/quotes.jsonl"), help="Where to write the JSONL corpus."),
+) -> None:
+    """Regenerate the built-in GP-cluster corpus from the source document (byte-for-byte reproducible)."""
+    from .corpus.gp_clusters import build_corpus_file, source_sha256
+
+    try:
+        records = build_corpus_file(source, out)
+    except (StakeholderNLPError, FileNotFoundError) as exc:
+        _fail(exc)
+    typer.echo(f"wrote {len(records)} quotes to {out} (source sha256 {source_sha256(source)[:16]}...)")
+
+
+@corpus_app.command("summary")
+def corpus_summary(
+    input: Path = typer.Argument(..., help="Corpus file: .jsonl, .csv or .parquet."),
+    text_col: str = typer.Option("text", help="Column holding the quote text."),
+    wave_col: str = typer.Option("wave", help="Column holding the wave."),
+    speaker_col: str = typer.Option("speaker", help="Column holding the speaker id."),
+) -> None:
+    """Print counts per wave, speaker and code."""
+    corpus = _load(input, text_col, wave_col, speaker_col)
+    typer.echo(summary_table(corpus))
+
+
+def summary_table(corpus) -> str:
+    import pandas as pd
+
+    q = corpus.quotes
+    lines = [f"{len(q)} quotes, {q['speaker'].nunique()} speakers, waves {corpus.waves}"]
+    by_wave = q.groupby("wave").agg(quotes=("text", "size"), speakers=("speaker", "nunique"),
+                                    mean_words=("text", lambda s: s.str.split().str.len().mean()))
+    lines.append(by_wave.round(1).to_string())
+    codes = q.explode("codes").dropna(subset=["codes"])
+    if len(codes):
+        lines.append(pd.crosstab(codes["codes"], codes["wave"]).to_string())
+    if corpus.skipped:
+        lines.append(f"{len(corpus.skipped)} rows skipped on request")
+    return "\n\n".join(lines)
+
+
+def main() -> None:  # pragma: no cover
+    app()

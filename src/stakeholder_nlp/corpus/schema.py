@@ -1,0 +1,107 @@
+"""The quote schema: one row per quote, documented columns, one validation helper.
+
+Columns of :attr:`Corpus.quotes`:
+
+``quote_id`` (str)
+    Unique identifier of the quote.
+``text`` (str)
+    The quote's words; never empty or whitespace-only.
+``speaker`` (str or None)
+    Who said it. Quotes from one speaker are not independent; statistics cluster on this column.
+    ``None`` means unattributed: such a quote counts as its own cluster.
+``wave`` (orderable: int, or str)
+    When it was collected (a year or any orderable label).
+``source`` (str or None)
+    Table or document the quote came from.
+``codes`` (tuple of str)
+    Human theme codes (several allowed, possibly none).
+any other column
+    Free metadata (role, organisation, site...) usable as strata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..errors import CorpusFormatError, TooFewWavesError
+
+QUOTE_ID = "quote_id"
+TEXT = "text"
+SPEAKER = "speaker"
+WAVE = "wave"
+SOURCE = "source"
+CODES = "codes"
+
+REQUIRED_COLUMNS: tuple[str, ...] = (QUOTE_ID, TEXT, SPEAKER, WAVE)
+OPTIONAL_COLUMNS: tuple[str, ...] = (SOURCE, CODES)
+SCHEMA_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+
+def check_columns(df: pd.DataFrame, required: Iterable[str], *, what: str = "DataFrame") -> None:
+    """Raise a :class:`CorpusFormatError` naming every required column that ``df`` lacks."""
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise CorpusFormatError(
+            f"{what} lacks column(s) {missing}; found {list(df.columns)}", field=missing[0]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRow:
+    """A row left out on request (``on_error="skip"``), with the reason."""
+
+    path: str | None
+    row: int | None
+    field: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """Quotes with speaker, wave and optional codes. See the module docstring for the columns.
+
+    ``skipped`` lists every row left out on request: nothing is dropped silently.
+    """
+
+    quotes: pd.DataFrame
+    path: str | None = None
+    skipped: tuple[SkippedRow, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        check_columns(self.quotes, SCHEMA_COLUMNS, what="Corpus.quotes")
+
+    def __len__(self) -> int:
+        return len(self.quotes)
+
+    @property
+    def texts(self) -> list[str]:
+        return self.quotes[TEXT].tolist()
+
+    @property
+    def waves(self) -> list:
+        """The distinct waves, in order."""
+        return sorted(self.quotes[WAVE].unique().tolist())
+
+    @property
+    def metadata_columns(self) -> list[str]:
+        """Columns beyond the schema: candidate strata (role, organisation, site...)."""
+        return [c for c in self.quotes.columns if c not in SCHEMA_COLUMNS]
+
+    def require_waves(self, n: int = 2) -> None:
+        """Raise :class:`TooFewWavesError` unless the corpus has at least ``n`` waves."""
+        waves = self.waves
+        if len(waves) < n:
+            raise TooFewWavesError(
+                f"{self.path or 'corpus'}: a comparison needs at least {n} waves in column "
+                f"{WAVE!r}; found {len(waves)} ({waves}). Check --wave-col or add the other wave's quotes."
+            )
+
+    def code_set(self) -> list[str]:
+        """All human codes used, sorted."""
+        return sorted({c for codes in self.quotes[CODES] for c in codes})
+
+    def subset(self, mask: Sequence[bool] | pd.Series) -> Corpus:
+        return Corpus(self.quotes[list(mask)].reset_index(drop=True), self.path, self.skipped)

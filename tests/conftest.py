@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT.parent / "shared" / "seeds" / "000_34b4ab0115b42951.txt"
+CORPUS = ROOT / "corpus" / "gp_clusters" / "quotes.jsonl"
+CODEBOOK = ROOT / "corpus" / "gp_clusters" / "codebook.toml"
+
+
+@pytest.fixture(scope="session")
+def gp_corpus():
+    from stakeholder_nlp.corpus import read_jsonl
+
+    return read_jsonl(CORPUS)
