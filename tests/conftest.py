@@ -15,3 +15,17 @@ def gp_corpus():
     from stakeholder_nlp.corpus import read_jsonl
 
     return read_jsonl(CORPUS)
+
+
+@pytest.fixture(scope="session")
+def reference_embedder():
+    from stakeholder_nlp.embedding import load_embedder
+
+    return load_embedder("reference")
+
+
+@pytest.fixture(scope="session")
+def fast_embedder():
+    from stakeholder_nlp.embedding import load_embedder
+
+    return load_embedder("fast")

@@ -73,5 +73,43 @@ def summary_table(corpus) -> str:
     return "\n\n".join(lines)
 
 
+@app.command("embed")
+def embed(
+    input: Path = typer.Argument(..., help="Texts: .csv, .parquet (streamed) or .jsonl."),
+    out: Path = typer.Option(..., "--out", help="Output .npy file: row i is the vector of input row i."),
+    backend: str = typer.Option("fast", help="fast (int8) | reference (fp32 sentence-transformers) | "
+                                             "onnx-int8 | onnx-fp32 | openvino-int8."),
+    cache: Path = typer.Option(Path("models/cache"), help="Folder of the embedding cache and built models."),
+    text_col: str = typer.Option("text", help="Column holding the text."),
+    progress: bool = typer.Option(True, help="Show a progress bar (rows/s and ETA)."),
+) -> None:
+    """Embed every row of a file, with the on-disk cache (a re-run embeds nothing it has seen)."""
+    from .embedding import EmbeddingCache, load_embedder
+    from .embedding.stream import embed_file
+
+    if not input.exists():
+        _fail(FileNotFoundError(f"input file {input} does not exist"))
+    try:
+        embedder = load_embedder(backend, cache_dir=cache)
+        with EmbeddingCache(cache) as store:
+            if input.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+                import numpy as np
+
+                from .embedding import embed_texts
+
+                corpus = _load(input, text_col, "wave", "speaker")
+                res = embed_texts(corpus.texts, embedder, cache=store, progress=progress)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                np.save(out, res.vectors)
+                typer.echo(f"{res.n_texts} rows -> {out} ({res.n_embedded} embedded, {res.n_cached} cached, "
+                           f"{res.n_long_split} long texts split)")
+            else:
+                r = embed_file(input, out, embedder, text_col=text_col, cache=store, progress=progress)
+                typer.echo(f"{r.rows} rows -> {out} ({r.n_embedded} embedded, {r.n_cached} cached, "
+                           f"{r.seconds:.1f} s)")
+    except (StakeholderNLPError, FileNotFoundError) as exc:
+        _fail(exc)
+
+
 def main() -> None:  # pragma: no cover
     app()

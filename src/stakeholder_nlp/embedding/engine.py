@@ -1,0 +1,94 @@
+"""Embed texts through an :class:`~.base.Embedder`: deduplicated, cached, batched by a token budget,
+long texts split at sentence boundaries and pooled, order restored exactly.
+
+Long texts: all-MiniLM-L6-v2 sees at most 256 word pieces, and sentence-transformers silently truncates
+beyond that. A quote is one person's answer, so dropping its end would drop content: texts over the window
+are split into sentence windows that fit, each embedded, and pooled by a token-weighted mean (then
+renormalised). ``EmbeddingResult.n_long_split`` counts them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import Embedder, TokenCounter
+from .batching import dedupe, pool_windows, split_long_texts, token_budget_batches
+from .cache import EmbeddingCache
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResult:
+    """Vectors (read-only, float32, L2-normalised, input order) and what it took to make them."""
+
+    vectors: np.ndarray
+    model_id: str
+    n_texts: int
+    n_unique: int
+    n_cached: int
+    n_embedded: int
+    n_long_split: int
+    seconds: float
+
+
+def _lengths(embedder: Embedder, texts: Sequence[str]) -> list[int]:
+    if isinstance(embedder, TokenCounter):
+        return embedder.token_lengths(texts)
+    return [max(1, len(t) // 4) + 2 for t in texts]  # a rough word-piece estimate
+
+
+def embed_texts(texts: Sequence[str], embedder: Embedder, *, cache: EmbeddingCache | None = None,
+                batch_size: int = 128, chunk_tokens: int = 32768, progress: bool = False) -> EmbeddingResult:
+    """Embed ``texts``; with a ``cache``, only texts it has not seen are embedded.
+
+    Unseen unique texts are sorted by length and cut into chunks of at most ``chunk_tokens`` padded word
+    pieces; each chunk is embedded (the embedder batches within it) and stored before the next starts,
+    so an interrupted run loses at most the chunk in flight and resumes where it stopped.
+    """
+    start = time.perf_counter()
+    texts = [str(t) for t in texts]
+    unique, inverse = dedupe(texts)
+    dim = embedder.dim
+    vectors = np.zeros((len(unique), dim), dtype=np.float32)
+    cached = cache.get(embedder.model_id, unique, dim) if cache is not None else {}
+    for i, v in cached.items():
+        vectors[i] = v
+    todo = np.asarray([i for i in range(len(unique)) if i not in cached], dtype=np.int64)
+    n_split = 0
+    if len(todo):
+        todo_texts = [unique[i] for i in todo]
+        lengths = _lengths(embedder, todo_texts)
+        window = int(getattr(embedder, "max_tokens", 10**9))
+        windows = split_long_texts(todo_texts, lengths, window, lambda ts: _lengths(embedder, ts))
+        n_split = windows.n_split
+        pieces_of: dict[int, list[int]] = {}
+        for j, owner in enumerate(windows.owner.tolist()):
+            pieces_of.setdefault(owner, []).append(j)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(unique), initial=len(cached), unit="texts", dynamic_ncols=True,
+                       desc=f"embedding {embedder.model_id}")
+        cost = np.minimum(np.asarray(lengths), window)
+        for chunk in token_budget_batches(cost, max_tokens=chunk_tokens, max_batch=max(batch_size, 512)):
+            chunk = np.sort(chunk)
+            js = [j for t in chunk.tolist() for j in pieces_of[t]]
+            piece_vecs = embedder.encode([windows.pieces[j] for j in js], batch_size=batch_size)
+            local = type(windows)([], np.searchsorted(chunk, windows.owner[js]), windows.weight[js], 0)
+            pooled = pool_windows(piece_vecs, local, len(chunk))
+            rows = todo[chunk]
+            vectors[rows] = pooled
+            if cache is not None:
+                cache.put(embedder.model_id, [unique[r] for r in rows], pooled)
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
+    out = vectors[inverse]
+    out.setflags(write=False)
+    return EmbeddingResult(out, embedder.model_id, len(texts), len(unique), len(cached), len(todo), n_split,
+                           time.perf_counter() - start)

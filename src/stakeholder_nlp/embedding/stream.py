@@ -1,0 +1,93 @@
+"""Embed a large CSV or parquet file without holding its texts in memory.
+
+Rows are read in blocks, embedded through :func:`~.engine.embed_texts` (so the cache and dedup apply)
+and written into a ``.npy`` file opened as a memory map: row ``i`` of the output is the vector of row
+``i`` of the input. A progress bar (``progress=True``) shows rows/s and the ETA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CorpusFormatError
+from .base import Embedder
+from .cache import EmbeddingCache
+from .engine import embed_texts
+
+
+@dataclass(frozen=True, slots=True)
+class StreamResult:
+    out: Path
+    rows: int
+    dim: int
+    n_embedded: int
+    n_cached: int
+    seconds: float
+
+
+def _blocks(path: Path, text_col: str, block_rows: int) -> Iterator[list[str]]:
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        import pandas as pd
+
+        reader = pd.read_csv(path, usecols=lambda c: c == text_col, dtype=str, chunksize=block_rows,
+                             keep_default_na=False, sep="\t" if suffix == ".tsv" else ",")
+        for block in reader:
+            if text_col not in block.columns:
+                raise CorpusFormatError(f"missing column {text_col!r}", path=str(path), field=text_col)
+            yield block[text_col].tolist()
+    elif suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        if text_col not in pf.schema_arrow.names:
+            raise CorpusFormatError(f"missing column {text_col!r}; found {pf.schema_arrow.names}",
+                                    path=str(path), field=text_col)
+        for batch in pf.iter_batches(batch_size=block_rows, columns=[text_col]):
+            yield ["" if t is None else str(t) for t in batch.column(0).to_pylist()]
+    else:
+        raise CorpusFormatError(f"unknown file type {suffix!r}; expected .csv or .parquet", path=str(path))
+
+
+def count_rows(path: Path, text_col: str = "text") -> int:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    return sum(len(b) for b in _blocks(path, text_col, 100_000))
+
+
+def embed_file(path: str | Path, out: str | Path, embedder: Embedder, *, text_col: str = "text",
+               cache: EmbeddingCache | None = None, block_rows: int = 20_000,
+               progress: bool = False) -> StreamResult:
+    """Embed every row of ``path`` into the ``.npy`` file ``out`` (float32, ``(rows, dim)``)."""
+    import time
+
+    start = time.perf_counter()
+    path, out = Path(path), Path(out)
+    total = count_rows(path, text_col)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    mm = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=(total, embedder.dim))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, unit="rows", dynamic_ncols=True, desc=f"embedding {path.name}")
+    row = embedded = cached = 0
+    for texts in _blocks(path, text_col, block_rows):
+        res = embed_texts(texts, embedder, cache=cache)
+        mm[row:row + len(texts)] = res.vectors
+        row += len(texts)
+        embedded += res.n_embedded
+        cached += res.n_cached
+        if bar is not None:
+            bar.update(len(texts))
+    mm.flush()
+    del mm
+    if bar is not None:
+        bar.close()
+    return StreamResult(out, row, embedder.dim, embedded, cached, time.perf_counter() - start)
