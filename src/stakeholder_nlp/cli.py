@@ -111,5 +111,52 @@ def embed(
         _fail(exc)
 
 
+@app.command("themes")
+def themes(
+    input: Path = typer.Argument(..., help="Corpus file: .jsonl, .csv or .parquet."),
+    out: Path = typer.Option(..., "--out", help="Output folder (themes.csv, quote_themes.csv, agreement.csv)."),
+    codebook: Path | None = typer.Option(None, help="Codebook TOML: hybrid mode (codebook, then topics)."),
+    mode: str | None = typer.Option(None, help="inductive | deductive | hybrid (default: hybrid with a "
+                                               "codebook, else inductive)."),
+    n_topics: str = typer.Option("auto", help="Number of inductive themes, or 'auto'."),
+    backend: str = typer.Option("fast", help="Embedding backend: fast | reference."),
+    cache: Path = typer.Option(Path("models/cache"), help="Embedding cache folder."),
+    seed: int = typer.Option(0, help="Random seed."),
+    text_col: str = typer.Option("text", help="Column holding the quote text."),
+    wave_col: str = typer.Option("wave", help="Column holding the wave."),
+    speaker_col: str = typer.Option("speaker", help="Column holding the speaker id."),
+) -> None:
+    """Find themes across all waves jointly (topics) and/or apply a codebook; report agreement with human codes."""
+    corpus = _load(input, text_col, wave_col, speaker_col)
+    from .embedding import EmbeddingCache, embed_texts, load_embedder
+    from .themes import TopicModel, codebook_agreement, fit_themes, load_codebook, partition_agreement
+
+    try:
+        book = load_codebook(codebook) if codebook else None
+    except (StakeholderNLPError, FileNotFoundError) as exc:
+        _fail(exc)
+    embedder = load_embedder(backend, cache_dir=cache)
+    with EmbeddingCache(cache) as store:
+        vectors = embed_texts(corpus.texts, embedder, cache=store, progress=True).vectors
+    k = n_topics if n_topics == "auto" else int(n_topics)
+    result = fit_themes(corpus.texts, vectors, codebook=book, mode=mode, embedder=embedder,
+                        topic_model=TopicModel(k, random_state=seed, embedder=embedder), random_state=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    result.themes.to_csv(out / "themes.csv", index=False)
+    q = corpus.quotes[["quote_id", "speaker", "wave"]].copy()
+    q["themes"] = ["; ".join(c for c in result.membership.columns if result.membership.loc[i, c])
+                   for i in range(len(q))]
+    q["topic"] = result.topic_labels
+    q.to_csv(out / "quote_themes.csv", index=False)
+    codes = corpus.quotes["codes"].tolist()
+    if any(len(c) for c in codes):
+        if book is not None:
+            codebook_agreement(result.membership, codes, book).to_csv(out / "agreement.csv", index=False)
+        pa = partition_agreement(result.topic_labels, codes)
+        typer.echo(f"topics vs human codes: ARI {pa['ari']:.3f}, NMI {pa['nmi']:.3f} (n={pa['n']})")
+    typer.echo(result.themes[["theme_id", "label", "kind", "n_quotes"]].to_string(index=False))
+    typer.echo(f"wrote {out}/themes.csv, quote_themes.csv")
+
+
 def main() -> None:  # pragma: no cover
     app()

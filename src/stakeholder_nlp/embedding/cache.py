@@ -14,19 +14,38 @@ from pathlib import Path
 
 import numpy as np
 
+# a rowid table: vectors are ~1.5 kB, too large for an efficient WITHOUT ROWID b-tree
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
     model TEXT NOT NULL,
     text_sha256 BLOB NOT NULL,
     dim INTEGER NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (model, text_sha256)
-) WITHOUT ROWID;
+    vector BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS vectors_key ON vectors (model, text_sha256);
+CREATE TABLE IF NOT EXISTS text_sets (
+    model TEXT NOT NULL,
+    set_sha256 BLOB NOT NULL,
+    n INTEGER NOT NULL,
+    dim INTEGER NOT NULL,
+    matrix BLOB NOT NULL,
+    PRIMARY KEY (model, set_sha256)
+);
 """
 
 
 def text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def set_key(texts: Sequence[str]) -> bytes:
+    """Key of an ordered list of unique texts (length-prefixed, so no two lists collide by joining)."""
+    h = hashlib.sha256()
+    for t in texts:
+        b = t.encode("utf-8")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.digest()
 
 
 class EmbeddingCache:
@@ -42,6 +61,8 @@ class EmbeddingCache:
         self._conn = sqlite3.connect(str(self.path), timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA mmap_size=1073741824")
+        self._conn.execute("PRAGMA cache_size=-262144")
         self._conn.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -53,27 +74,37 @@ class EmbeddingCache:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def get_many(self, model_id: str, texts: Sequence[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(found, vectors)``: a bool mask over ``texts`` and a ``(len(texts), dim)`` array filled where found."""
+        keys = [text_key(t) for t in texts]
+        pos = {k: i for i, k in enumerate(keys)}
+        found = np.zeros(len(texts), dtype=bool)
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        rows_i: list[int] = []
+        blobs: list[bytes] = []
+        unique = list(pos)
+        for start in range(0, len(unique), 900):
+            chunk = unique[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            for key, d, blob in self._conn.execute(
+                    f"SELECT text_sha256, dim, vector FROM vectors WHERE model = ? AND text_sha256 IN ({marks})",
+                    [model_id, *chunk]):
+                if d == dim and len(blob) == 4 * dim:  # a wrong-sized blob is a miss
+                    rows_i.append(pos[key])
+                    blobs.append(blob)
+        if rows_i:
+            idx = np.asarray(rows_i)
+            out[idx] = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(idx), dim)
+            found[idx] = True
+        if len(pos) != len(keys):  # repeated texts share their vector
+            first = np.asarray([pos[k] for k in keys])
+            found, out = found[first], out[first]
+        return found, out
+
     def get(self, model_id: str, texts: Sequence[str], dim: int) -> dict[int, np.ndarray]:
         """Vectors found, by position in ``texts``."""
-        found: dict[int, np.ndarray] = {}
-        keys = [text_key(t) for t in texts]
-        pos: dict[bytes, list[int]] = {}
-        for i, k in enumerate(keys):
-            pos.setdefault(k, []).append(i)
-        unique = list(pos)
-        for start in range(0, len(unique), 500):
-            chunk = unique[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(
-                f"SELECT text_sha256, dim, vector FROM vectors WHERE model = ? AND text_sha256 IN ({marks})",
-                [model_id, *chunk]).fetchall()
-            for key, d, blob in rows:
-                if d != dim or len(blob) != 4 * dim:
-                    continue
-                vec = np.frombuffer(blob, dtype=np.float32)
-                for i in pos[key]:
-                    found[i] = vec
-        return found
+        found, out = self.get_many(model_id, texts, dim)
+        return {int(i): out[i] for i in np.flatnonzero(found)}
 
     def put(self, model_id: str, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store one batch atomically."""
@@ -81,6 +112,21 @@ class EmbeddingCache:
         rows = [(model_id, text_key(t), vectors.shape[1], vectors[i].tobytes()) for i, t in enumerate(texts)]
         with self._conn:
             self._conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+
+    # Whole-set entries: a re-run over the same unique texts (stability reruns, a second analysis) reads one
+    # blob instead of one row per text. Written after the per-text rows, in one transaction.
+    def get_set(self, model_id: str, set_key: bytes, n: int, dim: int) -> np.ndarray | None:
+        row = self._conn.execute("SELECT n, dim, matrix FROM text_sets WHERE model = ? AND set_sha256 = ?",
+                                 [model_id, set_key]).fetchone()
+        if row is None or row[0] != n or row[1] != dim or len(row[2]) != 4 * n * dim:
+            return None
+        return np.frombuffer(row[2], dtype=np.float32).reshape(n, dim).copy()
+
+    def put_set(self, model_id: str, set_key: bytes, vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self._conn:
+            self._conn.execute("INSERT OR REPLACE INTO text_sets VALUES (?, ?, ?, ?, ?)",
+                               [model_id, set_key, vectors.shape[0], vectors.shape[1], vectors.tobytes()])
 
     def count(self, model_id: str | None = None) -> int:
         if model_id is None:

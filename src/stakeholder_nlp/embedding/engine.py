@@ -17,7 +17,10 @@ import numpy as np
 
 from .base import Embedder, TokenCounter
 from .batching import dedupe, pool_windows, split_long_texts, token_budget_batches
-from .cache import EmbeddingCache
+from .cache import EmbeddingCache, set_key
+
+#: unique-text lists at least this long are also stored as one blob for fast whole-set re-runs
+SET_CACHE_MIN = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +55,19 @@ def embed_texts(texts: Sequence[str], embedder: Embedder, *, cache: EmbeddingCac
     texts = [str(t) for t in texts]
     unique, inverse = dedupe(texts)
     dim = embedder.dim
-    vectors = np.zeros((len(unique), dim), dtype=np.float32)
-    cached = cache.get(embedder.model_id, unique, dim) if cache is not None else {}
-    for i, v in cached.items():
-        vectors[i] = v
-    todo = np.asarray([i for i in range(len(unique)) if i not in cached], dtype=np.int64)
+    key = set_key(unique) if cache is not None and len(unique) >= SET_CACHE_MIN else None
+    whole = cache.get_set(embedder.model_id, key, len(unique), dim) if key is not None else None
+    if whole is not None:
+        out = whole[inverse]
+        out.setflags(write=False)
+        return EmbeddingResult(out, embedder.model_id, len(texts), len(unique), len(unique), 0, 0,
+                               time.perf_counter() - start)
+    if cache is not None:
+        found, vectors = cache.get_many(embedder.model_id, unique, dim)
+    else:
+        found, vectors = np.zeros(len(unique), dtype=bool), np.zeros((len(unique), dim), dtype=np.float32)
+    n_cached = int(found.sum())
+    todo = np.flatnonzero(~found)
     n_split = 0
     if len(todo):
         todo_texts = [unique[i] for i in todo]
@@ -71,7 +82,7 @@ def embed_texts(texts: Sequence[str], embedder: Embedder, *, cache: EmbeddingCac
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(unique), initial=len(cached), unit="texts", dynamic_ncols=True,
+            bar = tqdm(total=len(unique), initial=n_cached, unit="texts", dynamic_ncols=True,
                        desc=f"embedding {embedder.model_id}")
         cost = np.minimum(np.asarray(lengths), window)
         for chunk in token_budget_batches(cost, max_tokens=chunk_tokens, max_batch=max(batch_size, 512)):
@@ -88,7 +99,9 @@ def embed_texts(texts: Sequence[str], embedder: Embedder, *, cache: EmbeddingCac
                 bar.update(len(chunk))
         if bar is not None:
             bar.close()
+    if key is not None:
+        cache.put_set(embedder.model_id, key, vectors)
     out = vectors[inverse]
     out.setflags(write=False)
-    return EmbeddingResult(out, embedder.model_id, len(texts), len(unique), len(cached), len(todo), n_split,
+    return EmbeddingResult(out, embedder.model_id, len(texts), len(unique), n_cached, len(todo), n_split,
                            time.perf_counter() - start)

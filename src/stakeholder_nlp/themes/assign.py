@@ -1,0 +1,103 @@
+"""One theme table for both kinds of theme: codebook (deductive) and topic (inductive), and the modes
+that combine them: ``inductive`` (topics only), ``deductive`` (codebook only) and ``hybrid`` (codebook
+first, then topics on the quotes no codebook theme claims, so emergent themes still surface).
+
+:class:`ThemeResult` holds
+
+``themes`` (DataFrame, :data:`THEME_COLUMNS`)
+    ``theme_id`` (codebook id, or ``topic_<k>`` / ``emergent_<k>``), ``label``, ``kind`` (``codebook`` or
+    ``topic``), ``n_quotes``, ``terms`` (list of str), ``representative`` (quote positions).
+``membership`` (DataFrame of bool, one row per quote in corpus order, one column per ``theme_id``)
+``scores`` (DataFrame of float, same shape: codebook similarity, or 1.0/0.0 for topic membership)
+``topic_labels`` (ndarray of int per quote: the inductive topic, -1 where none)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..embedding import Embedder
+from .codebook import Codebook, CodebookClassifier
+from .topics import TopicModel
+
+THEME_COLUMNS = ("theme_id", "label", "kind", "n_quotes", "terms", "representative")
+MODES = ("inductive", "deductive", "hybrid")
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeResult:
+    themes: pd.DataFrame
+    membership: pd.DataFrame
+    scores: pd.DataFrame
+    topic_labels: np.ndarray
+    mode: str
+    threshold: float | None = None
+
+    def theme_ids(self) -> list[str]:
+        return self.themes["theme_id"].tolist()
+
+    def primary(self) -> list[str]:
+        """Per quote, its highest-scoring theme ('' when it carries none)."""
+        s = self.scores.where(self.membership, -np.inf)
+        best = s.idxmax(axis=1)
+        return [b if np.isfinite(s.loc[i, b]) else "" for i, b in best.items()]
+
+
+def fit_themes(texts: Sequence[str], embeddings: np.ndarray, *, codebook: Codebook | None = None,
+               mode: str | None = None, embedder: Embedder | None = None, topic_model: TopicModel | None = None,
+               random_state: int = 0, min_uncoded_for_topics: int = 8) -> ThemeResult:
+    """Fit the themes of a corpus. ``mode`` defaults to ``hybrid`` with a codebook, else ``inductive``."""
+    mode = mode or ("hybrid" if codebook is not None else "inductive")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    if mode != "inductive" and codebook is None:
+        raise ValueError(f"mode {mode!r} needs a codebook")
+    if mode != "inductive" and embedder is None:
+        raise ValueError("codebook themes need the embedder that made the quote embeddings")
+    texts = list(texts)
+    emb = np.asarray(embeddings, dtype=np.float32)
+    n = len(texts)
+    theme_rows: list[dict] = []
+    member_cols: dict[str, np.ndarray] = {}
+    score_cols: dict[str, np.ndarray] = {}
+    threshold = None
+    topic_labels = np.full(n, -1, dtype=np.int64)
+    claimed = np.zeros(n, dtype=bool)
+    if mode in ("deductive", "hybrid"):
+        clf = CodebookClassifier(codebook, embedder).fit()
+        threshold = clf.threshold_
+        scores = clf.scores(emb)
+        indicator = clf.indicator(emb)
+        for theme in codebook.themes:
+            s = scores[theme.id].to_numpy()
+            m = indicator[theme.id].to_numpy()
+            member_cols[theme.id] = m
+            score_cols[theme.id] = s
+            claimed |= m
+            rep = np.flatnonzero(m)[np.argsort(-s[m], kind="stable")][:5].tolist()
+            theme_rows.append({"theme_id": theme.id, "label": theme.name, "kind": "codebook",
+                               "n_quotes": int(m.sum()), "terms": [], "representative": rep})
+    if mode in ("inductive", "hybrid"):
+        pool = np.flatnonzero(~claimed) if mode == "hybrid" else np.arange(n)
+        if len(pool) >= min_uncoded_for_topics:
+            model = topic_model or TopicModel(random_state=random_state, embedder=embedder)
+            model.fit([texts[i] for i in pool], emb[pool])
+            topic_labels[pool] = model.labels_
+            prefix = "emergent" if mode == "hybrid" else "topic"
+            for _, row in model.topic_info_.iterrows():
+                t = int(row["topic"])
+                tid = f"{prefix}_{t}"
+                m = topic_labels == t
+                member_cols[tid] = m
+                score_cols[tid] = m.astype(float)
+                theme_rows.append({"theme_id": tid, "label": row["label"], "kind": "topic",
+                                   "n_quotes": int(m.sum()), "terms": list(row["terms"]),
+                                   "representative": [int(pool[i]) for i in row["representative"]]})
+    themes = pd.DataFrame(theme_rows, columns=list(THEME_COLUMNS))
+    membership = pd.DataFrame(member_cols, index=pd.RangeIndex(n)).astype(bool)
+    scores_df = pd.DataFrame(score_cols, index=pd.RangeIndex(n))
+    return ThemeResult(themes, membership, scores_df, topic_labels, mode, threshold)

