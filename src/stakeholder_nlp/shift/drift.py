@@ -1,0 +1,93 @@
+"""Content drift within a theme: is the same theme talked about differently in two waves?
+
+:func:`content_drift` -> one row per theme (:data:`DRIFT_COLUMNS`): ``theme_id``, ``n_a``, ``n_b``,
+``drift`` (cosine distance between the wave centroids of the theme's quotes), ``drift_p`` (permutation
+p-value: wave labels shuffled between *speakers*, each speaker's quotes moving together),
+``terms_a`` / ``terms_b`` (words most distinctive of each wave within the theme: log-odds ratio with an
+informative Dirichlet prior, Monroe, Colaresi & Quinn 2008, prior = the whole corpus's word counts),
+``exemplars_a`` / ``exemplars_b`` (positions of the 1-2 quotes nearest their wave's centroid).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .bootstrap import cluster_ids
+
+DRIFT_COLUMNS = ("theme_id", "n_a", "n_b", "drift", "drift_p", "terms_a", "terms_b", "exemplars_a", "exemplars_b")
+
+
+def log_odds_dirichlet(counts_a: Counter, counts_b: Counter, prior: Counter, *, prior_size: float = 500.0,
+                       top_n: int = 8, min_count: int = 1) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """Words distinctive of a and of b: z-scores of the log-odds ratio with an informative Dirichlet prior."""
+    vocab = [w for w in set(counts_a) | set(counts_b) if counts_a[w] + counts_b[w] >= min_count]
+    if not vocab:
+        return [], []
+    full = set(prior) | set(vocab)
+    total_prior = sum(prior.values()) + 0.01 * len(full)
+    alpha = {w: prior_size * (prior[w] + 0.01) / total_prior for w in full}
+    a0 = prior_size
+    na, nb = sum(counts_a.values()), sum(counts_b.values())
+    z = {}
+    for w in vocab:
+        ya, yb, aw = counts_a[w], counts_b[w], alpha[w]
+        delta = np.log((ya + aw) / (na + a0 - ya - aw)) - np.log((yb + aw) / (nb + a0 - yb - aw))
+        z[w] = delta / np.sqrt(1 / (ya + aw) + 1 / (yb + aw))
+    ranked = sorted(z.items(), key=lambda kv: (-kv[1], kv[0]))
+    top_a = [(w, float(s)) for w, s in ranked[:top_n] if s > 0]
+    top_b = [(w, float(-s)) for w, s in sorted(z.items(), key=lambda kv: (kv[1], kv[0]))[:top_n] if s < 0]
+    return top_a, top_b
+
+
+def _centroid_distance(x: np.ndarray, is_b: np.ndarray) -> float:
+    ca, cb = x[~is_b].mean(0), x[is_b].mean(0)
+    return float(1 - ca @ cb / (np.linalg.norm(ca) * np.linalg.norm(cb) + 1e-12))
+
+
+def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Sequence, speakers: Sequence,
+                  lemmatised: Sequence[str], *, wave_a=None, wave_b=None, n_perm: int = 999, seed: int = 0,
+                  min_per_wave: int = 2) -> pd.DataFrame:
+    waves = np.asarray(list(waves), dtype=object)
+    levels = sorted(set(waves.tolist()))
+    wave_a = levels[0] if wave_a is None else wave_a
+    wave_b = levels[-1] if wave_b is None else wave_b
+    emb = np.asarray(embeddings, dtype=np.float64)
+    clusters = cluster_ids(list(speakers), waves)
+    prior = Counter(w for doc in lemmatised for w in doc.split())
+    rng = np.random.default_rng(seed)
+    rows = []
+    for col in membership.columns:
+        has = membership[col].to_numpy(bool)
+        ia = np.flatnonzero(has & (waves == wave_a))
+        ib = np.flatnonzero(has & (waves == wave_b))
+        row = {"theme_id": col, "n_a": len(ia), "n_b": len(ib), "drift": np.nan, "drift_p": np.nan,
+               "terms_a": [], "terms_b": [], "exemplars_a": [], "exemplars_b": []}
+        if len(ia) >= min_per_wave and len(ib) >= min_per_wave:
+            idx = np.concatenate([ia, ib])
+            x = emb[idx]
+            is_b = np.r_[np.zeros(len(ia), bool), np.ones(len(ib), bool)]
+            observed = _centroid_distance(x, is_b)
+            cl = clusters[idx]
+            uniq, inv = np.unique(cl, return_inverse=True)
+            cl_is_b = np.array([is_b[inv == k][0] for k in range(len(uniq))])
+            hits = 0
+            for _ in range(n_perm):
+                perm = rng.permutation(cl_is_b)[inv]
+                if perm.all() or not perm.any():
+                    continue
+                hits += _centroid_distance(x, perm) >= observed - 1e-12
+            row["drift"] = observed
+            row["drift_p"] = (hits + 1) / (n_perm + 1)
+            ca = Counter(w for i in ia for w in lemmatised[i].split())
+            cb = Counter(w for i in ib for w in lemmatised[i].split())
+            ta, tb = log_odds_dirichlet(ca, cb, prior)
+            row["terms_a"], row["terms_b"] = [w for w, _ in ta], [w for w, _ in tb]
+            for key, ids in (("exemplars_a", ia), ("exemplars_b", ib)):
+                c = emb[ids].mean(0)
+                row[key] = [int(i) for i in ids[np.argsort(-(emb[ids] @ c), kind="stable")[:2]]]
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(DRIFT_COLUMNS))

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from stakeholder_nlp.shift import content_drift, log_odds_dirichlet
+
+
+def test_log_odds_finds_the_planted_words():
+    a = Counter({"data": 20, "team": 5, "care": 10})
+    b = Counter({"data": 4, "team": 25, "care": 10})
+    top_a, top_b = log_odds_dirichlet(a, b, a + b)
+    assert top_a[0][0] == "data" and top_b[0][0] == "team"
+    assert "care" not in [w for w, _ in top_a[:1] + top_b[:1]]
+
+
+def test_drift_detects_a_moved_centroid_and_not_an_unmoved_one():
+    rng = np.random.default_rng(0)
+    n = 40
+    waves = np.array([2016] * n + [2021] * n)
+    speakers = [f"{w}-{i % 8}" for i, w in enumerate(waves)]
+    base = rng.standard_normal(16)
+    moved = np.r_[base[None] + 0.3 * rng.standard_normal((n, 16)),
+                  (base + 1.5 * rng.standard_normal(16))[None] + 0.3 * rng.standard_normal((n, 16))]
+    still = base[None] + 0.3 * rng.standard_normal((2 * n, 16))
+    emb = np.r_[moved, still]
+    membership = pd.DataFrame({"moved": np.r_[np.ones(2 * n, bool), np.zeros(2 * n, bool)],
+                               "still": np.r_[np.zeros(2 * n, bool), np.ones(2 * n, bool)]})
+    waves2 = np.r_[waves, waves]
+    speakers2 = speakers + [s + "b" for s in speakers]
+    lemmas = ["data access"] * n + ["team nurse"] * n + ["care"] * (2 * n)
+    out = content_drift(membership, emb, waves2, speakers2, lemmas, n_perm=199).set_index("theme_id")
+    assert out.loc["moved", "drift_p"] < 0.05
+    assert out.loc["still", "drift_p"] > 0.01
+    assert out.loc["moved", "drift"] > 5 * out.loc["still", "drift"]
+    assert out.loc["moved", "terms_a"][0] == "data" and out.loc["moved", "terms_b"][0] == "team"
+    assert len(out.loc["moved", "exemplars_a"]) == 2
