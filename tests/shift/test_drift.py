@@ -35,5 +35,6 @@ def test_drift_detects_a_moved_centroid_and_not_an_unmoved_one():
     assert out.loc["moved", "drift_p"] < 0.05
     assert out.loc["still", "drift_p"] > 0.01
     assert out.loc["moved", "drift"] > 5 * out.loc["still", "drift"]
-    assert out.loc["moved", "terms_a"][0] == "data" and out.loc["moved", "terms_b"][0] == "team"
+    assert set(out.loc["moved", "terms_a"][:2]) == {"data", "access"}
+    assert set(out.loc["moved", "terms_b"][:2]) == {"team", "nurse"}
     assert len(out.loc["moved", "exemplars_a"]) == 2
