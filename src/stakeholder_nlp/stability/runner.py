@@ -115,7 +115,7 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
         ref_sent = sentiment_shift(reference.membership, sentiment_scores, waves, speakers, n_boot=n_boot, seed=seed)
     run_rows, summary_rows = [], []
     by_kind: dict[str, list] = {"seed": [], "subsample": []}
-    for (kind, idx, s), (idx2, res, shift, sent, terms) in zip(plan, outputs, strict=True):
+    for (kind, _idx, s), (idx2, res, shift, sent, terms) in zip(plan, outputs, strict=True):
         by_kind[kind].append((idx2, res, shift, sent, terms))
         run_rows.append({"run": len(run_rows), "kind": kind, "seed": s, "n_quotes": len(idx2),
                          "n_topics": int((res.themes["kind"] == "topic").sum())})
@@ -187,7 +187,7 @@ def _finding_stability(reference, ref_shift, ref_sent, items, stable_share, alph
         prev_sign, prev_sig, sent_sign, sent_sig = [], [], [], []
         ref_d = ref_shift.loc[tid, "diff"]
         ref_sd = ref_sent.loc[tid, "diff"] if ref_sent is not None else np.nan
-        for (idx, res, shift, sent, _), match in zip(items, matches, strict=True):
+        for (_idx, res, shift, sent, _), match in zip(items, matches, strict=True):
             run_tid = tid if tid in res.membership.columns and not tid.startswith(("topic_", "emergent_")) \
                 else match.get(tid)
             if run_tid is None:
