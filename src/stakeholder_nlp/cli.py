@@ -158,5 +158,109 @@ def themes(
     typer.echo(f"wrote {out}/themes.csv, quote_themes.csv")
 
 
+def _codebook(path: Path | None):
+    from .themes import load_codebook
+
+    try:
+        return load_codebook(path) if path else None
+    except (StakeholderNLPError, FileNotFoundError) as exc:
+        _fail(exc)
+
+
+@app.command("analyze")
+def analyze_cmd(
+    input: Path = typer.Argument(..., help="Corpus file: .jsonl, .csv or .parquet."),
+    out: Path = typer.Option(..., "--out", help="Output folder (see README for its files)."),
+    codebook: Path | None = typer.Option(None, help="Codebook TOML (hybrid mode: codebook, then topics)."),
+    text_col: str = typer.Option("text", help="Column holding the quote text."),
+    wave_col: str = typer.Option("wave", help="Column holding the wave."),
+    speaker_col: str = typer.Option("speaker", help="Column holding the speaker id."),
+    strata: list[str] = typer.Option([], help="Metadata column(s) to adjust shifts for (repeatable)."),
+    seed: int = typer.Option(0, help="Random seed (same input + seed = identical CSVs)."),
+    backend: str = typer.Option("fast", help="Embedding backend: fast | reference."),
+    cache: Path = typer.Option(Path("models/cache"), help="Embedding cache folder (an interrupted run resumes)."),
+    runs: int = typer.Option(5, help="Stability reruns per kind (seeds and subsamples); 0 skips."),
+    n_boot: int = typer.Option(2000, help="Bootstrap replicates."),
+    redact: bool = typer.Option(False, help="Replace person names (spaCy NER) with [name] in all outputs."),
+    force: bool = typer.Option(False, help="Overwrite a non-empty output folder."),
+    kinds: str = typer.Option("quotation,phrase", help="For corpora with a 'kind' column: which kinds to keep."),
+) -> None:
+    """Run corpus -> embedding -> themes -> shift -> sentiment -> stability -> report."""
+    import time
+
+    from .report import OutputExistsError, check_output_dir, one_screen_summary, write_report
+
+    try:
+        check_output_dir(out, force)
+    except OutputExistsError as exc:
+        _fail(exc)
+    corpus = _load(input, text_col, wave_col, speaker_col)
+    if "kind" in corpus.quotes.columns:
+        corpus = corpus.subset(corpus.quotes["kind"].isin([k.strip() for k in kinds.split(",")]))
+    book = _codebook(codebook)
+    try:
+        corpus.require_waves(2)
+    except CorpusError as exc:
+        _fail(exc)
+    from .embedding import EmbeddingCache, load_embedder
+    from .pipeline import analyze
+
+    start = time.perf_counter()
+    embedder = load_embedder(backend, cache_dir=cache)
+    with EmbeddingCache(cache) as store:
+        try:
+            result = analyze(corpus, embedder, codebook=book, cache=store, seed=seed, strata=strata, runs=runs,
+                             n_boot=n_boot, progress=True, on_stage=lambda s: typer.echo(f"== {s}", err=True))
+        except ValueError as exc:
+            _fail(exc)
+    write_report(result, out, input_path=input, force=True, redact=redact)
+    typer.echo(one_screen_summary(result, out))
+    typer.echo(f"total {time.perf_counter() - start:.1f}s")
+
+
+@app.command("stability")
+def stability_cmd(
+    input: Path = typer.Argument(..., help="Corpus file: .jsonl, .csv or .parquet."),
+    out: Path = typer.Option(..., "--out", help="Output folder (stability_*.csv)."),
+    runs: int = typer.Option(10, help="Reruns per kind: N seeds and N subsamples."),
+    resample: float = typer.Option(0.8, help="Share of each wave's quotes kept in a subsample."),
+    codebook: Path | None = typer.Option(None, help="Codebook TOML (hybrid mode)."),
+    seed: int = typer.Option(0, help="Random seed."),
+    backend: str = typer.Option("fast", help="Embedding backend: fast | reference."),
+    cache: Path = typer.Option(Path("models/cache"), help="Embedding cache folder."),
+    n_jobs: int = typer.Option(1, help="Parallel processes for the reruns."),
+    text_col: str = typer.Option("text", help="Column holding the quote text."),
+    wave_col: str = typer.Option("wave", help="Column holding the wave."),
+    speaker_col: str = typer.Option("speaker", help="Column holding the speaker id."),
+) -> None:
+    """Refit the themes over seeds and subsamples; report partition, term, theme and finding stability."""
+    corpus = _load(input, text_col, wave_col, speaker_col)
+    book = _codebook(codebook)
+    from .embedding import EmbeddingCache, embed_texts, load_embedder
+    from .sentiment import load_scorer
+    from .stability import run_stability
+    from .themes import TopicModel, fit_themes
+
+    embedder = load_embedder(backend, cache_dir=cache)
+    with EmbeddingCache(cache) as store:
+        x = embed_texts(corpus.texts, embedder, cache=store, progress=True).vectors
+        scores = load_scorer("default", embedder, cache=store).score(corpus.texts)
+    q = corpus.quotes
+    ref = fit_themes(corpus.texts, x, codebook=book, embedder=embedder, random_state=seed,
+                     topic_model=TopicModel(random_state=seed))
+    res = run_stability(corpus.texts, x, q["wave"], q["speaker"], reference=ref, codebook=book, embedder=embedder,
+                        sentiment_scores=scores, runs=runs, resample=resample, seed=seed, n_jobs=n_jobs,
+                        progress=True)
+    out.mkdir(parents=True, exist_ok=True)
+    res.summary.to_csv(out / "stability_summary.csv", index=False, float_format="%.6g")
+    res.themes.to_csv(out / "stability_themes.csv", index=False, float_format="%.6g")
+    res.findings.to_csv(out / "stability_findings.csv", index=False, float_format="%.6g")
+    res.runs.to_csv(out / "stability_runs.csv", index=False)
+    pd_cons = q[["quote_id"]].assign(consensus_topic=res.consensus, reference_topic=ref.topic_labels)
+    pd_cons.to_csv(out / "consensus_labels.csv", index=False)
+    typer.echo(res.summary.round(3).to_string(index=False))
+    typer.echo(res.findings.round(2).to_string(index=False))
+
+
 def main() -> None:  # pragma: no cover
     app()

@@ -1,0 +1,104 @@
+"""The analysis a researcher runs: corpus -> embedding -> themes -> shift -> sentiment -> stability.
+
+The only module that imports every stage. :func:`analyze` returns an :class:`Analysis` of DataFrames
+(columns documented in each stage's module); :mod:`stakeholder_nlp.report` writes them to disk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .corpus import Corpus
+from .embedding import Embedder, EmbeddingCache, embed_texts
+from .themes import Codebook, ThemeResult, TopicModel, fit_themes
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    corpus: Corpus
+    embeddings: np.ndarray
+    model_id: str
+    themes: ThemeResult
+    levels: pd.DataFrame
+    shifts: pd.DataFrame
+    drift: pd.DataFrame
+    sentiment_scores: np.ndarray
+    sentiment_labels: list[str]
+    sentiment_levels: pd.DataFrame
+    sentiment_shifts: pd.DataFrame
+    stability: object | None
+    timings: dict[str, float] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+
+
+def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = None, mode: str | None = None,
+            cache: EmbeddingCache | None = None, sentiment=None, seed: int = 0, strata: Sequence[str] = (),
+            runs: int = 5, resample: float = 0.8, n_boot: int = 2000, n_topics: int | str = "auto",
+            progress: bool = False, on_stage: Callable[[str], None] | None = None) -> Analysis:
+    """Run every stage; ``runs=0`` skips the stability reruns."""
+    from .sentiment import load_scorer, sentiment_levels, sentiment_shift
+    from .shift import content_drift, prevalence_levels, prevalence_shift
+    from .stability import LemmaLookup, run_stability
+    from .themes.terms import Lemmatizer
+
+    corpus.require_waves(2)
+    missing = [s for s in strata if s not in corpus.quotes.columns]
+    if missing:
+        raise ValueError(f"strata column(s) {missing} not in the corpus; metadata columns are "
+                         f"{corpus.metadata_columns}")
+    say = on_stage or (lambda _s: None)
+    timings: dict[str, float] = {}
+    q = corpus.quotes
+    texts, waves, speakers = corpus.texts, q["wave"].tolist(), q["speaker"].tolist()
+
+    t = time.perf_counter()
+    say("embedding")
+    emb = embed_texts(texts, embedder, cache=cache, progress=progress)
+    x = np.asarray(emb.vectors)
+    timings["embedding"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("themes")
+    lemmas = Lemmatizer()(texts)
+    lookup = LemmaLookup(texts, lemmas)
+    themes = fit_themes(texts, x, codebook=codebook, mode=mode, embedder=embedder, random_state=seed,
+                        topic_model=TopicModel(n_topics, random_state=seed, embedder=embedder, lemmatizer=lookup))
+    timings["themes"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("shift")
+    strata_df = q[list(strata)] if strata else None
+    levels = prevalence_levels(themes.membership, waves, speakers, n_boot=n_boot, seed=seed)
+    shifts = prevalence_shift(themes.membership, waves, speakers, strata=strata_df, n_boot=n_boot, seed=seed)
+    drift = content_drift(themes.membership, x, waves, speakers, lemmas, seed=seed)
+    timings["shift"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("sentiment")
+    scorer = sentiment or load_scorer("default", embedder, cache=cache)
+    scores = scorer.score(texts)
+    labels = scorer.label(texts)
+    s_levels = sentiment_levels(themes.membership, scores, labels, waves, speakers, n_boot=n_boot, seed=seed)
+    s_shifts = sentiment_shift(themes.membership, scores, waves, speakers, n_boot=n_boot, seed=seed)
+    timings["sentiment"] = time.perf_counter() - t
+
+    stability = None
+    if runs > 0:
+        t = time.perf_counter()
+        say("stability")
+        stability = run_stability(texts, x, waves, speakers, reference=themes, codebook=codebook, mode=mode,
+                                  embedder=embedder, sentiment_scores=scores, runs=runs, resample=resample,
+                                  seed=seed, n_topics=n_topics, lemmatizer=lookup, n_boot=min(n_boot, 500),
+                                  progress=progress)
+        timings["stability"] = time.perf_counter() - t
+    config = {"seed": seed, "mode": themes.mode, "strata": list(strata), "runs": runs, "resample": resample,
+              "n_boot": n_boot, "n_topics": n_topics, "sentiment": getattr(scorer, "name", type(scorer).__name__),
+              "codebook": codebook.path if codebook is not None else None,
+              "codebook_threshold": themes.threshold}
+    return Analysis(corpus, x, emb.model_id, themes, levels, shifts, drift, scores, labels, s_levels, s_shifts,
+                    stability, timings, config)

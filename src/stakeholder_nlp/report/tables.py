@@ -1,0 +1,146 @@
+"""The tables a researcher keeps: quotes, the framework matrix (theme × wave) and the shift table.
+
+``quotes.csv`` (:data:`QUOTE_COLUMNS`): ``quote_id``, ``text``, ``speaker``, ``wave``, ``themes`` (theme ids,
+``;``-separated), ``primary_theme``, ``topic`` (inductive topic, -1 none), ``sentiment`` (score in [-1, 1]),
+``sentiment_label``.
+
+``framework_matrix.csv`` (:data:`MATRIX_COLUMNS`): one row per theme × wave: ``theme_id``, ``label``, ``kind``,
+``wave``, ``n_quotes`` (quotes in the theme and wave), ``share``, ``share_lo``, ``share_hi``,
+``sentiment_mean``, ``sentiment_lo``, ``sentiment_hi``, ``distinctive_terms`` (log-odds vs the other wave;
+``;``-separated), ``exemplar_quote_ids`` (``;``-separated).
+
+``shifts.csv`` (:data:`SHIFT_TABLE_COLUMNS`): one row per theme: ``theme_id``, ``label``, ``share_a``,
+``share_b``, ``share_diff``, ``share_diff_lo``, ``share_diff_hi``, ``share_q``, ``share_significant``,
+``adj_diff``, ``sentiment_diff``, ``sentiment_diff_lo``, ``sentiment_diff_hi``, ``sentiment_p``, ``drift``,
+``drift_p``, ``prevalence_stability`` (share of reruns whose shift has the same sign),
+``sentiment_stability``, ``member_stability``, ``flags`` (``emerging``, ``vanished``, ``composition``,
+``underpowered``, ``fragile``; ``;``-separated), ``sentence`` (the finding in plain language).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..pipeline import Analysis
+
+QUOTE_COLUMNS = ("quote_id", "text", "speaker", "wave", "themes", "primary_theme", "topic", "sentiment",
+                 "sentiment_label")
+MATRIX_COLUMNS = ("theme_id", "label", "kind", "wave", "n_quotes", "share", "share_lo", "share_hi",
+                  "sentiment_mean", "sentiment_lo", "sentiment_hi", "distinctive_terms", "exemplar_quote_ids")
+SHIFT_TABLE_COLUMNS = ("theme_id", "label", "share_a", "share_b", "share_diff", "share_diff_lo", "share_diff_hi",
+                       "share_q", "share_significant", "adj_diff", "sentiment_diff", "sentiment_diff_lo",
+                       "sentiment_diff_hi", "sentiment_p", "drift", "drift_p", "prevalence_stability",
+                       "sentiment_stability", "member_stability", "flags", "sentence")
+
+
+def quotes_table(a: Analysis, texts: list[str] | None = None) -> pd.DataFrame:
+    q = a.corpus.quotes
+    m = a.themes.membership
+    return pd.DataFrame({
+        "quote_id": q["quote_id"], "text": texts if texts is not None else q["text"], "speaker": q["speaker"],
+        "wave": q["wave"],
+        "themes": [";".join(c for c in m.columns if m.iat[i, m.columns.get_loc(c)]) for i in range(len(q))],
+        "primary_theme": a.themes.primary(), "topic": a.themes.topic_labels,
+        "sentiment": np.round(a.sentiment_scores, 6), "sentiment_label": a.sentiment_labels,
+    }, columns=list(QUOTE_COLUMNS))
+
+
+def _labels(a: Analysis) -> dict[str, str]:
+    return dict(zip(a.themes.themes["theme_id"], a.themes.themes["label"], strict=True))
+
+
+def framework_matrix(a: Analysis) -> pd.DataFrame:
+    ids = a.corpus.quotes["quote_id"].tolist()
+    labels = _labels(a)
+    kinds = dict(zip(a.themes.themes["theme_id"], a.themes.themes["kind"], strict=True))
+    waves = sorted(a.levels["wave"].unique().tolist())
+    sent = a.sentiment_levels.set_index(["theme_id", "wave"])
+    drift = a.drift.set_index("theme_id")
+    scores = a.themes.scores
+    rows = []
+    for _, lv in a.levels.iterrows():
+        tid, w = lv["theme_id"], lv["wave"]
+        side = "a" if w == waves[0] else "b" if w == waves[-1] else None
+        terms = drift.loc[tid, f"terms_{side}"] if side and tid in drift.index else []
+        member = a.themes.membership[tid].to_numpy() & (a.corpus.quotes["wave"].to_numpy() == w)
+        idx = np.flatnonzero(member)
+        idx = idx[np.argsort(-scores[tid].to_numpy()[idx], kind="stable")] if a.themes.themes.set_index(
+            "theme_id").loc[tid, "kind"] == "codebook" else idx
+        if side and tid in drift.index and len(drift.loc[tid, f"exemplars_{side}"]):
+            idx = np.asarray(drift.loc[tid, f"exemplars_{side}"] + [i for i in idx.tolist()
+                                                                   if i not in drift.loc[tid, f"exemplars_{side}"]])
+        s = sent.loc[(tid, w)] if (tid, w) in sent.index else None
+        rows.append({"theme_id": tid, "label": labels[tid], "kind": kinds[tid], "wave": w,
+                     "n_quotes": int(lv["n_theme"]), "share": lv["share"], "share_lo": lv["share_lo"],
+                     "share_hi": lv["share_hi"],
+                     "sentiment_mean": s["mean"] if s is not None else np.nan,
+                     "sentiment_lo": s["mean_lo"] if s is not None else np.nan,
+                     "sentiment_hi": s["mean_hi"] if s is not None else np.nan,
+                     "distinctive_terms": ";".join(terms[:6]),
+                     "exemplar_quote_ids": ";".join(ids[i] for i in idx[:3])})
+    return pd.DataFrame(rows, columns=list(MATRIX_COLUMNS))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _sentence(label, row, waves) -> str:
+    a, b = waves
+    d = row["share_diff"]
+    verb = "rose" if d > 0 else "fell" if d < 0 else "stayed"
+    parts = [f"{label}: share {verb} from {_pct(row['share_a'])} in {a} to {_pct(row['share_b'])} in {b} "
+             f"(difference {100 * d:+.0f} points, 95% CI {100 * row['share_diff_lo']:+.0f} to "
+             f"{100 * row['share_diff_hi']:+.0f}"
+             + (f", q = {row['share_q']:.2f}" if np.isfinite(row["share_q"]) else "") + ")"]
+    if "emerging" in row["flags"]:
+        parts.append(f"voiced only in {b}")
+    if "vanished" in row["flags"]:
+        parts.append(f"voiced only in {a}")
+    sd = row["sentiment_diff"]
+    if np.isfinite(sd):
+        parts.append(f"sentiment {'rose' if sd > 0 else 'fell'} by {abs(sd):.2f} (95% CI "
+                     f"{row['sentiment_diff_lo']:+.2f} to {row['sentiment_diff_hi']:+.2f})")
+    if np.isfinite(row["prevalence_stability"]):
+        parts.append(f"direction of the share change held in {row['prevalence_stability']:.0%} of reruns")
+    if "underpowered" in row["flags"]:
+        parts.append("too few quotes or speakers for a firm conclusion")
+    if "composition" in row["flags"]:
+        parts.append("the change may reflect who was interviewed (strata-adjusted estimate differs)")
+    return "; ".join(parts) + "."
+
+
+def shift_table(a: Analysis) -> pd.DataFrame:
+    labels = _labels(a)
+    sh = a.shifts.set_index("theme_id")
+    ss = a.sentiment_shifts.set_index("theme_id")
+    dr = a.drift.set_index("theme_id")
+    st_f = a.stability.findings.set_index("theme_id") if a.stability is not None else None
+    st_t = a.stability.themes.set_index("theme_id") if a.stability is not None else None
+    waves = (sh["wave_a"].iloc[0], sh["wave_b"].iloc[0])
+    rows = []
+    for tid in a.themes.themes["theme_id"]:
+        p, s, d = sh.loc[tid], ss.loc[tid], dr.loc[tid]
+        flags = []
+        if p["status"] in ("emerging", "vanished"):
+            flags.append(p["status"])
+        if p["composition_flag"]:
+            flags.append("composition")
+        if p["underpowered"]:
+            flags.append("underpowered")
+        prev_stab = st_f.loc[tid, "prevalence_sign_agreement"] if st_f is not None else np.nan
+        if st_f is not None and not st_f.loc[tid, "stable"]:
+            flags.append("fragile")
+        row = {"theme_id": tid, "label": labels[tid], "share_a": p["share_a"], "share_b": p["share_b"],
+               "share_diff": p["diff"], "share_diff_lo": p["diff_lo"], "share_diff_hi": p["diff_hi"],
+               "share_q": p["q_value"], "share_significant": bool(p["significant"]), "adj_diff": p["adj_diff"],
+               "sentiment_diff": s["diff"], "sentiment_diff_lo": s["diff_lo"], "sentiment_diff_hi": s["diff_hi"],
+               "sentiment_p": s["p_value"], "drift": d["drift"], "drift_p": d["drift_p"],
+               "prevalence_stability": prev_stab,
+               "sentiment_stability": st_f.loc[tid, "sentiment_sign_agreement"] if st_f is not None else np.nan,
+               "member_stability": st_t.loc[tid, "member_stability"] if st_t is not None else np.nan,
+               "flags": ";".join(flags)}
+        row["sentence"] = _sentence(labels[tid], row, waves)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(SHIFT_TABLE_COLUMNS))

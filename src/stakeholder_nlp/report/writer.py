@@ -1,0 +1,103 @@
+"""Write an :class:`~stakeholder_nlp.pipeline.Analysis` to a folder with stable file names:
+``quotes.csv``, ``framework_matrix.csv``/``.xlsx``, ``shifts.csv``, ``figures/*.png``, ``report.html``,
+``run.json``. Floats are written rounded to 6 significant digits so that a re-run with the same input
+and seed gives byte-identical CSVs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from ..pipeline import Analysis
+from .figures import write_figures
+from .html import render_html
+from .tables import framework_matrix, quotes_table, shift_table
+
+FILES = ("quotes.csv", "framework_matrix.csv", "framework_matrix.xlsx", "shifts.csv", "report.html", "run.json")
+
+
+class OutputExistsError(FileExistsError):
+    """The output folder already holds results and ``force`` was not given."""
+
+
+def check_output_dir(out: Path, force: bool) -> None:
+    if out.exists() and any(out.iterdir()) and not force:
+        raise OutputExistsError(f"output folder {out} exists and is not empty; pass --force to overwrite it")
+
+
+def _csv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("stakeholder-nlp", "numpy", "pandas", "scikit-learn", "scipy", "statsmodels", "bertopic", "spacy",
+                "sentence-transformers", "torch", "openvino", "onnxruntime", "vaderSentiment"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def write_report(a: Analysis, out: Path, *, input_path: Path | None = None, force: bool = False,
+                 redact: bool = False, title: str = "Comparative thematic analysis") -> dict[str, Path]:
+    out = Path(out)
+    check_output_dir(out, force)
+    out.mkdir(parents=True, exist_ok=True)
+    texts = a.corpus.texts
+    if redact:
+        from .redact import redact_names
+
+        texts = redact_names(texts)
+    quotes = quotes_table(a, texts)
+    matrix = framework_matrix(a)
+    shifts = shift_table(a)
+    paths = {"quotes": out / "quotes.csv", "matrix": out / "framework_matrix.csv",
+             "matrix_xlsx": out / "framework_matrix.xlsx", "shifts": out / "shifts.csv",
+             "html": out / "report.html", "run": out / "run.json"}
+    _csv(quotes, paths["quotes"])
+    _csv(matrix, paths["matrix"])
+    _csv(shifts, paths["shifts"])
+    with pd.ExcelWriter(paths["matrix_xlsx"], engine="openpyxl") as xw:
+        matrix.to_excel(xw, sheet_name="framework_matrix", index=False)
+        shifts.to_excel(xw, sheet_name="shifts", index=False)
+    figures = write_figures(a, matrix, out / "figures")
+    paths.update({f"figure_{k}": v for k, v in figures.items()})
+    paths["html"].write_text(render_html(a, matrix, shifts, figures, texts, title), encoding="utf-8")
+    run = {"stakeholder_nlp": __version__, "python": platform.python_version(), "input": str(input_path) if input_path else None,
+           "input_sha256": hashlib.sha256(Path(input_path).read_bytes()).hexdigest() if input_path else None,
+           "n_quotes": len(a.corpus), "waves": sorted(a.corpus.waves), "model_id": a.model_id,
+           "config": a.config, "redacted": redact, "timings_s": {k: round(v, 3) for k, v in a.timings.items()},
+           "versions": _versions(), "files": {k: str(v.relative_to(out)) for k, v in paths.items() if k != "run"}}
+    paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")
+    return paths
+
+
+def one_screen_summary(a: Analysis, out: Path) -> str:
+    shifts = shift_table(a)
+    lines = [f"{len(a.corpus)} quotes, {a.corpus.quotes['speaker'].nunique()} speakers, waves {a.corpus.waves}; "
+             f"{len(a.themes.themes)} themes ({a.themes.mode})"]
+    view = shifts[["label", "share_a", "share_b", "share_diff", "share_q", "sentiment_diff", "prevalence_stability",
+                   "flags"]].copy()
+    view["label"] = view["label"].str.slice(0, 38)
+    for c in ("share_a", "share_b", "share_diff"):
+        view[c] = (100 * view[c]).round(0).astype("Int64").astype(str) + "%"
+    view["share_q"] = view["share_q"].round(2)
+    view["sentiment_diff"] = view["sentiment_diff"].round(2)
+    view["prevalence_stability"] = (100 * view["prevalence_stability"]).round(0)
+    lines.append(view.rename(columns={"share_q": "q", "sentiment_diff": "sent_diff",
+                                      "prevalence_stability": "stable%"}).to_string(index=False))
+    if a.stability is not None:
+        for _, s in a.stability.summary.iterrows():
+            lines.append(f"stability ({s['kind']}, {int(s['n_runs'])} runs): ARI mean {s['ari_mean']:.2f}, "
+                         f"min {s['ari_min']:.2f}; {int(s['n_topics_min'])}-{int(s['n_topics_max'])} topics")
+    lines.append("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in a.timings.items()))
+    lines.append(f"report: {out / 'report.html'}")
+    return "\n".join(lines)
