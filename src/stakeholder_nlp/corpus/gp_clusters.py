@@ -142,6 +142,9 @@ CORRECTIONS: tuple[Split | Replace | ForceWave, ...] = (
               "2016 lead-in to the uncoded 'very GP focused' quote; without a code the rules would take the "
               "wave of the 2021 paragraph that follows the quote"),
     Replace("S2.1", '[SH02]." (Q2)', "[SH02] (Q2)", "stray closing quote mark after the code"),
+    ForceWave("S2.4", "In particular the added workload", WAVE_2021,
+              "2021 lead-in to SH02's quote; the rules would give it the wave of the 2016 continuation that the "
+              "page break put between them"),
     ForceWave("S2.4", "who worked within the multi-disciplinary team", WAVE_2016,
               "continuation of the uncoded 2016 'very GP focused' quote after a page break"),
     ForceWave("S2.5", "Perception of these major problems", WAVE_2021,

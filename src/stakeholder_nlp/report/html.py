@@ -42,7 +42,9 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
             quotes = []
             for qid in [x for x in str(r["exemplar_quote_ids"]).split(";") if x]:
                 i = pos[qid]
-                quotes.append({"text": texts[i], "speaker": q["speaker"].iat[i] or "unattributed", "id": qid})
+                speaker = q["speaker"].iat[i]
+                speaker = speaker if isinstance(speaker, str) and speaker else "unattributed"
+                quotes.append({"text": texts[i], "speaker": speaker, "id": qid})
             cells.append({"n": int(r["n_quotes"]), "share": f"{_fmt_pct(r['share'])} "
                           f"({_fmt_pct(r['share_lo'])}–{_fmt_pct(r['share_hi'])})",
                           "sentiment": "–" if not np.isfinite(r["sentiment_mean"]) else f"{r['sentiment_mean']:+.2f}",
