@@ -82,6 +82,9 @@ class TopicModel:
     max_outlier_share : float
         With ``method="hdbscan"``: at most this share left unassigned after reassignment.
     random_state : int
+        Seeds k-means and UMAP (``method="kmeans"``/``"hdbscan"``) and the c-TF-IDF sample above 20,000
+        quotes. The default agglomerative method, its choice of k and its fit sample depend on the data
+        alone: any seed gives the same themes.
     embedder : Embedder, optional
         Embeds candidate terms for the MMR labels (plain c-TF-IDF order without it).
     lemmatizer : callable, optional
@@ -166,18 +169,19 @@ class TopicModel:
             raise ValueError(f"a topic model needs at least 4 quotes; got {len(texts)}")
         if self.method not in ("agglomerative", "kmeans", "hdbscan"):
             raise ValueError(f"method must be 'agglomerative', 'kmeans' or 'hdbscan'; got {self.method!r}")
-        rng = np.random.default_rng(self.random_state)
         keys_all = _hash_keys(texts, emb)
         order = np.lexsort((np.arange(len(texts)), keys_all))
         keys = keys_all[order]
         x_all = emb[order]
         n = len(x_all)
+        # above max_fit_samples, fit on the quotes whose hash keys come first: a pseudo-random sample that
+        # depends on the data alone, so the seed cannot change the themes at any size
         fit_idx = np.arange(n) if n <= self.max_fit_samples else np.sort(
-            rng.choice(n, self.max_fit_samples, replace=False))
+            np.argsort(keys % 2_147_483_629, kind="stable")[: self.max_fit_samples])
         from sklearn.decomposition import PCA
 
         n_comp = int(min(self.n_components, len(fit_idx) - 1, x_all.shape[1]))
-        self.reducer_ = PCA(n_components=n_comp, svd_solver="full" if len(fit_idx) <= 5000 else "randomized",
+        self.reducer_ = PCA(n_components=n_comp, svd_solver="full" if len(fit_idx) <= 20_000 else "randomized",
                             random_state=self.random_state).fit(x_all[fit_idx])
         z = self.reducer_.transform(x_all)
         z_fit = z[fit_idx]

@@ -1,0 +1,10 @@
+"""Run every benchmark in turn (one at a time, so timings do not compete for the 2 cores)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+for name in ("bench_embedding.py", "bench_themes.py", "bench_sentiment.py", "bench_stability.py"):
+    print(f"=== {name}", flush=True)
+    subprocess.run([sys.executable, str(HERE / name)], check=True)
