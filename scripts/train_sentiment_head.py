@@ -56,7 +56,7 @@ def main() -> None:
             "split": "by unique lower-cased text, 70/15/15, seed 13; train rows only"}
     (out / "head.json").write_text(json.dumps(spec) + "\n")
     metrics = {"n_train": int(tr.sum()), "n_val": int(va.sum()), "n_test_held_out": int((part == "test").sum()),
-               "dropped_junk_criticality": df.attrs["dropped"], "C": c,
+               "dropped_rows (junk criticality, Trust B unscored 0s)": df.attrs["dropped"], "C": c,
                "val_macro_f1": float(f1), "val_accuracy": float(accuracy_score(y[va], pred))}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics, indent=2))

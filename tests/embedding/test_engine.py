@@ -130,3 +130,29 @@ def test_kill_mid_run_loses_at_most_a_chunk_and_resumes(tmp_path):
         res = embed_texts(texts, HashingEmbedder(dim=32), cache=cache)
     assert res.n_cached == len(stored) and res.n_embedded == 2000 - len(stored)
     np.testing.assert_array_equal(res.vectors, reference)
+
+
+def test_whole_set_rerun_reads_one_entry_and_matches(tmp_path):
+    texts = [f"comment {i} on the ward" for i in range(400)]
+    with EmbeddingCache(tmp_path) as cache:
+        first = embed_texts(texts, HashingEmbedder(dim=32), cache=cache)
+        emb = CountingEmbedder()
+        again = embed_texts(texts + texts[:10], HashingEmbedder(dim=32), cache=cache)
+        assert emb.seen == []
+    assert again.n_embedded == 0 and again.n_cached == 400
+    np.testing.assert_array_equal(again.vectors[:400], first.vectors)
+
+
+def test_streaming_a_csv_matches_in_memory_embedding(tmp_path):
+    import pandas as pd
+
+    from stakeholder_nlp.embedding import embed_file
+
+    texts = [f"row {i} " + "word " * (i % 5) for i in range(2500)]
+    pd.DataFrame({"id": range(2500), "text": texts}).to_csv(tmp_path / "big.csv", index=False)
+    with EmbeddingCache(tmp_path / "cache") as cache:
+        res = embed_file(tmp_path / "big.csv", tmp_path / "vec.npy", HashingEmbedder(dim=32), cache=cache,
+                         block_rows=700)
+    vec = np.load(tmp_path / "vec.npy", mmap_mode="r")
+    assert res.rows == 2500 and vec.shape == (2500, 32)
+    np.testing.assert_array_equal(vec, HashingEmbedder(dim=32).encode(texts))
