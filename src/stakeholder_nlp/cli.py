@@ -181,6 +181,7 @@ def analyze_cmd(
     cache: Path = typer.Option(Path("models/cache"), help="Embedding cache folder (an interrupted run resumes)."),
     runs: int = typer.Option(5, help="Stability reruns per kind (seeds and subsamples); 0 skips."),
     n_boot: int = typer.Option(2000, help="Bootstrap replicates."),
+    n_topics: str = typer.Option("auto", help="Number of inductive themes, or 'auto' (chosen by stability)."),
     redact: bool = typer.Option(False, help="Replace person names (spaCy NER) with [name] in all outputs."),
     force: bool = typer.Option(False, help="Overwrite a non-empty output folder."),
     kinds: str = typer.Option("quotation,phrase", help="For corpora with a 'kind' column: which kinds to keep."),
@@ -210,7 +211,7 @@ def analyze_cmd(
     with EmbeddingCache(cache) as store:
         try:
             result = analyze(corpus, embedder, codebook=book, cache=store, seed=seed, strata=strata, runs=runs,
-                             n_boot=n_boot, progress=True, on_stage=lambda s: typer.echo(f"== {s}", err=True))
+                             n_boot=n_boot, n_topics=n_topics if n_topics == "auto" else int(n_topics), progress=True, on_stage=lambda s: typer.echo(f"== {s}", err=True))
         except ValueError as exc:
             _fail(exc)
     write_report(result, out, input_path=input, force=True, redact=redact)

@@ -16,6 +16,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
 
 from ..errors import ModelError
@@ -24,10 +27,25 @@ RECIPE_VERSION = 2
 CALIBRATION_SIZE = 300
 
 
+def _quiet(fn: Callable) -> Callable:
+    """Build steps call torch's TorchScript exporter (deliberately: the dynamo one needs extra packages),
+    NNCF and ONNX Runtime's quantiser, which warn about their own deprecations; those warnings are about
+    their internals, not the caller's code, so they are silenced here and only here."""
+
+    @wraps(fn)
+    def inner(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
+
+    return inner
+
+
 def _atomic_target(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
+@_quiet
 def export_onnx_fp32(model_dir: Path, out_dir: Path) -> Path:
     """Export the transformer + mean pooling + normalisation to ``model.onnx`` (opset 17)."""
     target = out_dir / "model.onnx"
@@ -62,6 +80,7 @@ def export_onnx_fp32(model_dir: Path, out_dir: Path) -> Path:
     return target
 
 
+@_quiet
 def quantise_onnx_int8(fp32: Path, out_dir: Path) -> Path:
     target = out_dir / "model.int8.onnx"
     if target.exists():
@@ -89,6 +108,7 @@ def calibration_texts(n: int = CALIBRATION_SIZE) -> list[str]:
     return [pool[i % len(pool)] for i in range(n)]
 
 
+@_quiet
 def quantise_openvino_int8(fp32: Path, out_dir: Path, tokenizer, calibration: list[str] | None = None) -> Path:
     """NNCF static PTQ (transformer preset) of the fp32 ONNX graph, saved as OpenVINO IR."""
     target = out_dir / "model.ov-int8.xml"
