@@ -137,13 +137,13 @@ def from_records(
     return Corpus(df, path, tuple(skipped))
 
 
-def _rename(df: pd.DataFrame) -> list[dict[Hashable, Any]]:
+def _records(df: pd.DataFrame) -> list[dict[Hashable, Any]]:
     return df.to_dict(orient="records")
 
 
 def from_dataframe(df: pd.DataFrame, **kwargs: Any) -> Corpus:
     """Load from a pandas DataFrame (row numbers in errors are 1-based positions)."""
-    return from_records(_rename(df), row_numbers=list(range(1, len(df) + 1)), **kwargs)
+    return from_records(_records(df), row_numbers=list(range(1, len(df) + 1)), **kwargs)
 
 
 def read_jsonl(path: str | Path, **kwargs: Any) -> Corpus:
@@ -193,13 +193,13 @@ def read_csv(path: str | Path, **kwargs: Any) -> Corpus:
         raise CorpusFormatError(f"bytes are not valid UTF-8 at byte {exc.start}; save the file as UTF-8",
                                 path=p, row=line) from exc
     df = pd.read_csv(path, dtype=object, keep_default_na=True, encoding="utf-8")
-    return from_records(_rename(df), row_numbers=list(range(2, len(df) + 2)), path=p, **kwargs)
+    return from_records(_records(df), row_numbers=list(range(2, len(df) + 2)), path=p, **kwargs)
 
 
 def read_parquet(path: str | Path, **kwargs: Any) -> Corpus:
     """Load a parquet file (row numbers in errors are 1-based row positions)."""
     df = pd.read_parquet(path)
-    return from_records(_rename(df), row_numbers=list(range(1, len(df) + 1)), path=str(path), **kwargs)
+    return from_records(_records(df), row_numbers=list(range(1, len(df) + 1)), path=str(path), **kwargs)
 
 
 def load_corpus(source: str | Path | pd.DataFrame, **kwargs: Any) -> Corpus:

@@ -24,7 +24,6 @@ alone: 3.2 themes per quote) to 0.41.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,15 +207,3 @@ class CodebookClassifier:
         long = scores.where(keep).reset_index(names="quote_index").melt(
             id_vars="quote_index", var_name="theme_id", value_name="score").dropna(subset=["score"])
         return long.sort_values(["quote_index", "score"], ascending=[True, False]).reset_index(drop=True)
-
-
-def theme_sets(assignments: pd.DataFrame, n: int) -> list[tuple[str, ...]]:
-    """Per quote, the tuple of themes it carries (highest score first); empty for uncoded quotes."""
-    out: list[list[str]] = [[] for _ in range(n)]
-    for q, tid in zip(assignments["quote_index"], assignments["theme_id"], strict=True):
-        out[int(q)].append(tid)
-    return [tuple(x) for x in out]
-
-
-def codebook_texts(codebook: Codebook) -> Sequence[str]:
-    return [p for t in codebook.themes for p in t.prototypes]
