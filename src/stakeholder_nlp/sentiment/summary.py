@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..shift.bootstrap import bootstrap_means, cluster_ids, cluster_totals, percentile_ci
+from ..shift.waves import bh_qvalues, wave_pair
 from .scorers import LABELS
 
 SENTIMENT_LEVEL_COLUMNS = ("theme_id", "wave", "n", "mean", "mean_lo", "mean_hi") + tuple(
@@ -70,12 +71,7 @@ def _gee_gaussian_p(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> float:
 def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequence, speakers: Sequence, *,
                     wave_a=None, wave_b=None, n_boot: int = 2000, seed: int = 0, level: float = 0.95,
                     min_per_wave: int = 3) -> pd.DataFrame:
-    from statsmodels.stats.multitest import multipletests
-
-    waves = np.asarray(list(waves), dtype=object)
-    levels = sorted(set(waves.tolist()))
-    wave_a = levels[0] if wave_a is None else wave_a
-    wave_b = levels[-1] if wave_b is None else wave_b
+    waves, wave_a, wave_b = wave_pair(waves, wave_a, wave_b)
     scores = np.asarray(scores, dtype=np.float64)
     rows = []
     for col in membership.columns:
@@ -102,10 +98,5 @@ def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequenc
                     pass
         rows.append(row)
     out = pd.DataFrame(rows)
-    ps = out["p_value"].to_numpy(dtype=float)
-    q = np.full(len(ps), np.nan)
-    ok = np.isfinite(ps)
-    if ok.any():
-        q[ok] = multipletests(ps[ok], method="fdr_bh")[1]
-    out["q_value"] = q
+    out["q_value"] = bh_qvalues(out["p_value"])
     return out[list(SENTIMENT_SHIFT_COLUMNS)]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .bootstrap import cluster_ids
+from .waves import wave_pair
 
 DRIFT_COLUMNS = ("theme_id", "n_a", "n_b", "drift", "drift_p", "terms_a", "terms_b", "exemplars_a", "exemplars_b")
 
@@ -51,10 +52,7 @@ def _centroid_distance(x: np.ndarray, is_b: np.ndarray) -> float:
 def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Sequence, speakers: Sequence,
                   lemmatised: Sequence[str], *, wave_a=None, wave_b=None, n_perm: int = 999, seed: int = 0,
                   min_per_wave: int = 2) -> pd.DataFrame:
-    waves = np.asarray(list(waves), dtype=object)
-    levels = sorted(set(waves.tolist()))
-    wave_a = levels[0] if wave_a is None else wave_a
-    wave_b = levels[-1] if wave_b is None else wave_b
+    waves, wave_a, wave_b = wave_pair(waves, wave_a, wave_b)
     emb = np.asarray(embeddings, dtype=np.float64)
     clusters = cluster_ids(list(speakers), waves)
     prior = Counter(w for doc in lemmatised for w in doc.split())

@@ -27,8 +27,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import TooFewWavesError
 from .bootstrap import bootstrap_means, cluster_ids, cluster_totals, percentile_ci
+from .waves import bh_qvalues, wave_pair
 
 LEVEL_COLUMNS = ("theme_id", "wave", "n_quotes", "n_theme", "n_speakers_theme", "share", "share_lo", "share_hi")
 SHIFT_COLUMNS = ("theme_id", "wave_a", "wave_b", "share_a", "share_b", "diff", "diff_lo", "diff_hi", "ratio",
@@ -91,18 +91,8 @@ def prevalence_shift(membership: pd.DataFrame, waves: Sequence, speakers: Sequen
                      seed: int = 0, level: float = 0.95, alpha: float = 0.05, min_quotes: int = 5,
                      min_speakers: int = 3) -> pd.DataFrame:
     """Shift of every theme between ``wave_a`` and ``wave_b`` (default: first and last wave)."""
-    from statsmodels.stats.multitest import multipletests
-
     m = _as_frame(membership).astype(float)
-    waves = np.asarray(list(waves), dtype=object)
-    levels = sorted(set(waves.tolist()))
-    if len(levels) < 2:
-        raise TooFewWavesError(f"a shift needs two waves; found {levels}")
-    wave_a = levels[0] if wave_a is None else wave_a
-    wave_b = levels[-1] if wave_b is None else wave_b
-    for w in (wave_a, wave_b):
-        if w not in levels:
-            raise TooFewWavesError(f"wave {w!r} not in the corpus; waves are {levels}")
+    waves, wave_a, wave_b = wave_pair(waves, wave_a, wave_b)
     keep = (waves == wave_a) | (waves == wave_b)
     m = m.loc[keep].reset_index(drop=True)
     w = waves[keep]
@@ -145,12 +135,7 @@ def prevalence_shift(membership: pd.DataFrame, waves: Sequence, speakers: Sequen
             row.update(adj[t])
         rows.append(row)
     out = pd.DataFrame(rows)
-    ps = out["p_value"].to_numpy(dtype=float)
-    q = np.full(len(ps), np.nan)
-    ok = np.isfinite(ps)
-    if ok.any():
-        q[ok] = multipletests(ps[ok], method="fdr_bh")[1]
-    out["q_value"] = q
+    out["q_value"] = bh_qvalues(out["p_value"])
     out["significant"] = (out["q_value"] < alpha) & ~out["underpowered"]
     if adj is not None:
         pooled_sig = (out["diff_lo"] > 0) | (out["diff_hi"] < 0)
