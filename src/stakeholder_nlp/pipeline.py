@@ -94,7 +94,7 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
         stability = run_stability(texts, x, waves, speakers, reference=themes, codebook=codebook, mode=mode,
                                   embedder=embedder, sentiment_scores=scores, runs=runs, resample=resample,
                                   seed=seed, n_topics=n_topics, lemmatizer=lookup, n_boot=min(n_boot, 500),
-                                  progress=progress)
+                                  progress=progress, reference_shifts=shifts, reference_sentiment_shifts=s_shifts)
         timings["stability"] = time.perf_counter() - t
     config = {"seed": seed, "mode": themes.mode, "strata": list(strata), "runs": runs, "resample": resample,
               "n_boot": n_boot, "n_topics": n_topics, "sentiment": getattr(scorer, "name", type(scorer).__name__),

@@ -65,11 +65,10 @@ def framework_matrix(a: Analysis) -> pd.DataFrame:
         terms = drift.loc[tid, f"terms_{side}"] if side and tid in drift.index else []
         member = a.themes.membership[tid].to_numpy() & (a.corpus.quotes["wave"].to_numpy() == w)
         idx = np.flatnonzero(member)
-        idx = idx[np.argsort(-scores[tid].to_numpy()[idx], kind="stable")] if a.themes.themes.set_index(
-            "theme_id").loc[tid, "kind"] == "codebook" else idx
-        if side and tid in drift.index and len(drift.loc[tid, f"exemplars_{side}"]):
-            idx = np.asarray(drift.loc[tid, f"exemplars_{side}"] + [i for i in idx.tolist()
-                                                                   if i not in drift.loc[tid, f"exemplars_{side}"]])
+        if kinds[tid] == "codebook":  # best-scoring quotes first
+            idx = idx[np.argsort(-scores[tid].to_numpy()[idx], kind="stable")]
+        exemplars = list(drift.loc[tid, f"exemplars_{side}"]) if side and tid in drift.index else []
+        idx = exemplars + [i for i in idx.tolist() if i not in exemplars]  # drift exemplars lead
         s = sent.loc[(tid, w)] if (tid, w) in sent.index else None
         rows.append({"theme_id": tid, "label": labels[tid], "kind": kinds[tid], "wave": w,
                      "n_quotes": int(lv["n_theme"]), "share": lv["share"], "share_lo": lv["share_lo"],

@@ -79,7 +79,10 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
                   sentiment_scores: np.ndarray | None = None, runs: int = 10, resample: float = 0.8,
                   seed: int = 0, n_topics: int | str = "auto", lemmatizer: Callable | None = None,
                   n_boot: int = 500, n_jobs: int = 1, stable_share: float = 0.8, alpha: float = 0.05,
-                  progress: bool = False) -> StabilityResult:
+                  progress: bool = False, reference_shifts: pd.DataFrame | None = None,
+                  reference_sentiment_shifts: pd.DataFrame | None = None) -> StabilityResult:
+    """``reference_shifts``/``reference_sentiment_shifts``: the full-data shift tables, when the caller has
+    them already (the pipeline does); otherwise they are computed here."""
     texts = list(texts)
     emb = np.asarray(embeddings, dtype=np.float32)
     waves = np.asarray(list(waves), dtype=object)
@@ -107,9 +110,11 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
         outputs = [_one_run(j) for j in iterator]
 
     ref_run = (np.arange(n), reference.topic_labels)
-    ref_shift = prevalence_shift(reference.membership, waves, speakers, n_boot=n_boot, seed=seed)
-    ref_sent = None
-    if sentiment_scores is not None:
+    ref_shift = reference_shifts
+    if ref_shift is None:
+        ref_shift = prevalence_shift(reference.membership, waves, speakers, n_boot=n_boot, seed=seed)
+    ref_sent = reference_sentiment_shifts
+    if ref_sent is None and sentiment_scores is not None:
         from ..sentiment import sentiment_shift
 
         ref_sent = sentiment_shift(reference.membership, sentiment_scores, waves, speakers, n_boot=n_boot, seed=seed)
@@ -183,22 +188,25 @@ def _finding_stability(reference, ref_shift, ref_sent, items, stable_share, alph
     ref_shift = ref_shift.set_index("theme_id")
     ref_sent = ref_sent.set_index("theme_id") if ref_sent is not None else None
     matches = [_match_topics(reference, idx, res) for idx, res, *_ in items]
+    # each run's tables indexed once, not once per theme
+    indexed = [(res, shift.set_index("theme_id"), sent.set_index("theme_id") if sent is not None else None)
+               for _idx, res, shift, sent, _ in items]
     for tid in reference.themes["theme_id"]:
         prev_sign, prev_sig, sent_sign, sent_sig = [], [], [], []
         ref_d = ref_shift.loc[tid, "diff"]
         ref_sd = ref_sent.loc[tid, "diff"] if ref_sent is not None else np.nan
-        for (_idx, res, shift, sent, _), match in zip(items, matches, strict=True):
+        for (res, shift, sent), match in zip(indexed, matches, strict=True):
             run_tid = tid if tid in res.membership.columns and not tid.startswith(("topic_", "emergent_")) \
                 else match.get(tid)
             if run_tid is None:
                 prev_sign.append(False)
                 prev_sig.append(False)
                 continue
-            sh = shift.set_index("theme_id").loc[run_tid]
+            sh = shift.loc[run_tid]
             prev_sign.append(np.sign(sh["diff"]) == np.sign(ref_d))
             prev_sig.append(bool(sh["significant"]))
             if sent is not None and np.isfinite(ref_sd):
-                se = sent.set_index("theme_id").loc[run_tid]
+                se = sent.loc[run_tid]
                 sent_sign.append(np.sign(se["diff"]) == np.sign(ref_sd))
                 sent_sig.append(bool(se["q_value"] < alpha) if np.isfinite(se["q_value"]) else False)
         ps, pg = float(np.mean(prev_sign)), float(np.mean(prev_sig))
