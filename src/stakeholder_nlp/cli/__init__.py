@@ -1,4 +1,8 @@
-"""The ``stakeholder-nlp`` command line. Heavy libraries are imported inside each command."""
+"""The ``stakeholder-nlp`` command line. Heavy libraries are imported inside each command.
+
+Commands that belong to one capability live in their own module of this package and register
+themselves on :data:`app` (imported at the end of this file).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from .errors import CorpusError, StakeholderNLPError
+from ..errors import CorpusError, StakeholderNLPError
 
 app = typer.Typer(help="Comparative thematic analysis of interview quotes collected in waves.",
                   no_args_is_help=True, add_completion=False)
@@ -22,7 +26,7 @@ def _fail(exc: Exception, code: int = 2) -> None:
 
 
 def _load(input: Path, text_col: str, wave_col: str, speaker_col: str):
-    from .corpus import load_corpus
+    from ..corpus import load_corpus
 
     try:
         return load_corpus(input, text_col=text_col, wave_col=wave_col, speaker_col=speaker_col)
@@ -36,7 +40,7 @@ def corpus_build(
     out: Path = typer.Option(Path("corpus/gp_clusters/quotes.jsonl"), help="Where to write the JSONL corpus."),
 ) -> None:
     """Regenerate the built-in GP-cluster corpus from the source document (byte-for-byte reproducible)."""
-    from .corpus.gp_clusters import build_corpus_file, source_sha256
+    from ..corpus.gp_clusters import build_corpus_file, source_sha256
 
     try:
         records = build_corpus_file(source, out)
@@ -84,8 +88,8 @@ def embed(
     progress: bool = typer.Option(True, help="Show a progress bar (rows/s and ETA)."),
 ) -> None:
     """Embed every row of a file, with the on-disk cache (a re-run embeds nothing it has seen)."""
-    from .embedding import EmbeddingCache, load_embedder
-    from .embedding.stream import embed_file
+    from ..embedding import EmbeddingCache, load_embedder
+    from ..embedding.stream import embed_file
 
     if not input.exists():
         _fail(FileNotFoundError(f"input file {input} does not exist"))
@@ -95,7 +99,7 @@ def embed(
             if input.suffix.lower() in (".jsonl", ".json", ".ndjson"):
                 import numpy as np
 
-                from .embedding import embed_texts
+                from ..embedding import embed_texts
 
                 corpus = _load(input, text_col, "wave", "speaker")
                 res = embed_texts(corpus.texts, embedder, cache=store, progress=progress)
@@ -128,8 +132,8 @@ def themes(
 ) -> None:
     """Find themes across all waves jointly (topics) and/or apply a codebook; report agreement with human codes."""
     corpus = _load(input, text_col, wave_col, speaker_col)
-    from .embedding import EmbeddingCache, embed_texts, load_embedder
-    from .themes import TopicModel, codebook_agreement, fit_themes, load_codebook, partition_agreement
+    from ..embedding import EmbeddingCache, embed_texts, load_embedder
+    from ..themes import TopicModel, codebook_agreement, fit_themes, load_codebook, partition_agreement
 
     try:
         book = load_codebook(codebook) if codebook else None
@@ -159,7 +163,7 @@ def themes(
 
 
 def _codebook(path: Path | None):
-    from .themes import load_codebook
+    from ..themes import load_codebook
 
     try:
         return load_codebook(path) if path else None
@@ -189,7 +193,7 @@ def analyze_cmd(
     """Run corpus -> embedding -> themes -> shift -> sentiment -> stability -> report."""
     import time
 
-    from .report import OutputExistsError, check_output_dir, one_screen_summary, write_report
+    from ..report import OutputExistsError, check_output_dir, one_screen_summary, write_report
 
     try:
         check_output_dir(out, force)
@@ -203,8 +207,8 @@ def analyze_cmd(
         corpus.require_waves(2)
     except CorpusError as exc:
         _fail(exc)
-    from .embedding import EmbeddingCache, load_embedder
-    from .pipeline import analyze
+    from ..embedding import EmbeddingCache, load_embedder
+    from ..pipeline import analyze
 
     start = time.perf_counter()
     embedder = load_embedder(backend, cache_dir=cache)
@@ -237,10 +241,10 @@ def stability_cmd(
     """Refit the themes over seeds and subsamples; report partition, term, theme and finding stability."""
     corpus = _load(input, text_col, wave_col, speaker_col)
     book = _codebook(codebook)
-    from .embedding import EmbeddingCache, embed_texts, load_embedder
-    from .sentiment import load_scorer
-    from .stability import run_stability
-    from .themes import TopicModel, fit_themes
+    from ..embedding import EmbeddingCache, embed_texts, load_embedder
+    from ..sentiment import load_scorer
+    from ..stability import run_stability
+    from ..themes import TopicModel, fit_themes
 
     embedder = load_embedder(backend, cache_dir=cache)
     with EmbeddingCache(cache) as store:
@@ -265,3 +269,8 @@ def stability_cmd(
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+# command modules register on ``app``; imported last so they can use the helpers above
+from . import _registry  # noqa: E402,F401
+
