@@ -109,3 +109,32 @@ def test_extract_quotes_attributes_and_classifies():
         ("quick to do", "P3", "phrase"),
         ("a standalone quotation here", "SH01", "quotation"),
     ]
+
+
+def test_phrase_context_is_the_authors_sentence(records):
+    nuts = _find(records, "nuts and bolts")
+    assert nuts["kind"] == "phrase"
+    assert "the use of data was seen as fundamental" in nuts["context"]
+    assert '"nuts and bolts"' in nuts["context"]
+
+
+def test_quotation_context_is_the_lead_in_with_the_quote_elided(records):
+    q = _find(records, "in some of the areas we had to step back")
+    assert q["context"].startswith("A LIST analyst interviewed highlighted the challenges")
+    assert '"…"' in q["context"] and "step back" not in q["context"]
+    assert "delay in access to data support" in q["context"]  # the authors' remark after the code
+    # a quotation following another one does not carry the other quotation's words
+    later = _find(records, "what I'm not confident in")
+    assert "not short of hearing stories" not in later["context"]
+
+
+def test_context_is_absent_only_without_authors_words(records):
+    with_context = [r for r in records if r["context"]]
+    assert len(with_context) >= 0.8 * len(records)
+    assert all("[P" not in r["context"] and "[SH" not in r["context"] for r in with_context)
+
+
+def test_loaded_corpus_exposes_context_not_as_metadata(gp_corpus):
+    assert "context" not in gp_corpus.metadata_columns
+    contexts = gp_corpus.contexts
+    assert len(contexts) == len(gp_corpus) and sum(c is not None for c in contexts) >= 90

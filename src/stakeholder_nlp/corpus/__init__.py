@@ -1,10 +1,10 @@
 """Corpus: the quote schema, loaders, and the built-in GP-cluster corpus."""
 
 from .io import from_dataframe, load_corpus, read_csv, read_jsonl, read_parquet
-from .schema import CODES, QUOTE_ID, SOURCE, SPEAKER, TEXT, WAVE, Corpus, SkippedRow, check_columns
+from .schema import CODES, CONTEXT, QUOTE_ID, SOURCE, SPEAKER, TEXT, WAVE, Corpus, SkippedRow, check_columns
 
 __all__ = [
-    "CODES", "QUOTE_ID", "SOURCE", "SPEAKER", "TEXT", "WAVE", "Corpus", "SkippedRow", "check_columns",
+    "CODES", "CONTEXT", "QUOTE_ID", "SOURCE", "SPEAKER", "TEXT", "WAVE", "Corpus", "SkippedRow", "check_columns",
     "from_dataframe", "load_corpus", "read_csv", "read_jsonl", "read_parquet", "builtin_corpus_path",
     "load_builtin",
 ]

@@ -389,6 +389,7 @@ class RawQuote:
     text: str
     speaker: str | None
     kind: str  # "quotation" or "phrase"
+    context: str | None = None  # the authors' sentence around the quote (see :func:`quote_context`)
 
 
 def extract_quotes(stream: str) -> list[RawQuote]:
@@ -441,6 +442,7 @@ def extract_quotes(stream: str) -> list[RawQuote]:
         quotes.append((RawQuote(text, speaker, kind), start, end))
     # an uncoded quote takes the code of the next coded quote in the same sentence
     out: list[RawQuote] = []
+    all_spans = [(s, e, q.kind) for q, s, e in quotes]
     for k, (q, _start, end) in enumerate(quotes):
         speaker = q.speaker
         for nxt, nstart, _ in quotes[k + 1:]:
@@ -450,8 +452,60 @@ def extract_quotes(stream: str) -> list[RawQuote]:
             if re.search(r"[.!?]\s|\n", between) and between.strip():
                 break
             speaker = nxt.speaker
-        out.append(RawQuote(q.text, speaker, q.kind))
+        out.append(RawQuote(q.text, speaker, q.kind, quote_context(stream, all_spans, k)))
     return out
+
+
+_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _boundaries(stream: str, spans: list[tuple[int, int, str]]) -> list[int]:
+    """Positions where an authors' sentence ends: a line break, ``.?!`` outside quotes before a space, or
+    the end of a quote or speaker code before a capital letter or a line break."""
+    inside = [False] * len(stream)
+    for s, e, _ in spans:
+        for i in range(max(s, 0), min(e + 1, len(stream))):
+            inside[i] = True
+    n = len(stream)
+    out = []
+    for i, ch in enumerate(stream):
+        if ch == "\n":
+            out.append(i)
+        elif ch in ".?!" and not inside[i] and (i + 1 == n or stream[i + 1].isspace()):
+            out.append(i + 1)
+    ends = [e + 1 for s, e, _ in spans] + [m.end() for m in CODE_RE.finditer(stream)]
+    for e in ends:
+        rest = stream[e:].lstrip(" \t.,;")
+        if not rest or rest[0] == "\n" or rest[0].isupper() or rest[0] == '"':
+            out.append(e)
+    return sorted(set(out))
+
+
+def quote_context(stream: str, spans: list[tuple[int, int, str]], k: int) -> str | None:
+    """The authors' sentence around quote ``k`` of ``stream`` (``spans``: (open, close, kind) per quote).
+
+    A phrase is shown in its sentence; a standalone quotation as ``"…"`` between the authors' lead-in
+    (which may be the previous paragraph when that ends with a colon) and any remark after its code.
+    Speaker codes are dropped. ``None`` when no authors' words surround the quote.
+    """
+    start, end, kind = spans[k]
+    bounds = _boundaries(stream, spans)
+    left = max([b for b in bounds if b <= start] or [0])
+    if not _WORD.search(stream[left:start]) and stream[:left].rstrip().endswith(":"):
+        colon = len(stream[:left].rstrip()) - 1
+        left = max([b for b in bounds if b < colon] or [0])
+    prev = [e + 1 for _, e, kd in spans[:k] if kd == "quotation"]
+    left = max([left] + prev[-1:])
+    nxt = [s for s, _, kd in spans[k + 1:] if kd == "quotation"]
+    right = min([b for b in bounds if b > end] + nxt[:1] + [len(stream)])
+    own = stream[start:end + 1] if kind == "phrase" else '"…"'
+    text = stream[left:max(start, left)] + own + stream[end + 1:right]
+    text = " ".join(CODE_RE.sub("", text).split()).strip(" ,;.")
+    text = re.sub(r"\s+([.,;:])", r"\1", text)
+    authors = text.replace(" ".join(own.split()), " ")
+    if not _WORD.search(authors) or len(_WORD.findall(authors)) < 3:
+        return None
+    return text
 
 
 def parse_source(path: str | Path) -> list[dict]:
@@ -480,6 +534,7 @@ def parse_source(path: str | Path) -> list[dict]:
                     "source": table,
                     "codes": [row],
                     "kind": q.kind,
+                    "context": q.context,
                 })
     unused = [CORRECTIONS[i] for i in range(len(CORRECTIONS)) if i not in used]
     if unused:

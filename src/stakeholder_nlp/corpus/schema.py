@@ -15,6 +15,9 @@ Columns of :attr:`Corpus.quotes`:
     Table or document the quote came from.
 ``codes`` (tuple of str)
     Human theme codes (several allowed, possibly none).
+``context`` (str or None; the column may be absent)
+    The sentence or turn around the quote (the authors' sentence that quotes a phrase, neighbouring
+    turns of a transcript). Read it with :attr:`Corpus.contexts`; codebook coding can use it.
 any other column
     Free metadata (role, organisation, site...) usable as strata.
 """
@@ -34,10 +37,13 @@ SPEAKER = "speaker"
 WAVE = "wave"
 SOURCE = "source"
 CODES = "codes"
+CONTEXT = "context"
 
 REQUIRED_COLUMNS: tuple[str, ...] = (QUOTE_ID, TEXT, SPEAKER, WAVE)
 OPTIONAL_COLUMNS: tuple[str, ...] = (SOURCE, CODES)
 SCHEMA_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+#: schema columns that a corpus may lack altogether (not metadata when present)
+ABSENT_OK_COLUMNS: tuple[str, ...] = (CONTEXT,)
 
 
 def check_columns(df: pd.DataFrame, required: Iterable[str], *, what: str = "DataFrame") -> None:
@@ -88,7 +94,14 @@ class Corpus:
     @property
     def metadata_columns(self) -> list[str]:
         """Columns beyond the schema: candidate strata (role, organisation, site...)."""
-        return [c for c in self.quotes.columns if c not in SCHEMA_COLUMNS]
+        return [c for c in self.quotes.columns if c not in SCHEMA_COLUMNS + ABSENT_OK_COLUMNS]
+
+    @property
+    def contexts(self) -> list[str | None]:
+        """Per quote, its ``context`` (``None`` where missing, empty, or when the column is absent)."""
+        if CONTEXT not in self.quotes.columns:
+            return [None] * len(self.quotes)
+        return [v.strip() if isinstance(v, str) and v.strip() else None for v in self.quotes[CONTEXT]]
 
     def require_waves(self, n: int = 2) -> None:
         """Raise :class:`TooFewWavesError` unless the corpus has at least ``n`` waves."""
