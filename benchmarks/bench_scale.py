@@ -1,0 +1,151 @@
+"""End-to-end ``analyze`` at scale: wall time and peak RSS per stage, defaults (stability included).
+
+    .venv/bin/python benchmarks/bench_scale.py [--sizes 1000 10000 100000] [--runs N] [--label after]
+
+The corpus is real text nobody on this project wrote, read in place from ../shared/data: GoEmotions
+(Reddit), NHS FFT phase 1 (patient comments), StackOverflow titles, EmoBank and NewsMTSC sentences,
+interleaved so that every size mixes all five, split into two waves by a hash of the row, one speaker per
+comment (survey-style). Each size runs in its own Python process (clean peak RSS) with a fresh, empty
+embedding cache (cold: every text is embedded); the fast backend's model files come from models/cache.
+Per stage: wall seconds (``Analysis.timings``) and the process's peak RSS while that stage ran.
+Writes benchmarks/results/scale_<label>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DATA, ROOT, require, write_result  # noqa: E402
+
+
+def _sources():
+    import pandas as pd
+
+    go = pd.read_csv(require(DATA / "goemotions" / "goemotions_sentiment.csv"))["text"]
+    nhs = pd.read_csv(require(DATA / "nhs_fft_phase1" / "text_data.csv"))["feedback"]
+    so = pd.read_csv(require(DATA / "stackoverflow_titles" / "stackoverflow_titles.csv"))["title"]
+    eb = pd.read_csv(require(DATA / "emobank" / "emobank.csv"))["text"]
+    news = []
+    for name in ("train.jsonl", "devtest_mt.jsonl", "devtest_rw.jsonl"):
+        with open(require(DATA / "newsmtsc" / name), encoding="utf-8") as fh:
+            news += [json.loads(line)["sentence_normalized"] for line in fh if line.strip()]
+    out = {}
+    for name, s in (("goemotions", go), ("nhs_fft", nhs), ("stackoverflow", so), ("emobank", eb),
+                    ("newsmtsc", pd.Series(news))):
+        s = s.dropna().astype(str).str.strip()
+        out[name] = s[s != ""].tolist()
+    return out
+
+
+def mixed_corpus(n: int):
+    """The first ``n`` rows of a round-robin over the five sources (each source in a fixed shuffled
+    order), with a wave from a hash of the row and one speaker per row."""
+    import hashlib
+
+    import numpy as np
+    import pandas as pd
+
+    rows = []
+    pools = {k: [v[i] for i in np.random.default_rng(7).permutation(len(v))] for k, v in _sources().items()}
+    pos = dict.fromkeys(pools, 0)
+    while len(rows) < n and any(pos[k] < len(pools[k]) for k in pools):
+        for k in pools:
+            if pos[k] < len(pools[k]) and len(rows) < n:
+                rows.append((k, pools[k][pos[k]]))
+                pos[k] += 1
+    df = pd.DataFrame(rows, columns=["source", "text"])
+    df["quote_id"] = [f"q{i}" for i in range(len(df))]
+    df["speaker"] = [f"s{i}" for i in range(len(df))]
+    df["wave"] = [2023 + (hashlib.sha256(t.encode()).digest()[0] & 1) for t in df["text"]]
+    return df
+
+
+def child(n: int, runs: int | None, out_json: Path) -> None:
+    """One size, in this process: load, analyze (cold cache), write the report."""
+    import threading
+
+    from common import rss_mb
+
+    import stakeholder_nlp
+    from stakeholder_nlp.corpus import load_corpus
+    from stakeholder_nlp.embedding import EmbeddingCache, load_embedder
+    from stakeholder_nlp.pipeline import analyze
+    from stakeholder_nlp.report import write_report
+
+    peaks: dict[str, float] = {}
+    state = {"stage": "load"}
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            s = state["stage"]
+            peaks[s] = max(peaks.get(s, 0.0), rss_mb())
+            time.sleep(0.05)
+
+    threading.Thread(target=sample, daemon=True).start()
+    t0 = time.perf_counter()
+    corpus = load_corpus(mixed_corpus(n))
+    t_load = time.perf_counter() - t0
+    embedder = load_embedder("fast", cache_dir=ROOT / "models" / "cache")
+    kwargs = {} if runs is None else {"runs": runs}
+
+    def on_stage(s):
+        peaks[s] = max(peaks.get(s, 0.0), rss_mb())
+        state["stage"] = s
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with EmbeddingCache(Path(tmp) / "cache") as cache:
+            t1 = time.perf_counter()
+            result = analyze(corpus, embedder, cache=cache, on_stage=on_stage, **kwargs)
+            t_analyze = time.perf_counter() - t1
+        on_stage("report")
+        t2 = time.perf_counter()
+        write_report(result, Path(tmp) / "out", force=True)
+        t_report = time.perf_counter() - t2
+    stop.set()
+    timings = dict(result.timings)
+    timings.update(load=t_load, report=t_report)
+    payload = {"n_quotes": len(corpus.quotes), "wall_s": time.perf_counter() - t0, "analyze_s": t_analyze,
+               "stage_s": {k: round(v, 2) for k, v in timings.items()},
+               "stage_peak_rss_mb": {k: round(v, 1) for k, v in peaks.items()},
+               "peak_rss_mb": round(max(peaks.values()), 1), "config": result.config,
+               "n_themes": int(len(result.themes.themes)), "version": stakeholder_nlp.__version__}
+    out_json.write_text(json.dumps(payload, indent=2, default=str))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    ap.add_argument("--runs", type=int, default=None, help="stability runs (default: analyze's default)")
+    ap.add_argument("--label", default="after")
+    ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child is not None:
+        child(args.child, args.runs, args.child_out)
+        return
+    results = []
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "r.json"
+            cmd = [sys.executable, __file__, "--child", str(n), "--child-out", str(out)]
+            if args.runs is not None:
+                cmd += ["--runs", str(args.runs)]
+            subprocess.run(cmd, check=True, cwd=ROOT)
+            r = json.loads(out.read_text())
+        results.append(r)
+        stages = " ".join(f"{k} {v:.1f}s/{r['stage_peak_rss_mb'].get(k, 0) / 1024:.2f}GB"
+                          for k, v in r["stage_s"].items())
+        print(f"n={r['n_quotes']}: {r['wall_s']:.1f}s, peak {r['peak_rss_mb'] / 1024:.2f} GB | {stages}", flush=True)
+    print(f"wrote {write_result(f'scale_{args.label}', {'runs_arg': args.runs, 'results': results})}")
+
+
+if __name__ == "__main__":
+    main()
