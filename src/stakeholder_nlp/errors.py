@@ -6,9 +6,12 @@
      ├── CorpusError (ValueError)
      │    ├── CorpusFormatError        a file, row or field is not what the schema expects
      │    ├── CorpusParseError         the GP-cluster source document did not parse as expected
-     │    └── TooFewWavesError         a comparison needs at least two waves
+     │    ├── TooFewWavesError         a comparison needs at least two waves
+     │    └── CorpusTooSmallError      too few (distinct) quotes for an analysis; names the minimum
      ├── CodebookError (ValueError)    a codebook file is malformed (names the line)
      ├── ModelError (RuntimeError)     a model's files are missing or unusable (nothing is downloaded)
+     ├── OutputError (OSError)         an output or cache location cannot be written (read-only, full,
+     │                                 a file where a folder is needed); nothing half-written is left
      └── NotFittedError (ValueError)  an estimator was used before ``fit``
 
 Every message says what was found, what was expected and, where it helps, how to fix it.
@@ -52,12 +55,21 @@ class TooFewWavesError(CorpusError):
     """A between-wave comparison was asked of a corpus with fewer than two waves."""
 
 
+class CorpusTooSmallError(CorpusError):
+    """The corpus is too small or too uniform for the analysis asked of it; the message names the minimum."""
+
+
 class CodebookError(StakeholderNLPError, ValueError):
     """A codebook file is malformed."""
 
 
 class ModelError(StakeholderNLPError, RuntimeError):
     """A model cannot be loaded from local files."""
+
+
+class OutputError(StakeholderNLPError, OSError):
+    """An output file, output folder or cache cannot be written. Raised before the work starts where it
+    can be foreseen (preflight), else when the write fails, after removing what was half-written."""
 
 
 class NotFittedError(StakeholderNLPError, ValueError):

@@ -69,12 +69,15 @@ class SkippedRow:
 class Corpus:
     """Quotes with speaker, wave and optional codes. See the module docstring for the columns.
 
-    ``skipped`` lists every row left out on request: nothing is dropped silently.
+    ``skipped`` lists every row left out on request: nothing is dropped silently. ``warnings`` are things
+    the loader accepted but a reader of the results must know (e.g. no speaker column: every quote is its
+    own speaker); the CLI summary and the report show them.
     """
 
     quotes: pd.DataFrame
     path: str | None = None
     skipped: tuple[SkippedRow, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         check_columns(self.quotes, SCHEMA_COLUMNS, what="Corpus.quotes")
@@ -117,4 +120,4 @@ class Corpus:
         return sorted({c for codes in self.quotes[CODES] for c in codes})
 
     def subset(self, mask: Sequence[bool] | pd.Series) -> Corpus:
-        return Corpus(self.quotes[list(mask)].reset_index(drop=True), self.path, self.skipped)
+        return Corpus(self.quotes[list(mask)].reset_index(drop=True), self.path, self.skipped, self.warnings)
