@@ -28,6 +28,10 @@ def _fail(exc: Exception, code: int = 2) -> None:
 def _load(input: Path, text_col: str, wave_col: str, speaker_col: str):
     from ..corpus import load_corpus
 
+    if input.suffix.lower() in (".qdpx", ".qde"):  # a REFI-QDA project: see cli/ingest.py
+        from .ingest import load_refi_corpus
+
+        return load_refi_corpus(input)
     try:
         return load_corpus(input, text_col=text_col, wave_col=wave_col, speaker_col=speaker_col)
     except (CorpusError, FileNotFoundError) as exc:
@@ -165,6 +169,10 @@ def themes(
 def _codebook(path: Path | None):
     from ..themes import load_codebook
 
+    if path is not None and path.suffix.lower() in (".qdc", ".qdpx"):  # REFI-QDA codes as the codebook
+        from .ingest import refi_codebook
+
+        return refi_codebook(path)
     try:
         return load_codebook(path) if path else None
     except (StakeholderNLPError, FileNotFoundError) as exc:
@@ -173,7 +181,7 @@ def _codebook(path: Path | None):
 
 @app.command("analyze")
 def analyze_cmd(
-    input: Path = typer.Argument(..., help="Corpus file: .jsonl, .csv or .parquet."),
+    input: Path = typer.Argument(..., help="Corpus file: .jsonl, .csv, .parquet, or a REFI-QDA .qdpx."),
     out: Path = typer.Option(..., "--out", help="Output folder (see README for its files)."),
     codebook: Path | None = typer.Option(None, help="Codebook TOML (hybrid mode: codebook, then topics)."),
     text_col: str = typer.Option("text", help="Column holding the quote text."),
@@ -189,6 +197,8 @@ def analyze_cmd(
     redact: bool = typer.Option(False, help="Replace person names (spaCy NER) with [name] in all outputs."),
     force: bool = typer.Option(False, help="Overwrite a non-empty output folder."),
     kinds: str = typer.Option("quotation,phrase", help="For corpora with a 'kind' column: which kinds to keep."),
+    qdpx: Path | None = typer.Option(None, "--qdpx", help="Also write the analysis as a REFI-QDA project "
+                                                          "(.qdpx) for NVivo, ATLAS.ti, MAXQDA, QualCoder."),
 ) -> None:
     """Run corpus -> embedding -> themes -> shift -> sentiment -> stability -> report."""
     import time
@@ -219,6 +229,10 @@ def analyze_cmd(
         except ValueError as exc:
             _fail(exc)
     write_report(result, out, input_path=input, force=True, redact=redact)
+    if qdpx is not None:
+        from .ingest import export_qdpx
+
+        export_qdpx(result, input, qdpx, book)
     typer.echo(one_screen_summary(result, out))
     typer.echo(f"total {time.perf_counter() - start:.1f}s")
 

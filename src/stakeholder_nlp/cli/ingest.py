@@ -104,3 +104,57 @@ def ingest_cmd(
     q = result.corpus.quotes
     typer.echo(f"wrote {len(q)} units ({unit}) from {len(result.sources)} sources, {q['speaker'].nunique()} "
                f"speakers, waves {result.corpus.waves} to {out} (full texts in {side})")
+
+
+REFI_SUFFIXES = (".qdpx", ".qde")
+
+
+def load_refi_corpus(path: Path):
+    """A ``.qdpx`` given to ``analyze``: its text sources as speaker-turn units (waves from a ``wave`` variable)."""
+    from ..corpus.ingest import ingest
+
+    try:
+        result = ingest([path], unit="turn")
+    except (StakeholderNLPError, FileNotFoundError) as exc:
+        _fail(exc)
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    return result.corpus
+
+
+def refi_codebook(path: Path):
+    """A ``.qdc`` or ``.qdpx`` codebook given to ``--codebook``: its codes as themes (see ``codebook_toml``)."""
+    from ..corpus.refi_qda import codebook_toml, read_refi
+    from ..themes.codebook import parse_codebook
+
+    try:
+        return parse_codebook(codebook_toml(read_refi(path)), path=str(path))
+    except (StakeholderNLPError, FileNotFoundError) as exc:
+        _fail(exc)
+
+
+def export_qdpx(result, input: Path, target: Path, codebook=None) -> None:
+    """``analyze --qdpx``: write the analysis as a REFI-QDA project, with the input's source texts."""
+    from ..corpus.refi_qda import read_qdpx
+    from ..report.qdpx import export_analysis
+
+    base, sources = None, None
+    if input.suffix.lower() in REFI_SUFFIXES:
+        base = read_qdpx(input)
+    else:
+        sources = read_sources(input)
+        side = sources_path(input)
+        if side.exists():  # an ingested project: keep its codes and codings too
+            for line in side.read_text(encoding="utf-8").splitlines():
+                rec = json.loads(line) if line.strip() else {}
+                if rec.get("format") == "qdpx" and rec.get("path") and Path(rec["path"]).exists():
+                    base = read_qdpx(rec["path"])
+                    break
+    try:
+        summary = export_analysis(result, target, sources=sources, base=base, codebook=codebook)
+    except (StakeholderNLPError, OSError) as exc:
+        _fail(exc)
+    for note in summary.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(f"wrote {target}: {summary.sources} sources, {summary.codes} codes, {summary.codings} codings on "
+               f"{summary.selections} selections, {summary.cases} cases (validated against the REFI-QDA schema)")
