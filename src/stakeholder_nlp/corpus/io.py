@@ -140,9 +140,16 @@ def from_records(
                         "treated as a separate speaker.")
     meta = [c for c in dict.fromkeys(k for r in rows for k in r) if c not in (QUOTE_ID, TEXT, SPEAKER, WAVE,
                                                                               SOURCE, CODES)]
-    df = pd.DataFrame(rows, columns=[QUOTE_ID, TEXT, SPEAKER, WAVE, SOURCE, CODES, *meta])
-    if len(df):
-        df[WAVE] = pd.Series([r[WAVE] for r in rows], dtype=object if isinstance(rows[0][WAVE], str) else None)
+    # object columns: ``None`` stays ``None`` (pandas' string dtype would turn it into NaN)
+    data: dict[str, pd.Series] = {c: pd.Series([r[c] for r in rows], dtype=object)
+                                  for c in (QUOTE_ID, TEXT, SPEAKER)}
+    waves = [r[WAVE] for r in rows]
+    data[WAVE] = pd.Series(waves, dtype=object if not waves or isinstance(waves[0], str) else None)
+    data[SOURCE] = pd.Series([r[SOURCE] for r in rows], dtype=object)
+    data[CODES] = pd.Series([r[CODES] for r in rows], dtype=object)
+    for c in meta:
+        data[c] = pd.Series([r.get(c) for r in rows])
+    df = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
     return Corpus(df, path, tuple(skipped), tuple(warnings))
 
 

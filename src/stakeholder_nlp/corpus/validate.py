@@ -140,6 +140,8 @@ def check_wave(raw: Any, where: Where) -> int | float | str | None:
         if not s:
             return None
         if _INT.fullmatch(s):
+            if len(s) > 40:
+                raise where.error(f"wave {s[:20]!r}... is a {len(s)}-digit number; expected a year or a label")
             return int(s)
         if s.lower() in _NON_FINITE:
             raise where.error(f"wave {raw!r} is not a finite number; expected a year or a label")
