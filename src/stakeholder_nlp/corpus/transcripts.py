@@ -35,15 +35,16 @@ from dataclasses import dataclass
 from ..errors import CorpusFormatError
 from .formats import SourceDocument
 
+_EOL = r"(?=\r\n|\n|\r|\Z)"
 _TS = r"(?:[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?[\])]?)"
 _LEAD_TS = rf"[ \t]*(?:{_TS}[ \t]+)?"
-_TRAIL_TS = rf"[ \t]*(?:{_TS}(?:[ \t]+|$))?[ \t]*"
+_TRAIL_TS = rf"[ \t]*(?:{_TS}(?:[ \t]+|{_EOL}))?[ \t]*"
 
 TURN_RULES: dict[str, str] = {
-    "bold": _LEAD_TS + r"\*\*(?P<speaker>[^*\n]{1,63}?)(?::\*\*|\*\*[ \t]*:)(?:[ \t]+|$)" + _TRAIL_TS,
-    "bracket": _LEAD_TS + r"\[(?P<speaker>[^\]\n\d:][^\]\n]{0,62})\][ \t]*:?(?:[ \t]+|$)" + _TRAIL_TS,
-    "timestamped": r"[ \t]*(?P<speaker>[^\s:\[\]*(][^:\n]{0,62}?)[ \t]+" + _TS + r"[ \t]*$",
-    "colon": _LEAD_TS + r"(?P<speaker>[^\s:\[\]*(#][^:\n]{0,62}?)[ \t]*:(?:[ \t]+|$)" + _TRAIL_TS,
+    "bold": _LEAD_TS + r"\*\*(?P<speaker>[^*\n]{1,63}?)(?::\*\*|\*\*[ \t]*:)(?:[ \t]+|" + _EOL + ")" + _TRAIL_TS,
+    "bracket": _LEAD_TS + r"\[(?P<speaker>[^\]\n\d:][^\]\n]{0,62})\][ \t]*:?(?:[ \t]+|" + _EOL + ")" + _TRAIL_TS,
+    "timestamped": r"[ \t]*(?P<speaker>[^\s:\[\]*(][^:\n]{0,62}?)[ \t]+" + _TS + r"[ \t]*" + _EOL,
+    "colon": _LEAD_TS + r"(?P<speaker>[^\s:\[\]*(#][^:\n]{0,62}?)[ \t]*:(?:[ \t]+|" + _EOL + ")" + _TRAIL_TS,
 }
 RULE_ORDER = ("bold", "bracket", "timestamped", "colon")
 MAX_NAME_WORDS = 6
