@@ -217,7 +217,9 @@ def ingest(paths: Sequence[str | Path], manifest: Manifest | None = None, *, uni
     unknown = [r for r in manifest.rows if r.file != "*" and not any(r.matches_file(d.document.name, d.path)
                                                                       for d in docs)]
     notes.extend(f"manifest line {r.line}: {r.file!r} matches no input" for r in unknown)
-    corpus = from_records(records, path=None)
+    columns = ["quote_id", "text", "speaker", "wave", "source", "codes", *EXTRA_COLUMNS]
+    # no units at all (empty sources, everyone context only): an empty corpus the caller can report on
+    corpus = from_records(records, path=None, columns=columns) if records else Corpus(pd.DataFrame(columns=columns))
     rows = [{"speaker": s, "wave": w, "units": v[0], "turns": v[1], "words": v[2], "role": role}
             for (s, w, role), v in counts.items()]
     count_df = pd.DataFrame(rows, columns=list(COUNT_COLUMNS))
