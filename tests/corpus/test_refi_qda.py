@@ -67,7 +67,7 @@ def test_lenient_reader_reports_what_it_skipped(tmp_path):
     assert [(s.start, s.end, s.codes) for s in src.selections] == [(3, 14, (G(2), G(3)))]
     assert proj.sources[1].text is None
     assert proj.cases[0].variables == {"wave": 2023, "site": "North"}
-    assert proj.codes[1].notes == ("we cannot get the data out",)
+    assert proj.codes[1].notes == (G(90),) and proj.notes[0].text == "we cannot get the data out"
     skipped = " | ".join(proj.skipped)
     assert "lost.txt" in skipped and "not in the archive" in skipped and "PDFSource" in skipped
     assert "Project.qde" in skipped  # the spec says project.qde

@@ -34,7 +34,7 @@ class RefiCode:
     description: str = ""
     color: str | None = None
     codable: bool = True
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # GUIDs of the code's memos (``RefiProject.notes``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,14 +144,13 @@ def _refs(el: ET.Element, name: str) -> list[str]:
     return [r.get("targetGUID", "") for r in _children(el, name) if r.get("targetGUID")]
 
 
-def _codes(parent: ET.Element, parent_guid: str | None, out: list[RefiCode], notes: dict[str, str]) -> None:
+def _codes(parent: ET.Element, parent_guid: str | None, out: list[RefiCode]) -> None:
     for c in _children(parent, "Code"):
         guid = c.get("guid") or ""
         codable = (c.get("isCodable") or "true").strip().lower() not in ("false", "0")
         out.append(RefiCode(guid, c.get("name") or guid, parent_guid, _text_of(_child(c, "Description")).strip(),
-                            c.get("color"), codable,
-                            tuple(notes[g] for g in _refs(c, "NoteRef") if g in notes)))
-        _codes(c, guid, out, notes)
+                            c.get("color"), codable, tuple(_refs(c, "NoteRef"))))
+        _codes(c, guid, out)
 
 
 def _value(vv: ET.Element) -> object:
@@ -254,12 +253,11 @@ def parse_project(xml: bytes | str, *, archive: zipfile.ZipFile | None = None, p
     for n in (_children(notes_el, "Note") if notes_el is not None else []):
         text, _ = _source_text(n, arch, skipped)
         notes.append(RefiNote(n.get("guid") or "", n.get("name") or "", text or ""))
-    note_text = {n.guid: n.text for n in notes}
     codes: list[RefiCode] = []
     book = root if _local(root.tag) == "CodeBook" else _child(root, "CodeBook")
     codes_el = _child(book, "Codes") if book is not None else None
     if codes_el is not None:
-        _codes(codes_el, None, codes, note_text)
+        _codes(codes_el, None, codes)
     var_el = _child(root, "Variables")
     var_names = {v.get("guid", ""): v.get("name") or v.get("guid", "")
                  for v in (_children(var_el, "Variable") if var_el is not None else [])}
@@ -371,6 +369,7 @@ def codebook_toml(project: RefiProject, *, codable_only: bool = True) -> str:
 
     lines = [f"# codebook from REFI-QDA project {project.name!r}", "[codebook]", f"name = {q(project.name)}", ""]
     used: set[str] = set()
+    memo = {n.guid: n.text for n in project.notes}
     for c in project.codes:
         if codable_only and not c.codable:
             continue
@@ -381,7 +380,7 @@ def codebook_toml(project: RefiProject, *, codable_only: bool = True) -> str:
         while tid in used:
             tid, k = f"{base}_{k}", k + 1
         used.add(tid)
-        examples = [" ".join(n.split()) for n in c.notes if n.strip()] or [c.name]
+        examples = [" ".join(memo[g].split()) for g in c.notes if memo.get(g, "").strip()] or [c.name]
         lines += ["[[theme]]", f"id = {q(tid)}", f"name = {q(project.code_path(c.guid))}",
                   f"description = {q(c.description or c.name)}",
                   f"examples = [{', '.join(q(e) for e in examples)}]", f"human_codes = [{q(c.name)}]", ""]

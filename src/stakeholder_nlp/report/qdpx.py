@@ -278,6 +278,8 @@ def project_xml(project: RefiProject) -> tuple[bytes, dict[str, str]]:
                           color=c.color)
                 if c.description:
                     _sub(el, "Description").text = c.description
+                for g in c.notes:
+                    _sub(el, "NoteRef", targetGUID=g)
                 add(el, c.guid, seen)
 
         add(codes_el, None, set())

@@ -1,0 +1,158 @@
+"""REFI-QDA export: schema-valid projects that re-import identically (non-ASCII, CRLF, emoji offsets)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from stakeholder_nlp.corpus.ingest import ingest
+from stakeholder_nlp.corpus.refi_qda import (
+    RefiCase,
+    RefiCode,
+    RefiNote,
+    RefiProject,
+    RefiSelection,
+    RefiSource,
+    read_qdpx,
+)
+from stakeholder_nlp.report.qdpx import (
+    EMERGENT_PARENT,
+    QdpxValidationError,
+    analysis_project,
+    export_analysis,
+    guid,
+    project_xml,
+    validate_project_xml,
+    write_qdpx,
+)
+
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "refi_qda_samples"
+
+TEXT = "Intervieweuse: Ça va ? 😀\r\n\r\nRésidente: Très bien 👍🏽, merci… 東京\r\nFin.\r\n"
+
+
+def _project() -> RefiProject:
+    a, b, c = guid("c", 1), guid("c", 2), guid("c", 3)
+    s1 = TEXT.index("Très")
+    sels = (RefiSelection(guid("s", 1), s1, s1 + len("Très bien 👍🏽"), (b,), "sel 1", guid("u")),
+            RefiSelection(guid("s", 2), TEXT.index("東京"), TEXT.index("東京") + 2, (b, c)))
+    return RefiProject(
+        "Projet été 😀", (RefiCode(a, "Accès", None, "Getting to data\nline two", "#aabbcc", False),
+                         RefiCode(b, "Émotions 👍", a, "", None, True), RefiCode(c, "Lieu", None, "place")),
+        (RefiSource(guid("src"), "entretien é.txt", TEXT, sels, None, {"wave": 2023}),),
+        (RefiCase(guid("case"), "Résidente", {"wave": 2023, "site": "Nord", "age": 71, "score": 0.5,
+                                               "consent": True}, (guid("src"),), (guid("s", 1),)),),
+        (RefiNote(guid("n"), "mémo", "note ✓"),), ((guid("u"), "anne"),), "test")
+
+
+def test_written_project_validates_and_reimports_identically(tmp_path):
+    proj = _project()
+    xml, members = project_xml(proj)
+    assert validate_project_xml(xml) == []
+    out = write_qdpx(proj, tmp_path / "p.qdpx")
+    back = read_qdpx(out)
+    assert back.skipped == ()
+    assert back.codes == proj.codes
+    assert [(s.name, s.text, s.selections, s.variables) for s in back.sources] == \
+        [(s.name, s.text, s.selections, s.variables) for s in proj.sources]
+    assert back.cases == proj.cases and back.notes == proj.notes and back.name == proj.name
+    src = back.sources[0]
+    assert [src.text[x.start:x.end] for x in src.selections] == ["Très bien 👍🏽", "東京"]
+    with zipfile.ZipFile(out) as zf:
+        assert sorted(zf.namelist()) == ["project.qde", f"sources/{guid('src')}.txt"]
+        assert zf.read(f"sources/{guid('src')}.txt") == TEXT.encode("utf-8")  # CRLF kept, no BOM
+
+
+def test_invalid_project_is_refused_before_anything_is_written(tmp_path):
+    bad = RefiProject("p", (RefiCode(guid("c"), "A", None, "", "red", True),))
+    with pytest.raises(QdpxValidationError, match="schema"):
+        write_qdpx(bad, tmp_path / "bad.qdpx")
+    assert not list(tmp_path.iterdir())
+
+
+def _themes():
+    themes = pd.DataFrame({"theme_id": ["data", "topic_0"], "label": ["Data access", "rota / staff"],
+                           "kind": ["codebook", "topic"], "n_quotes": [2, 1], "terms": [[], ["rota", "staff"]],
+                           "representative": [[0], [1]]})
+    return themes
+
+
+def test_quote_table_becomes_one_source_per_speaker(tmp_path):
+    quotes = pd.DataFrame({"quote_id": ["q1", "q2", "q3"], "text": ["Data is poor 😀", "Rota é", "Data again"],
+                           "speaker": ["s1", "s2", "s1"], "wave": [2020, 2021, 2021], "source": [None] * 3,
+                           "codes": [()] * 3, "role": ["gp", "nurse", "gp"]})
+    member = pd.DataFrame({"data": [True, False, True], "topic_0": [False, True, True]})
+    proj, notes = analysis_project(quotes, _themes(), member, descriptions={"data": "Data hard to get"},
+                                   shift_sentences=["Data access rose."])
+    assert "one text source per speaker" in notes[0]
+    write_qdpx(proj, tmp_path / "t.qdpx")
+    back = read_qdpx(tmp_path / "t.qdpx")
+    src = {s.name: s for s in back.sources}
+    assert src["s1.txt"].text == "Data is poor 😀\n\nData again" and src["s2.txt"].text == "Rota é"
+    code_name = {c.guid: c.name for c in back.codes}
+    got = sorted((s.name, s.text[x.start:x.end], tuple(sorted(code_name[g] for g in x.codes)))
+                 for s in back.sources for x in s.selections)
+    assert got == [("s1.txt", "Data again", ("Data access", "rota / staff")),
+                   ("s1.txt", "Data is poor 😀", ("Data access",)), ("s2.txt", "Rota é", ("rota / staff",))]
+    parent = next(c for c in back.codes if c.name == EMERGENT_PARENT)
+    assert next(c for c in back.codes if c.name == "rota / staff").parent == parent.guid and not parent.codable
+    assert next(c for c in back.codes if c.name == "Data access").description == "Data hard to get"
+    cases = {c.name: c for c in back.cases}
+    assert cases["s1"].variables == {"wave": "2020; 2021", "role": "gp"} and cases["s2"].variables["wave"] == "2021"  # one type per variable
+    assert back.notes[0].text == "Data access rose."
+
+
+def test_ingested_transcripts_keep_their_text_and_offsets(tmp_path):
+    (tmp_path / "a.txt").write_bytes(TEXT.encode("utf-8"))
+    res = ingest([tmp_path / "a.txt"], default_wave="w1", drop_speakers=["Intervieweuse"], unit="sentences",
+                 window_words=2)
+    q = res.corpus.quotes
+    member = pd.DataFrame({"data": [True] * len(q), "topic_0": [False] * len(q)})
+    proj, notes = analysis_project(q, _themes(), member, sources={d.name: d.text for d in res.sources})
+    assert notes == ()
+    write_qdpx(proj, tmp_path / "x.qdpx")
+    back = read_qdpx(tmp_path / "x.qdpx")
+    (src,) = back.sources
+    assert src.text == TEXT and src.variables == {"wave": "w1"}
+    assert [src.text[x.start:x.end] for x in src.selections] == q["text"].tolist()
+    assert [(x.start, x.end) for x in src.selections] == list(zip(q["start"], q["end"], strict=True))
+
+
+def test_import_export_import_keeps_the_input_projects_codes_and_codings(tmp_path):
+    from tests.corpus.test_refi_qda import PROJECT, _qdpx
+
+    p = _qdpx(tmp_path / "in.qdpx", PROJECT, {"sources/interview.txt": "I: Ça marche 😀 ok\r\nR: yes"})
+    first = read_qdpx(p)
+    res = ingest([p])
+    q = res.corpus.quotes
+    member = pd.DataFrame({"data": [True] * len(q), "topic_0": [False] * len(q)})
+    proj, _ = analysis_project(q, _themes(), member, base=first)
+    write_qdpx(proj, tmp_path / "out.qdpx")
+    again = read_qdpx(tmp_path / "out.qdpx")
+    assert again.codes[:len(first.codes)] == first.codes
+    src = next(s for s in again.sources if s.name == "interview.txt")
+    orig = next(s for s in first.sources if s.name == "interview.txt")
+    assert src.text == orig.text and src.selections[:len(orig.selections)] == orig.selections
+    assert any("had no text" in n for n in _)
+
+
+@pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/data/refi_qda_samples not present")
+def test_qc_sample_round_trip_through_an_analysis_export(tmp_path):
+    first = read_qdpx(SAMPLES / "qc132_demo_coded.qdpx")
+    res = ingest([SAMPLES / "qc132_demo_coded.qdpx"], default_wave=1)
+    q = res.corpus.quotes
+    member = pd.DataFrame({"data": [i % 2 == 0 for i in range(len(q))], "topic_0": [i % 3 == 0 for i in range(len(q))]})
+    result = SimpleNamespace(corpus=res.corpus, themes=SimpleNamespace(themes=_themes(), membership=member),
+                             shifts=pd.DataFrame({"sentence": ["A rose.", None]}))
+    summary = export_analysis(result, tmp_path / "qc.qdpx", base=first)
+    again = read_qdpx(tmp_path / "qc.qdpx")
+    assert again.codes[:262] == first.codes and len(again.codes) == 262 + 3
+    for orig in first.sources:
+        s = next(x for x in again.sources if x.name == orig.name)
+        assert s.text == orig.text and s.selections[:len(orig.selections)] == orig.selections
+    assert summary.codings == 205 + int(member.to_numpy().sum())
+    assert again.notes[-1].text == "A rose."
