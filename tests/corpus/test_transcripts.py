@@ -119,6 +119,9 @@ def test_units_paragraph_sentences_and_context():
     assert r.context == "I: What changed?\nI: And then?"
     assert segment(t, "turn", context_chars=5)[1].context == "I: …nged?\nI: And t…"
     assert sentence_spans("Dr Who said so. Yes.", 0, 20) == [(0, 15), (16, 20)]
+    text = "Dr. Ann Lee and J. Smith came, e.g. On Monday. Then No. 5 left!"
+    assert [text[s:e] for s, e in sentence_spans(text, 0, len(text))] == [
+        "Dr. Ann Lee and J. Smith came, e.g. On Monday.", "Then No. 5 left!"]
 
 
 # ------------------------------------------------------------------ formats

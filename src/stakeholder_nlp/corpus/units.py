@@ -38,10 +38,19 @@ class Unit:
     context: str
 
 
+_ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|vs|etc|No|Nos|Vol|Fig|approx|cf|e\.g|i\.e)|\b[A-Z])\.$")
+
+
 def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentence (start, end) spans inside ``text[start:end]`` (a rule-based splitter; offsets exact)."""
+    """Sentence (start, end) spans inside ``text[start:end]`` (a rule-based splitter; offsets exact).
+
+    A break needs ``.``, ``!``, ``?`` or an ellipsis, then whitespace and a capital, digit or opening quote;
+    titles and common abbreviations (``Dr.``, ``e.g.``, an initial) do not end a sentence.
+    """
     out, pos = [], start
     for m in _SENT_END.finditer(text, start, end):
+        if _ABBREV.search(text, max(pos, m.start() - 8), m.start()):
+            continue
         out.append((pos, m.start()))
         pos = m.end()
     out.append((pos, end))
