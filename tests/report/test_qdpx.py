@@ -156,3 +156,26 @@ def test_qc_sample_round_trip_through_an_analysis_export(tmp_path):
         assert s.text == orig.text and s.selections[:len(orig.selections)] == orig.selections
     assert summary.codings == 205 + int(member.to_numpy().sum())
     assert again.notes[-1].text == "A rose."
+
+
+def test_cli_reads_a_project_as_input_and_as_codebook_and_exports_with_its_sources(tmp_path):
+    from stakeholder_nlp.cli import _codebook, _load
+    from stakeholder_nlp.cli.ingest import export_qdpx, write_ingested
+    from tests.corpus.test_refi_qda import PROJECT, _qdpx
+
+    p = _qdpx(tmp_path / "in.qdpx", PROJECT, {"sources/interview.txt": "I: Ça marche 😀 ok\r\nR: yes"})
+    corpus = _load(p, "text", "wave", "speaker")
+    assert corpus.quotes["wave"].tolist() == [2023, 2023] and corpus.quotes["speaker"].tolist() == ["I", "R"]
+    assert [t.name for t in _codebook(p).themes] == ["Access/Extraction", "Staff"]
+    # an ingested corpus: the export finds the full texts (and the input project) beside the corpus file
+    res = ingest([p])
+    write_ingested(res, tmp_path / "c.jsonl")
+    q = res.corpus.quotes
+    member = pd.DataFrame({"data": [True] * len(q), "topic_0": [True] * len(q)})
+    result = SimpleNamespace(corpus=res.corpus, themes=SimpleNamespace(themes=_themes(), membership=member),
+                             shifts=pd.DataFrame())
+    export_qdpx(result, tmp_path / "c.jsonl", tmp_path / "out.qdpx")
+    back = read_qdpx(tmp_path / "out.qdpx")
+    src = next(s for s in back.sources if s.name == "interview.txt")
+    assert src.text == "I: Ça marche 😀 ok\r\nR: yes"
+    assert sorted(src.text[x.start:x.end] for x in src.selections) == ["yes", "Ça marche 😀", "Ça marche 😀 ok"]
