@@ -156,7 +156,7 @@ def ingest(paths: Sequence[str | Path], manifest: Manifest | None = None, *, uni
         vars_ = {k: v for k, v in vars_.items() if k.casefold() != "wave"}
         unnamed = manifest.file_speaker(doc.name, d.path) or d.case_name or Path(doc.name).stem
         if transcript.rule == "none":
-            notes.append(f"{doc.name}: no speaker markers; the whole text is {unnamed!r}'s")
+            notes.append(f"{doc.name}: no speaker markers; the whole text is one speaker's ({unnamed!r})")
         elif transcript.header_chars:
             notes.append(f"{doc.name}: {transcript.header_chars} characters before the first turn left out")
         info_cache: dict[str | None, tuple[str, bool, dict[str, Any]]] = {}
@@ -234,7 +234,7 @@ def counts_table(counts: pd.DataFrame) -> str:
     """Units per speaker (rows) and wave (columns), plus the context-only speakers' turns."""
     if counts.empty:
         return "no units"
-    units = counts[counts["role"] == "unit"]
+    units = counts[(counts["role"] == "unit") & (counts["units"] > 0)]
     lines = []
     if len(units):
         t = units.pivot_table(index="speaker", columns="wave", values="units", aggfunc="sum", fill_value=0)
