@@ -14,8 +14,12 @@ import numpy as np
 import pandas as pd
 
 from .corpus import Corpus
+from .corpus.nonresponse import NonResponseRules, set_aside
 from .embedding import Embedder, EmbeddingCache, embed_texts
 from .themes import Codebook, ThemeResult, TopicModel, fit_themes
+from .themes.curation import ThemesFile, promoted
+
+_DEFAULT_RULES = NonResponseRules()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,19 +38,35 @@ class Analysis:
     stability: object | None
     timings: dict[str, float] = field(default_factory=dict)
     config: dict = field(default_factory=dict)
+    #: quotes set aside before themes (non-responses, too short): columns of corpus.nonresponse.SET_ASIDE_COLUMNS
+    set_aside: pd.DataFrame | None = None
+    #: emergent themes so alike they are probably one (themes.curation.NEAR_DUPLICATE_COLUMNS)
+    near_duplicates: pd.DataFrame | None = None
 
 
 def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = None, mode: str | None = None,
             cache: EmbeddingCache | None = None, sentiment=None, seed: int = 0, strata: Sequence[str] = (),
             runs: int = 5, resample: float = 0.8, n_boot: int = 2000, n_topics: int | str = "auto",
-            progress: bool = False, on_stage: Callable[[str], None] | None = None) -> Analysis:
-    """Run every stage; ``runs=0`` skips the stability reruns."""
+            progress: bool = False, on_stage: Callable[[str], None] | None = None,
+            nonresponse: NonResponseRules | None = _DEFAULT_RULES, curation: ThemesFile | None = None,
+            phrase_labels: bool = True) -> Analysis:
+    """Run every stage; ``runs=0`` skips the stability reruns.
+
+    ``nonresponse``: rules for answers set aside before themes (``None`` keeps every quote).
+    ``curation``: a themes file (:mod:`stakeholder_nlp.themes.curation`): its saved assignment is edited and
+    the statistics recomputed without refitting the themes (stability reruns are skipped).
+    ``phrase_labels``: label inductive themes by phrases from their quotes (:mod:`~.themes.labels`).
+    """
     from .sentiment import load_scorer, sentiment_levels, sentiment_shift
     from .shift import content_drift, prevalence_levels, prevalence_shift
     from .stability import LemmaLookup, run_stability
     from .themes.terms import Lemmatizer
 
     corpus.require_waves(2)
+    set_aside_table = None
+    if nonresponse is not None:
+        corpus, set_aside_table = set_aside(corpus, nonresponse)
+        corpus.require_waves(2)
     missing = [s for s in strata if s not in corpus.quotes.columns]
     if missing:
         raise ValueError(f"strata column(s) {missing} not in the corpus; metadata columns are "
@@ -64,10 +84,27 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
 
     t = time.perf_counter()
     say("themes")
-    lemmas = Lemmatizer()(texts)
+    lemmatizer = Lemmatizer()
+    lemmas = lemmatizer(texts)
     lookup = LemmaLookup(texts, lemmas)
-    themes = fit_themes(texts, x, codebook=codebook, mode=mode, embedder=embedder, random_state=seed,
-                        topic_model=TopicModel(n_topics, random_state=seed, embedder=embedder, lemmatizer=lookup))
+    if curation is not None:
+        from .themes.curation import read_assignment, themes_from_assignment
+
+        if curation.assignment is None:
+            raise ValueError(f"{curation.path}: no [analysis] assignment = ... entry; use the file analyze wrote")
+        themes = themes_from_assignment(read_assignment(curation.assignment, q["quote_id"].tolist()), curation)
+        runs = 0
+    else:
+        themes = fit_themes(texts, x, codebook=codebook, mode=mode, embedder=embedder, random_state=seed,
+                            topic_model=TopicModel(n_topics, random_state=seed, embedder=embedder,
+                                                   lemmatizer=lookup))
+        if phrase_labels:
+            from .themes.labels import relabel_topics
+
+            themes = relabel_topics(themes, texts, x, nlp=lemmatizer.nlp if lemmatizer.lemmatize else None)
+    from .themes.curation import near_duplicates
+
+    near = near_duplicates(themes, x)
     timings["themes"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -99,6 +136,10 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     config = {"seed": seed, "mode": themes.mode, "strata": list(strata), "runs": runs, "resample": resample,
               "n_boot": n_boot, "n_topics": n_topics, "sentiment": getattr(scorer, "name", type(scorer).__name__),
               "codebook": codebook.path if codebook is not None else None,
-              "codebook_threshold": themes.threshold}
+              "codebook_threshold": themes.threshold,
+              "themes_file": curation.path if curation is not None else None,
+              "promoted": promoted(curation) if curation is not None else {},
+              "nonresponse": None if nonresponse is None else {"min_words": nonresponse.min_words,
+                                                                "extra_phrases": list(nonresponse.extra_phrases)}}
     return Analysis(corpus, x, emb.model_id, themes, levels, shifts, drift, scores, labels, s_levels, s_shifts,
-                    stability, timings, config)
+                    stability, timings, config, set_aside=set_aside_table, near_duplicates=near)

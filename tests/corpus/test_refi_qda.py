@@ -79,6 +79,11 @@ def test_project_cases_give_speaker_wave_and_attributes_and_codings_give_codes(t
     q = res.corpus.quotes
     assert q["speaker"].tolist() == ["Nurse A"] and q["wave"].tolist() == [2023] and q["site"].tolist() == ["North"]
     assert list(q["codes"].iloc[0]) == ["Extraction", "Staff"]
+    from stakeholder_nlp.corpus.manifest import parse_manifest
+
+    m = parse_manifest("file,wave,speaker,speaker_id,team\nt.qdpx,,,,red\ninterview.txt,2025,Nurse A,N-1,\n")
+    q2 = ingest([p], m).corpus.quotes
+    assert (q2["wave"].tolist(), q2["team"].tolist()) == ([2023], ["red"])  # a speaker row sets no wave
     res = ingest([p], unit="codings")
     q = res.corpus.quotes
     assert q["text"].tolist() == ["marche 😀 bi"] and (q["start"].iloc[0], q["end"].iloc[0]) == (3, 14)

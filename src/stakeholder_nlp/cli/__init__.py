@@ -25,7 +25,8 @@ def _fail(exc: Exception, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _load(input: Path, text_col: str, wave_col: str, speaker_col: str):
+def _load(input: Path, text_col: str, wave_col: str, speaker_col: str, id_col: str = "quote_id",
+          on_error: str = "raise"):
     from ..corpus import load_corpus
 
     if input.suffix.lower() in (".qdpx", ".qde"):  # a REFI-QDA project: see cli/ingest.py
@@ -33,9 +34,21 @@ def _load(input: Path, text_col: str, wave_col: str, speaker_col: str):
 
         return load_refi_corpus(input)
     try:
-        return load_corpus(input, text_col=text_col, wave_col=wave_col, speaker_col=speaker_col)
+        return load_corpus(input, text_col=text_col, wave_col=wave_col, speaker_col=speaker_col, id_col=id_col,
+                           on_error=on_error)
     except (CorpusError, FileNotFoundError) as exc:
         _fail(exc)
+
+
+def _cache(path: Path | None) -> Path:
+    """``--cache`` or the per-user default (never the working directory)."""
+    from ..embedding.paths import default_cache_dir
+
+    return path if path is not None else default_cache_dir()
+
+
+CACHE_HELP = ("Folder of the embedding cache and built model files (default: the per-user cache folder, or "
+              "$STAKEHOLDER_NLP_CACHE).")
 
 
 @corpus_app.command("build")
@@ -87,7 +100,7 @@ def embed(
     out: Path = typer.Option(..., "--out", help="Output .npy file: row i is the vector of input row i."),
     backend: str = typer.Option("fast", help="fast (int8) | reference (fp32 sentence-transformers) | "
                                              "onnx-int8 | onnx-fp32 | openvino-int8."),
-    cache: Path = typer.Option(Path("models/cache"), help="Folder of the embedding cache and built models."),
+    cache: Path | None = typer.Option(None, help=CACHE_HELP),
     text_col: str = typer.Option("text", help="Column holding the text."),
     progress: bool = typer.Option(True, help="Show a progress bar (rows/s and ETA)."),
 ) -> None:
@@ -97,6 +110,7 @@ def embed(
 
     if not input.exists():
         _fail(FileNotFoundError(f"input file {input} does not exist"))
+    cache = _cache(cache)
     try:
         embedder = load_embedder(backend, cache_dir=cache)
         with EmbeddingCache(cache) as store:
@@ -128,7 +142,7 @@ def themes(
                                                "codebook, else inductive)."),
     n_topics: str = typer.Option("auto", help="Number of inductive themes, or 'auto'."),
     backend: str = typer.Option("fast", help="Embedding backend: fast | reference."),
-    cache: Path = typer.Option(Path("models/cache"), help="Embedding cache folder."),
+    cache: Path | None = typer.Option(None, help=CACHE_HELP),
     seed: int = typer.Option(0, help="Random seed."),
     text_col: str = typer.Option("text", help="Column holding the quote text."),
     wave_col: str = typer.Option("wave", help="Column holding the wave."),
@@ -143,6 +157,7 @@ def themes(
         book = load_codebook(codebook) if codebook else None
     except (StakeholderNLPError, FileNotFoundError) as exc:
         _fail(exc)
+    cache = _cache(cache)
     embedder = load_embedder(backend, cache_dir=cache)
     with EmbeddingCache(cache) as store:
         vectors = embed_texts(corpus.texts, embedder, cache=store, progress=True).vectors
@@ -190,7 +205,7 @@ def analyze_cmd(
     strata: list[str] = typer.Option([], help="Metadata column(s) to adjust shifts for (repeatable)."),
     seed: int = typer.Option(0, help="Random seed (same input + seed = identical CSVs)."),
     backend: str = typer.Option("fast", help="Embedding backend: fast | reference."),
-    cache: Path = typer.Option(Path("models/cache"), help="Embedding cache folder (an interrupted run resumes)."),
+    cache: Path | None = typer.Option(None, help=CACHE_HELP + " An interrupted run resumes from it."),
     runs: int = typer.Option(5, help="Stability reruns per kind (seeds and subsamples); 0 skips."),
     n_boot: int = typer.Option(2000, help="Bootstrap replicates."),
     n_topics: str = typer.Option("auto", help="Number of inductive themes, or 'auto' (chosen by stability)."),
@@ -199,6 +214,15 @@ def analyze_cmd(
     kinds: str = typer.Option("quotation,phrase", help="For corpora with a 'kind' column: which kinds to keep."),
     qdpx: Path | None = typer.Option(None, "--qdpx", help="Also write the analysis as a REFI-QDA project "
                                                           "(.qdpx) for NVivo, ATLAS.ti, MAXQDA, QualCoder."),
+    id_col: str = typer.Option("quote_id", help="Column holding each quote's id (made up as q00001... if absent)."),
+    skip_bad_rows: bool = typer.Option(False, help="Leave out rows that fail validation (empty text, missing "
+                                                   "wave, ...) instead of stopping; all are listed in bad_rows.csv."),
+    themes_file: Path | None = typer.Option(None, "--themes", help="Edited themes.toml from an earlier run: "
+                                            "rename/merge/drop/promote themes and recompute the statistics "
+                                            "without refitting (stability reruns are skipped)."),
+    min_words: int = typer.Option(1, help="Set aside answers with fewer words (non-responses such as 'N/A', "
+                                          "'Nothing.' are always set aside; see set_aside.csv)."),
+    keep_nonresponses: bool = typer.Option(False, help="Analyse non-responses like any other answer."),
 ) -> None:
     """Run corpus -> embedding -> themes -> shift -> sentiment -> stability -> report."""
     import time
@@ -209,10 +233,20 @@ def analyze_cmd(
         check_output_dir(out, force)
     except OutputExistsError as exc:
         _fail(exc)
-    corpus = _load(input, text_col, wave_col, speaker_col)
+    corpus = _load(input, text_col, wave_col, speaker_col, id_col, "skip" if skip_bad_rows else "raise")
+    if corpus.skipped:
+        typer.echo(f"{len(corpus.skipped)} bad rows skipped (listed in {out / 'bad_rows.csv'})", err=True)
     if "kind" in corpus.quotes.columns:
         corpus = corpus.subset(corpus.quotes["kind"].isin([k.strip() for k in kinds.split(",")]))
     book = _codebook(codebook)
+    from ..corpus.nonresponse import NonResponseRules
+    from ..themes.curation import load_themes_file
+
+    try:
+        rules = None if keep_nonresponses else NonResponseRules(min_words=min_words)
+        curation = load_themes_file(themes_file) if themes_file is not None else None
+    except (StakeholderNLPError, FileNotFoundError, ValueError) as exc:
+        _fail(exc)
     try:
         corpus.require_waves(2)
     except CorpusError as exc:
@@ -221,12 +255,14 @@ def analyze_cmd(
     from ..pipeline import analyze
 
     start = time.perf_counter()
+    cache = _cache(cache)
     embedder = load_embedder(backend, cache_dir=cache)
     with EmbeddingCache(cache) as store:
         try:
             result = analyze(corpus, embedder, codebook=book, cache=store, seed=seed, strata=strata, runs=runs,
-                             n_boot=n_boot, n_topics=n_topics if n_topics == "auto" else int(n_topics), progress=True, on_stage=lambda s: typer.echo(f"== {s}", err=True))
-        except ValueError as exc:
+                             n_boot=n_boot, n_topics=n_topics if n_topics == "auto" else int(n_topics), progress=True, on_stage=lambda s: typer.echo(f"== {s}", err=True),
+                             nonresponse=rules, curation=curation)
+        except (ValueError, FileNotFoundError) as exc:
             _fail(exc)
     write_report(result, out, input_path=input, force=True, redact=redact)
     if qdpx is not None:
@@ -246,7 +282,7 @@ def stability_cmd(
     codebook: Path | None = typer.Option(None, help="Codebook TOML (hybrid mode)."),
     seed: int = typer.Option(0, help="Random seed."),
     backend: str = typer.Option("fast", help="Embedding backend: fast | reference."),
-    cache: Path = typer.Option(Path("models/cache"), help="Embedding cache folder."),
+    cache: Path | None = typer.Option(None, help=CACHE_HELP),
     n_jobs: int = typer.Option(1, help="Parallel processes for the reruns."),
     text_col: str = typer.Option("text", help="Column holding the quote text."),
     wave_col: str = typer.Option("wave", help="Column holding the wave."),
@@ -260,6 +296,7 @@ def stability_cmd(
     from ..stability import run_stability
     from ..themes import TopicModel, fit_themes
 
+    cache = _cache(cache)
     embedder = load_embedder(backend, cache_dir=cache)
     with EmbeddingCache(cache) as store:
         x = embed_texts(corpus.texts, embedder, cache=store, progress=True).vectors

@@ -4,7 +4,8 @@ A CSV (UTF-8, header line) with these columns:
 
 ``file`` (required)
     A file name (matched against the input's name or its path as given), a glob (``*.vtt``), or ``*`` for
-    every file. For a REFI-QDA project, the name of a text source inside it.
+    every file. For a REFI-QDA project, the name of a text source inside it, or the project file's name
+    (the row then applies to all its sources).
 ``wave``
     The wave of the file's units (required for every input file, from at least one matching row).
 ``speaker``
@@ -56,7 +57,8 @@ class ManifestRow:
 
     def matches_file(self, name: str, path: str | None = None) -> bool:
         pat = self.file
-        if pat == "*" or pat == name or (path is not None and (pat == path or Path(pat) == Path(path))):
+        if pat == "*" or pat == name or (path is not None and (pat in (path, Path(path).name)
+                                                                or Path(pat) == Path(path))):
             return True
         return fnmatch.fnmatchcase(name, pat)
 

@@ -24,7 +24,7 @@ from .runtime import WordPieceTokenizer, encode_in_batches
 
 Backend = Literal["fast", "reference", "onnx-int8", "onnx-fp32", "openvino-int8", "openvino-bf16"]
 BACKENDS: tuple[str, ...] = ("fast", "reference", "onnx-int8", "onnx-fp32", "openvino-int8", "openvino-bf16")
-DEFAULT_CACHE_DIR = Path("models") / "cache"
+DEFAULT_CACHE_DIR = None  # resolved at call time by paths.default_cache_dir(): per-user, never the cwd
 
 
 def _file_digest(*paths: Path) -> str:
@@ -197,7 +197,7 @@ class OpenVINOEmbedder(_Base):
 
 
 def load_embedder(backend: Backend | str = "fast", *, model_dir: str | Path | None = None,
-                  cache_dir: str | Path = DEFAULT_CACHE_DIR, threads: int | None = None):
+                  cache_dir: str | Path | None = DEFAULT_CACHE_DIR, threads: int | None = None):
     """Build an embedder by backend name; fast backends' model files are built once into ``cache_dir``.
 
     ``fast`` picks the fastest faithful path for this CPU: ``openvino-bf16`` where the CPU has AMX bf16
@@ -220,6 +220,10 @@ def load_embedder(backend: Backend | str = "fast", *, model_dir: str | Path | No
             backend = "onnx-int8"
     from . import export
 
+    if cache_dir is None:
+        from .paths import default_cache_dir
+
+        cache_dir = default_cache_dir()
     out_dir = Path(cache_dir) / fingerprint[:16]
     out_dir.mkdir(parents=True, exist_ok=True)
     export.write_recipe(out_dir, fingerprint)

@@ -16,10 +16,15 @@ import pandas as pd
 from .. import __version__
 from ..pipeline import Analysis
 from .figures import write_figures
+from .findings import classify_findings
 from .html import render_html
 from .tables import framework_matrix, quotes_table, shift_table
+from .workbook import write_workbook
 
-FILES = ("quotes.csv", "framework_matrix.csv", "framework_matrix.xlsx", "shifts.csv", "report.html", "run.json")
+FILES = ("quotes.csv", "framework_matrix.csv", "framework_matrix.xlsx", "shifts.csv", "report.html", "run.json",
+         "themes.toml", "assignment.csv")
+#: written when there is something to say: quotes set aside, rows skipped, themes promoted to the codebook
+OPTIONAL_FILES = ("set_aside.csv", "bad_rows.csv", "promoted_codebook.toml")
 
 
 class OutputExistsError(FileExistsError):
@@ -65,18 +70,46 @@ def write_report(a: Analysis, out: Path, *, input_path: Path | None = None, forc
     _csv(quotes, paths["quotes"])
     _csv(matrix, paths["matrix"])
     _csv(shifts, paths["shifts"])
-    with pd.ExcelWriter(paths["matrix_xlsx"], engine="openpyxl") as xw:
-        matrix.to_excel(xw, sheet_name="framework_matrix", index=False)
-        shifts.to_excel(xw, sheet_name="shifts", index=False)
-    figures = write_figures(a, matrix, out / "figures")
-    paths.update({f"figure_{k}": v for k, v in figures.items()})
+    ranked = classify_findings(shifts, near_duplicates=a.near_duplicates)
+    write_workbook(paths["matrix_xlsx"], matrix, shifts, quotes, a.themes.membership,
+                   list(dict.fromkeys(a.levels["wave"].tolist())), set_aside=a.set_aside)
+    paths.update(_write_curation(a, out, texts, input_path))
+    figures = write_figures(a, matrix, out / "figures", shifts=ranked)
+    paths.update({f"figure_{k}": v for k, v in figures.items() if isinstance(v, Path)})
     paths["html"].write_text(render_html(a, matrix, shifts, figures, texts, title), encoding="utf-8")
     run = {"stakeholder_nlp": __version__, "python": platform.python_version(), "input": str(input_path) if input_path else None,
            "input_sha256": hashlib.sha256(Path(input_path).read_bytes()).hexdigest() if input_path else None,
            "n_quotes": len(a.corpus), "waves": sorted(a.corpus.waves), "model_id": a.model_id,
            "config": a.config, "redacted": redact, "timings_s": {k: round(v, 3) for k, v in a.timings.items()},
-           "versions": _versions(), "files": {k: str(v.relative_to(out)) for k, v in paths.items() if k != "run"}}
+           "versions": _versions(), "files": {k: str(v.relative_to(out)) for k, v in paths.items() if k != "run"},
+           "n_set_aside": 0 if a.set_aside is None else len(a.set_aside), "n_bad_rows": len(a.corpus.skipped)}
     paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")
+    return paths
+
+
+def _write_curation(a: Analysis, out: Path, texts: list[str], input_path: Path | None) -> dict[str, Path]:
+    """themes.toml + assignment.csv (the curation loop), set_aside.csv, bad_rows.csv, promoted_codebook.toml."""
+    from ..themes.curation import assignment_table, promoted_codebook_text, themes_file_text
+
+    paths = {"themes_file": out / "themes.toml", "assignment": out / "assignment.csv"}
+    reps = a.themes.themes.set_index("theme_id")["representative"]
+    examples = {tid: [texts[i] for i in list(reps[tid])[:3]] for tid in reps.index}
+    paths["themes_file"].write_text(themes_file_text(a.themes, examples=examples, near=a.near_duplicates,
+                                                     source=str(input_path) if input_path else None),
+                                    encoding="utf-8")
+    _csv(assignment_table(a.themes, a.corpus.quotes["quote_id"].tolist()), paths["assignment"])
+    if a.set_aside is not None and len(a.set_aside):
+        paths["set_aside"] = out / "set_aside.csv"
+        _csv(a.set_aside, paths["set_aside"])
+    if a.corpus.skipped:
+        paths["bad_rows"] = out / "bad_rows.csv"
+        _csv(pd.DataFrame([{"file": s.path, "row": s.row, "field": s.field, "reason": s.reason}
+                           for s in a.corpus.skipped], columns=["file", "row", "field", "reason"]), paths["bad_rows"])
+    if a.config.get("promoted"):
+        text = promoted_codebook_text(a.themes, a.config["promoted"], texts)
+        if text:
+            paths["promoted_codebook"] = out / "promoted_codebook.toml"
+            paths["promoted_codebook"].write_text(text, encoding="utf-8")
     return paths
 
 
