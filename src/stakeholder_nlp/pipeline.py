@@ -42,6 +42,8 @@ class Analysis:
     set_aside: pd.DataFrame | None = None
     #: emergent themes so alike they are probably one (themes.curation.NEAR_DUPLICATE_COLUMNS)
     near_duplicates: pd.DataFrame | None = None
+    #: three or more waves: each theme's linear trend across waves (shift.prevalence.TREND_COLUMNS)
+    trends: pd.DataFrame | None = None
 
 
 def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = None, mode: str | None = None,
@@ -49,20 +51,25 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
             runs: int = 5, resample: float = 0.8, n_boot: int = 2000, n_topics: int | str = "auto",
             progress: bool = False, on_stage: Callable[[str], None] | None = None,
             nonresponse: NonResponseRules | None = _DEFAULT_RULES, curation: ThemesFile | None = None,
-            phrase_labels: bool = True) -> Analysis:
+            phrase_labels: bool = True, wave_order: Sequence | None = None, baseline=None) -> Analysis:
     """Run every stage; ``runs=0`` skips the stability reruns.
 
     ``nonresponse``: rules for answers set aside before themes (``None`` keeps every quote).
     ``curation``: a themes file (:mod:`stakeholder_nlp.themes.curation`): its saved assignment is edited and
     the statistics recomputed without refitting the themes (stability reruns are skipped).
     ``phrase_labels``: label inductive themes by phrases from their quotes (:mod:`~.themes.labels`).
+    ``wave_order``/``baseline``: the order of the waves (default: numeric/date order, an ordered Categorical's
+    order, else first appearance; :func:`stakeholder_nlp.corpus.waves.infer_wave_order`).
     """
     from .sentiment import load_scorer, sentiment_levels, sentiment_shift
-    from .shift import content_drift, prevalence_levels, prevalence_shift
+    from .shift import content_drift, prevalence_levels, prevalence_shift, prevalence_trend
     from .stability import LemmaLookup, run_stability
     from .themes.terms import Lemmatizer
 
     corpus.require_waves(2)
+    from .corpus.waves import infer_wave_order
+
+    order = infer_wave_order(corpus.quotes["wave"], wave_order, baseline)  # before anything is set aside
     set_aside_table = None
     if nonresponse is not None:
         corpus, set_aside_table = set_aside(corpus, nonresponse)
@@ -110,9 +117,11 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     t = time.perf_counter()
     say("shift")
     strata_df = q[list(strata)] if strata else None
-    levels = prevalence_levels(themes.membership, waves, speakers, n_boot=n_boot, seed=seed)
-    shifts = prevalence_shift(themes.membership, waves, speakers, strata=strata_df, n_boot=n_boot, seed=seed)
-    drift = content_drift(themes.membership, x, waves, speakers, lemmas, seed=seed)
+    levels = prevalence_levels(themes.membership, waves, speakers, n_boot=n_boot, seed=seed, wave_order=order)
+    shifts = prevalence_shift(themes.membership, waves, speakers, strata=strata_df, n_boot=n_boot, seed=seed,
+                              wave_order=order)
+    trends = prevalence_trend(themes.membership, waves, speakers, n_boot=n_boot, seed=seed, wave_order=order)
+    drift = content_drift(themes.membership, x, waves, speakers, lemmas, seed=seed, wave_order=order)
     timings["shift"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -121,7 +130,8 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     scores = scorer.score(texts)
     labels = scorer.label(texts)
     s_levels = sentiment_levels(themes.membership, scores, labels, waves, speakers, n_boot=n_boot, seed=seed)
-    s_shifts = sentiment_shift(themes.membership, scores, waves, speakers, n_boot=n_boot, seed=seed)
+    s_shifts = sentiment_shift(themes.membership, scores, waves, speakers, n_boot=n_boot, seed=seed,
+                               wave_order=order)
     timings["sentiment"] = time.perf_counter() - t
 
     stability = None
@@ -131,15 +141,21 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
         stability = run_stability(texts, x, waves, speakers, reference=themes, codebook=codebook, mode=mode,
                                   embedder=embedder, sentiment_scores=scores, runs=runs, resample=resample,
                                   seed=seed, n_topics=n_topics, lemmatizer=lookup, n_boot=min(n_boot, 500),
-                                  progress=progress, reference_shifts=shifts, reference_sentiment_shifts=s_shifts)
+                                  progress=progress, reference_shifts=shifts, reference_sentiment_shifts=s_shifts,
+                                  wave_order=order.levels)
         timings["stability"] = time.perf_counter() - t
     config = {"seed": seed, "mode": themes.mode, "strata": list(strata), "runs": runs, "resample": resample,
               "n_boot": n_boot, "n_topics": n_topics, "sentiment": getattr(scorer, "name", type(scorer).__name__),
               "codebook": codebook.path if codebook is not None else None,
               "codebook_threshold": themes.threshold,
+              "wave_order": order.to_dict(),
+              "inference": "restricted wild cluster bootstrap-t (Webb weights, speakers as clusters), intervals "
+                           "by test inversion; BH q-values over every theme x wave comparison, per measure "
+                           "(share, sentiment); trend tests form their own family",
               "themes_file": curation.path if curation is not None else None,
               "promoted": promoted(curation) if curation is not None else {},
               "nonresponse": None if nonresponse is None else {"min_words": nonresponse.min_words,
                                                                 "extra_phrases": list(nonresponse.extra_phrases)}}
     return Analysis(corpus, x, emb.model_id, themes, levels, shifts, drift, scores, labels, s_levels, s_shifts,
-                    stability, timings, config, set_aside=set_aside_table, near_duplicates=near)
+                    stability, timings, config, set_aside=set_aside_table, near_duplicates=near,
+                    trends=trends)

@@ -51,7 +51,7 @@ def _corpus(diff, seed=0):
 def test_sentiment_shift_finds_a_planted_fall():
     m, s, lab, w, sp = _corpus(-0.4)
     row = sentiment_shift(m, s, w, sp, n_boot=500).iloc[0]
-    assert row["diff_hi"] < 0 and row["p_value"] < 0.01
+    assert row["sentiment_diff_hi"] < 0 and row["sentiment_p"] < 0.01
 
 
 def test_sentiment_levels_intervals_contain_means_and_shares_sum_to_one():

@@ -81,14 +81,22 @@ def corpus_summary(
 def summary_table(corpus) -> str:
     import pandas as pd
 
+    from ..corpus.waves import infer_wave_order, strata_wave_table
+
     q = corpus.quotes
-    lines = [f"{len(q)} quotes, {q['speaker'].nunique()} speakers, waves {corpus.waves}"]
+    order = infer_wave_order(q["wave"])
+    lines = [f"{len(q)} quotes, {q['speaker'].nunique()} speakers, waves {corpus.waves}", order.describe()]
     by_wave = q.groupby("wave").agg(quotes=("text", "size"), speakers=("speaker", "nunique"),
                                     mean_words=("text", lambda s: s.str.split().str.len().mean()))
-    lines.append(by_wave.round(1).to_string())
+    lines.append(by_wave.reindex(list(order.levels)).round(1).to_string())
+    for col in corpus.metadata_columns:  # composition: who took part in each wave, per stratum
+        table = strata_wave_table(q, col, order)
+        if table is not None:
+            lines.append(f"speakers (quotes) by {col} and wave\n" + table.to_string())
     codes = q.explode("codes").dropna(subset=["codes"])
     if len(codes):
-        lines.append(pd.crosstab(codes["codes"], codes["wave"]).to_string())
+        lines.append(pd.crosstab(codes["codes"], codes["wave"]).reindex(
+            columns=[w for w in order.levels if w in set(codes["wave"])]).to_string())
     if corpus.skipped:
         lines.append(f"{len(corpus.skipped)} rows skipped on request")
     return "\n\n".join(lines)
@@ -223,6 +231,11 @@ def analyze_cmd(
     min_words: int = typer.Option(1, help="Set aside answers with fewer words (non-responses such as 'N/A', "
                                           "'Nothing.' are always set aside; see set_aside.csv)."),
     keep_nonresponses: bool = typer.Option(False, help="Analyse non-responses like any other answer."),
+    wave_order: str | None = typer.Option(None, "--wave-order", help="The waves in order, comma-separated "
+                                          "(e.g. pre,post,followup). Default: numeric/date order, else the order "
+                                          "of first appearance in the file (stated in the summary)."),
+    baseline: str | None = typer.Option(None, "--baseline", help="The wave every comparison starts from "
+                                        "(moved to the front of the order)."),
 ) -> None:
     """Run corpus -> embedding -> themes -> shift -> sentiment -> stability -> report."""
     import time
@@ -249,6 +262,10 @@ def analyze_cmd(
         _fail(exc)
     try:
         corpus.require_waves(2)
+        from ..corpus.waves import infer_wave_order
+
+        order_given = [w.strip() for w in wave_order.split(",") if w.strip()] if wave_order else None
+        order = infer_wave_order(corpus.quotes["wave"], order_given, baseline)
     except CorpusError as exc:
         _fail(exc)
     from ..embedding import EmbeddingCache, load_embedder
@@ -261,7 +278,7 @@ def analyze_cmd(
         try:
             result = analyze(corpus, embedder, codebook=book, cache=store, seed=seed, strata=strata, runs=runs,
                              n_boot=n_boot, n_topics=n_topics if n_topics == "auto" else int(n_topics), progress=True, on_stage=lambda s: typer.echo(f"== {s}", err=True),
-                             nonresponse=rules, curation=curation)
+                             nonresponse=rules, curation=curation, wave_order=order.levels)
         except (ValueError, FileNotFoundError) as exc:
             _fail(exc)
     write_report(result, out, input_path=input, force=True, redact=redact)

@@ -207,7 +207,10 @@ def from_dataframe(df: pd.DataFrame, *, path: str | None = None, **kwargs: Any) 
                                 "ambiguous, so rename or drop the copies", path=path, field=dupes[0])
     frame = df.set_axis(names, axis=1)
     records = frame.to_dict(orient="records")
-    return from_records(records, row_numbers=list(range(1, len(frame) + 1)), path=path, columns=names, **kwargs)
+    corpus = from_records(records, row_numbers=list(range(1, len(frame) + 1)), path=path, columns=names, **kwargs)
+    from .waves import keep_categorical_order  # an ordered Categorical's wave order survives the records
+
+    return keep_categorical_order(corpus, frame, kwargs.get("wave_col", WAVE))
 
 
 def _read_bytes(path: Path) -> bytes:

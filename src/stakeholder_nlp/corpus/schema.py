@@ -9,8 +9,9 @@ Columns of :attr:`Corpus.quotes`:
 ``speaker`` (str or None)
     Who said it. Quotes from one speaker are not independent; statistics cluster on this column.
     ``None`` means unattributed: such a quote counts as its own cluster.
-``wave`` (orderable: int, or str)
-    When it was collected (a year or any orderable label).
+``wave`` (int, date, str, or an ordered Categorical)
+    When it was collected. Order: numeric or date order, an ordered Categorical's order, otherwise the
+    order of first appearance (see :mod:`stakeholder_nlp.corpus.waves`; ``wave_order=`` overrides).
 ``source`` (str or None)
     Table or document the quote came from.
 ``codes`` (tuple of str)
@@ -91,8 +92,11 @@ class Corpus:
 
     @property
     def waves(self) -> list:
-        """The distinct waves, in order."""
-        return sorted(self.quotes[WAVE].unique().tolist())
+        """The distinct waves in the researcher's order: numeric/date order, an ordered Categorical's order,
+        else first appearance (:func:`stakeholder_nlp.corpus.waves.infer_wave_order`)."""
+        from .waves import infer_wave_order
+
+        return list(infer_wave_order(self.quotes[WAVE]).levels)
 
     @property
     def metadata_columns(self) -> list[str]:

@@ -79,7 +79,7 @@ def write_report(a: Analysis, out: Path, *, input_path: Path | None = None, forc
     paths["html"].write_text(render_html(a, matrix, shifts, figures, texts, title), encoding="utf-8")
     run = {"stakeholder_nlp": __version__, "python": platform.python_version(), "input": str(input_path) if input_path else None,
            "input_sha256": hashlib.sha256(Path(input_path).read_bytes()).hexdigest() if input_path else None,
-           "n_quotes": len(a.corpus), "waves": sorted(a.corpus.waves), "model_id": a.model_id,
+           "n_quotes": len(a.corpus), "waves": a.config.get("wave_order", {}).get("levels", list(a.corpus.waves)), "model_id": a.model_id,
            "config": a.config, "redacted": redact, "timings_s": {k: round(v, 3) for k, v in a.timings.items()},
            "versions": _versions(), "files": {k: str(v.relative_to(out)) for k, v in paths.items() if k != "run"},
            "n_set_aside": 0 if a.set_aside is None else len(a.set_aside), "n_bad_rows": len(a.corpus.skipped)}
@@ -117,9 +117,13 @@ def one_screen_summary(a: Analysis, out: Path) -> str:
     shifts = shift_table(a)
     lines = [f"{len(a.corpus)} quotes, {a.corpus.quotes['speaker'].nunique()} speakers, waves {a.corpus.waves}; "
              f"{len(a.themes.themes)} themes ({a.themes.mode})"]
+    if a.config.get("wave_order"):
+        lines.append(a.config["wave_order"]["sentence"])
     view = shifts[["label", "share_a", "share_b", "share_diff", "share_q", "sentiment_diff", "prevalence_stability",
-                   "flags"]].copy()
+                   "caveats"]].copy()
     view["label"] = view["label"].str.slice(0, 38)
+    if shifts["theme_id"].duplicated().any():  # three or more waves: say which comparison each row is
+        view.insert(1, "waves", shifts["wave_a"].astype(str) + "→" + shifts["wave_b"].astype(str))
     for c in ("share_a", "share_b", "share_diff"):
         view[c] = (100 * view[c]).round(0).astype("Int64").astype(str) + "%"
     view["share_q"] = view["share_q"].round(2)

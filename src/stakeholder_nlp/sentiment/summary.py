@@ -4,27 +4,33 @@
 ``wave``, ``n``, ``mean``, ``mean_lo``, ``mean_hi``, ``share_negative``, ``share_neutral``,
 ``share_positive`` and a ``_lo``/``_hi`` interval for each share.
 
-:func:`sentiment_shift` -> one row per theme (:data:`SENTIMENT_SHIFT_COLUMNS`): ``theme_id``, ``wave_a``,
-``wave_b``, ``mean_a``, ``mean_b``, ``diff``, ``diff_lo``, ``diff_hi``, ``p_value`` (Gaussian GEE on wave,
-clustered by speaker, bias-reduced covariance), ``q_value`` (Benjamini-Hochberg), ``underpowered``.
+:func:`sentiment_shift` -> one row per theme × wave comparison (:data:`SENTIMENT_SHIFT_COLUMNS`, the names
+used in ``shifts.csv``): ``theme_id``, ``wave_a``, ``wave_b``, ``comparison``, ``sentiment_n_a``/``_b``
+(quotes), ``sentiment_speakers_a``/``_b``, ``sentiment_a``, ``sentiment_b`` (means), ``sentiment_diff``,
+``sentiment_diff_lo``, ``sentiment_diff_hi``, ``sentiment_p`` (wild cluster bootstrap-t, Webb weights,
+speakers as clusters; the interval inverts the same test), ``sentiment_q`` (Benjamini-Hochberg over every
+theme × comparison), ``sentiment_significant``, ``sentiment_estimable`` (both cells voiced by 2+ speakers),
+``sentiment_underpowered`` (a wave with fewer than 3 of the theme's quotes), ``sentiment_mdd``.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..shift.bootstrap import bootstrap_means, cluster_ids, cluster_totals, percentile_ci
-from ..shift.waves import bh_qvalues, wave_pair
+from ..shift.waves import bh_qvalues
 from .scorers import LABELS
 
 SENTIMENT_LEVEL_COLUMNS = ("theme_id", "wave", "n", "mean", "mean_lo", "mean_hi") + tuple(
     f"share_{lab}{suf}" for lab in LABELS for suf in ("", "_lo", "_hi"))
-SENTIMENT_SHIFT_COLUMNS = ("theme_id", "wave_a", "wave_b", "mean_a", "mean_b", "diff", "diff_lo", "diff_hi",
-                           "p_value", "q_value", "underpowered")
+SENTIMENT_SHIFT_COLUMNS = ("theme_id", "wave_a", "wave_b", "comparison", "sentiment_n_a", "sentiment_n_b",
+                           "sentiment_speakers_a", "sentiment_speakers_b", "sentiment_a", "sentiment_b",
+                           "sentiment_diff", "sentiment_diff_lo", "sentiment_diff_hi", "sentiment_p", "sentiment_q",
+                           "sentiment_significant", "sentiment_estimable", "sentiment_underpowered",
+                           "sentiment_mdd")
 
 
 def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Sequence[str], waves: Sequence,
@@ -57,46 +63,52 @@ def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Seque
     return pd.DataFrame(rows, columns=list(SENTIMENT_LEVEL_COLUMNS))
 
 
-def _gee_gaussian_p(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> float:
-    import statsmodels.api as sm
-    from statsmodels.genmod.cov_struct import Exchangeable
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = sm.GEE(y, sm.add_constant(x.astype(float)), groups=groups, family=sm.families.Gaussian(),
-                     cov_struct=Exchangeable()).fit(cov_type="bias_reduced", maxiter=100)
-    return float(res.pvalues[1])
-
-
 def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequence, speakers: Sequence, *,
-                    wave_a=None, wave_b=None, n_boot: int = 2000, seed: int = 0, level: float = 0.95,
-                    min_per_wave: int = 3) -> pd.DataFrame:
-    waves, wave_a, wave_b = wave_pair(waves, wave_a, wave_b)
+                    wave_order=None, wave_a=None, wave_b=None, n_boot: int = 1999, seed: int = 0,
+                    level: float = 0.95, alpha: float = 0.05, min_per_wave: int = 3) -> pd.DataFrame:
+    """Mean sentiment of each theme's quotes, between waves: one row per theme × comparison
+    (:data:`SENTIMENT_SHIFT_COLUMNS`; same names as in ``shifts.csv``).
+
+    The same procedure as prevalence (:mod:`stakeholder_nlp.shift.inference`: wild cluster bootstrap-t,
+    Webb weights, speakers as clusters, interval by test inversion). A theme × wave cell voiced by fewer
+    than 2 speakers is not estimable: no difference, interval or p-value is given for a comparison
+    involving it. ``sentiment_underpowered``: a wave with fewer than ``min_per_wave`` of the theme's quotes.
+    BH family: every theme × comparison.
+    """
+    from ..shift.inference import canonical_clusters, wild_cluster_test
+    from ..shift.power import mdd
+    from ..shift.waves import comparison_rows, resolve_order
+
+    order, w_all, rank = resolve_order(waves, wave_order)
     scores = np.asarray(scores, dtype=np.float64)
+    spk = np.asarray(list(speakers), dtype=object)
     rows = []
-    for col in membership.columns:
-        has = membership[col].to_numpy(bool) & ((waves == wave_a) | (waves == wave_b))
-        sp = [s for s, h in zip(speakers, has, strict=True) if h]
-        w = waves[has]
-        y = scores[has]
-        na, nb = int((w == wave_a).sum()), int((w == wave_b).sum())
-        row = {"theme_id": col, "wave_a": wave_a, "wave_b": wave_b,
-               "mean_a": float(y[w == wave_a].mean()) if na else np.nan,
-               "mean_b": float(y[w == wave_b].mean()) if nb else np.nan,
-               "diff": np.nan, "diff_lo": np.nan, "diff_hi": np.nan, "p_value": np.nan,
-               "underpowered": na < min_per_wave or nb < min_per_wave}
-        if na and nb:
-            cl = cluster_ids(sp, w)
-            reps = bootstrap_means(cluster_totals(y, cl, w), [wave_a, wave_b], n_boot=n_boot, seed=seed)
-            d = reps[:, 1, 0] - reps[:, 0, 0]
-            lo, hi = percentile_ci(d, level)
-            row.update(diff=row["mean_b"] - row["mean_a"], diff_lo=float(lo), diff_hi=float(hi))
-            if na >= 2 and nb >= 2 and len(np.unique(cl)) > 2:
-                try:
-                    row["p_value"] = _gee_gaussian_p(y, (w == wave_b).astype(int), cl)
-                except (ValueError, np.linalg.LinAlgError):
-                    pass
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    out["q_value"] = bh_qvalues(out["p_value"])
+    for a, b, kind in comparison_rows(order, wave_a, wave_b):
+        ra, rb = order.levels.index(a), order.levels.index(b)
+        for col in membership.columns:
+            has = membership[col].to_numpy(bool) & ((rank == ra) | (rank == rb))
+            is_b = rank[has] == rb
+            y = scores[has]
+            ids, g = canonical_clusters(spk[has], np.column_stack([is_b, y]))
+            na, nb = int((~is_b).sum()), int(is_b.sum())
+            ga, gb = len(np.unique(ids[~is_b])), len(np.unique(ids[is_b]))
+            estimable = ga >= 2 and gb >= 2
+            row = {"theme_id": col, "wave_a": a, "wave_b": b, "comparison": kind, "sentiment_n_a": na,
+                   "sentiment_n_b": nb, "sentiment_speakers_a": ga, "sentiment_speakers_b": gb,
+                   "sentiment_a": float(np.sort(y[~is_b]).mean()) if na else np.nan,  # sorted: row-order free
+                   "sentiment_b": float(np.sort(y[is_b]).mean()) if nb else np.nan,
+                   "sentiment_diff": np.nan, "sentiment_diff_lo": np.nan, "sentiment_diff_hi": np.nan,
+                   "sentiment_p": np.nan, "sentiment_estimable": estimable,
+                   "sentiment_underpowered": na < min_per_wave or nb < min_per_wave, "sentiment_mdd": np.nan}
+            if estimable:
+                res = wild_cluster_test(y, ids, g, is_b.astype(np.float64), n_boot=n_boot, seed=seed, level=level)
+                row.update(sentiment_diff=float(res.estimate[0]), sentiment_diff_lo=float(res.lo[0]),
+                           sentiment_diff_hi=float(res.hi[0]), sentiment_p=float(res.p_value[0]),
+                           sentiment_mdd=float(mdd(res.se, g)[0]))
+            rows.append(row)
+    out = pd.DataFrame(rows, columns=[c for c in SENTIMENT_SHIFT_COLUMNS if c not in ("sentiment_q",
+                                                                                      "sentiment_significant")])
+    out["sentiment_q"] = bh_qvalues(out["sentiment_p"])
+    out["sentiment_significant"] = ((out["sentiment_q"] < alpha) & out["sentiment_estimable"]
+                                    & ~out["sentiment_underpowered"])
     return out[list(SENTIMENT_SHIFT_COLUMNS)]

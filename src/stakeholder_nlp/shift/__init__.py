@@ -1,9 +1,23 @@
-"""Shift between waves: prevalence with cluster-bootstrap intervals and speaker-clustered tests,
-composition adjustment, and content drift within each theme."""
+"""Shift between waves: prevalence per wave and between waves (wild cluster bootstrap with Webb weights,
+test-inversion intervals), trends across three or more waves, composition adjustment, what could have been
+detected (power), and content drift within each theme."""
 
 from .bootstrap import bootstrap_means, cluster_ids, cluster_totals, percentile_ci
 from .drift import DRIFT_COLUMNS, content_drift, log_odds_dirichlet
-from .prevalence import LEVEL_COLUMNS, SHIFT_COLUMNS, prevalence_levels, prevalence_shift
+from .inference import WildResult, canonical_clusters, wild_cluster_test, wild_diff, wild_mean
+from .power import detectable_share, mdd, miss_probability, power_sentence
+from .prevalence import (
+                         LEVEL_COLUMNS,
+                         SHIFT_COLUMNS,
+                         TREND_COLUMNS,
+                         prevalence_levels,
+                         prevalence_shift,
+                         prevalence_trend,
+)
+from .waves import bh_qvalues, comparison_rows, primary, resolve_order
 
-__all__ = ["DRIFT_COLUMNS", "LEVEL_COLUMNS", "SHIFT_COLUMNS", "bootstrap_means", "cluster_ids", "cluster_totals",
-           "content_drift", "log_odds_dirichlet", "percentile_ci", "prevalence_levels", "prevalence_shift"]
+__all__ = ["DRIFT_COLUMNS", "LEVEL_COLUMNS", "SHIFT_COLUMNS", "TREND_COLUMNS", "WildResult", "bh_qvalues",
+           "bootstrap_means", "canonical_clusters", "cluster_ids", "cluster_totals", "comparison_rows",
+           "content_drift", "detectable_share", "log_odds_dirichlet", "mdd", "miss_probability",
+           "percentile_ci", "power_sentence", "prevalence_levels", "prevalence_shift", "prevalence_trend",
+           "primary", "resolve_order", "wild_cluster_test", "wild_diff", "wild_mean"]

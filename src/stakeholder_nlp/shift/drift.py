@@ -50,9 +50,9 @@ def _centroid_distance(x: np.ndarray, is_b: np.ndarray) -> float:
 
 
 def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Sequence, speakers: Sequence,
-                  lemmatised: Sequence[str], *, wave_a=None, wave_b=None, n_perm: int = 999, seed: int = 0,
+                  lemmatised: Sequence[str], *, wave_a=None, wave_b=None, wave_order=None, n_perm: int = 999, seed: int = 0,
                   min_per_wave: int = 2) -> pd.DataFrame:
-    waves, wave_a, wave_b = wave_pair(waves, wave_a, wave_b)
+    waves, wave_a, wave_b = wave_pair(waves, wave_a, wave_b, wave_order)
     emb = np.asarray(embeddings, dtype=np.float64)
     clusters = cluster_ids(list(speakers), waves)
     prior = Counter(w for doc in lemmatised for w in doc.split())

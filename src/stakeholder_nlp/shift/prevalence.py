@@ -1,173 +1,212 @@
-"""Prevalence of each theme per wave, and its shift between two waves, with honest uncertainty.
+"""Prevalence of each theme per wave, and its shift between waves, with one calibrated procedure.
+
+Every interval and p-value here comes from :mod:`.inference` (restricted wild cluster bootstrap-t, Webb
+weights, speakers as clusters, intervals by test inversion), so "the interval excludes 0" and "p < 0.05"
+agree, and it holds its level at six speakers per wave (``benchmarks/bench_inference.py``).
 
 :func:`prevalence_levels` -> one row per theme × wave (:data:`LEVEL_COLUMNS`):
-``theme_id``, ``wave``, ``n_quotes`` (quotes in the wave), ``n_theme`` (of them carrying the theme),
-``n_speakers_theme`` (distinct speakers voicing it), ``share``, ``share_lo``, ``share_hi`` (95% cluster
-bootstrap interval).
+``theme_id``, ``wave``, ``n_quotes`` (quotes in the wave), ``n_speakers`` (speakers in the wave; an
+unattributed quote counts as one), ``n_theme`` (quotes carrying the theme), ``n_speakers_theme`` (speakers
+voicing it), ``share``, ``share_lo``, ``share_hi`` (95% interval), ``estimable`` (False when fewer than 2
+speakers voice the theme in the wave: the cell then has no interval).
 
-:func:`prevalence_shift` -> one row per theme (:data:`SHIFT_COLUMNS`):
-``theme_id``, ``wave_a``, ``wave_b``, ``share_a``, ``share_b``, ``diff`` (b - a), ``diff_lo``, ``diff_hi``,
-``ratio`` (b / a), ``ratio_lo``, ``ratio_hi``, ``test`` (``gee-logit`` or ``speaker-fisher``), ``p_value``,
-``q_value`` (Benjamini-Hochberg across themes), ``significant``, ``status`` (``present``, ``emerging``: only
-in wave b, ``vanished``: only in wave a, ``absent``), ``underpowered``, and, with strata,
-``adj_diff``, ``adj_diff_lo``, ``adj_diff_hi``, ``composition_flag``.
+:func:`prevalence_shift` -> one row per theme × comparison (:data:`SHIFT_COLUMNS`; the same names as in
+``shifts.csv``). Comparisons: every consecutive pair of waves in the researcher's order, plus first → last
+when there are three or more (``comparison`` = ``"consecutive"`` or ``"first-last"``); differences are
+*later minus earlier* (``wave_b - wave_a``).
+``theme_id``, ``wave_a``, ``wave_b``, ``comparison``, ``n_speakers_a``/``_b`` (speakers in the wave),
+``speakers_theme_a``/``_b`` (speakers voicing the theme), ``share_a``, ``share_b``, ``share_diff``,
+``share_diff_lo``, ``share_diff_hi``, ``share_p``, ``share_q`` (Benjamini-Hochberg; the family is every
+theme × every comparison of the run), ``share_significant`` (q < alpha, both cells estimable, not
+underpowered), ``share_test``, ``status`` (``present``, ``emerging``: voiced only in wave b, ``vanished``:
+only in wave a, ``absent``), ``estimable_a``/``_b``, ``underpowered`` (judged per wave: a wave where the
+theme is voiced, but by fewer than ``min_speakers`` speakers or in fewer than ``min_quotes`` quotes),
+``share_mdd`` (the smallest difference this design detects with 80% power at alpha = 0.05),
+``miss_probability`` (for a theme absent from one wave: the chance that a view held by 20% of that wave's
+speakers goes unheard by all of them, Fugard & Potts 2015), ``detectable_share`` (the share of speakers
+holding a view that is heard at least once with 80% probability), ``adj_diff``, ``adj_diff_lo``,
+``adj_diff_hi`` (strata-adjusted difference, with strata), ``composition`` (pooled and adjusted shifts
+disagree in sign or in whether the interval excludes 0).
 
-The test: a logistic GEE of "quote carries the theme" on wave, clustered by speaker (exchangeable working
-correlation, bias-reduced sandwich covariance: few clusters), from statsmodels. When a wave has no quote
-with the theme (separation) or the GEE fails, a speaker-level Fisher exact test (did each speaker voice the
-theme at all?) is used instead. A theme voiced in fewer than ``min_quotes`` quotes or by fewer than
-``min_speakers`` speakers is flagged ``underpowered`` and never called significant.
+:func:`prevalence_trend` -> one row per theme (:data:`TREND_COLUMNS`) for three or more waves: the linear
+trend of the share per wave step (least squares on the wave's rank, clustered by speaker, the same
+procedure), ``share_trend``, ``share_trend_lo``, ``share_trend_hi``, ``share_trend_p``, ``share_trend_q``
+(BH family: the themes' trend tests).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .bootstrap import bootstrap_means, cluster_ids, cluster_totals, percentile_ci
-from .waves import bh_qvalues, wave_pair
+from .inference import (
+    canonical_clusters,
+    cluster_sums,
+    compact_ids,
+    wild_cluster_test,
+    wild_linear_functional,
+)
+from .power import detectable_share, mdd, miss_probability
+from .waves import bh_qvalues, comparison_rows, resolve_order
 
-LEVEL_COLUMNS = ("theme_id", "wave", "n_quotes", "n_theme", "n_speakers_theme", "share", "share_lo", "share_hi")
-SHIFT_COLUMNS = ("theme_id", "wave_a", "wave_b", "share_a", "share_b", "diff", "diff_lo", "diff_hi", "ratio",
-                 "ratio_lo", "ratio_hi", "test", "p_value", "q_value", "significant", "status", "underpowered",
-                 "adj_diff", "adj_diff_lo", "adj_diff_hi", "composition_flag")
+LEVEL_COLUMNS = ("theme_id", "wave", "n_quotes", "n_speakers", "n_theme", "n_speakers_theme", "share",
+                 "share_lo", "share_hi", "estimable")
+SHIFT_COLUMNS = ("theme_id", "wave_a", "wave_b", "comparison", "n_speakers_a", "n_speakers_b", "speakers_theme_a",
+                 "speakers_theme_b", "share_a", "share_b", "share_diff", "share_diff_lo", "share_diff_hi", "share_p",
+                 "share_q", "share_significant", "share_test", "status", "estimable_a", "estimable_b",
+                 "underpowered", "share_mdd", "miss_probability", "detectable_share", "adj_diff", "adj_diff_lo",
+                 "adj_diff_hi", "composition")
+TREND_COLUMNS = ("theme_id", "waves", "share_trend", "share_trend_lo", "share_trend_hi", "share_trend_p",
+                 "share_trend_q")
+TEST_NAME = "wild-cluster-webb"
+MIN_CELL_SPEAKERS = 2
 
 
-def _as_frame(membership) -> pd.DataFrame:
-    return membership if isinstance(membership, pd.DataFrame) else pd.DataFrame(membership)
+def _matrix(membership) -> tuple[np.ndarray, list]:
+    m = membership if isinstance(membership, pd.DataFrame) else pd.DataFrame(membership)
+    return (m.to_numpy() > 0).astype(np.float64), list(m.columns)
 
 
-def prevalence_levels(membership: pd.DataFrame, waves: Sequence, speakers: Sequence, *, n_boot: int = 2000,
-                      seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    m = _as_frame(membership).astype(float)
-    waves = np.asarray(list(waves), dtype=object)
-    wave_levels = sorted(set(waves.tolist()))
-    clusters = cluster_ids(list(speakers), waves)
-    totals = cluster_totals(m.to_numpy(), clusters, waves)
-    reps = bootstrap_means(totals, wave_levels, n_boot=n_boot, seed=seed)
-    lo, hi = percentile_ci(reps, level)
+def _clusters(speakers: np.ndarray, rank: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
+    return canonical_clusters(speakers, np.column_stack([rank, y]))
+
+
+def _cell_counts(y: np.ndarray, ids: np.ndarray, g: int) -> tuple[int, np.ndarray]:
+    """Speakers in the rows and, per column, speakers with at least one positive row."""
+    sums = np.zeros((g, y.shape[1]))
+    np.add.at(sums, ids, y)
+    return g, (sums > 0).sum(0)
+
+
+def prevalence_levels(membership: pd.DataFrame, waves: Sequence, speakers: Sequence, *, wave_order=None,
+                      n_boot: int = 1999, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    y, cols = _matrix(membership)
+    order, w, rank = resolve_order(waves, wave_order)
+    spk = np.asarray(list(speakers), dtype=object)
+    ids_all, _ = _clusters(spk, rank, y)
     rows = []
-    spk = np.asarray([None if s is None or s == "" else s for s in speakers], dtype=object)
-    for j, w in enumerate(wave_levels):
-        in_w = waves == w
-        for t, col in enumerate(m.columns):
-            has = in_w & (m[col].to_numpy() > 0)
-            rows.append({"theme_id": col, "wave": w, "n_quotes": int(in_w.sum()), "n_theme": int(has.sum()),
-                         "n_speakers_theme": len({s for s in spk[has] if s is not None}),
-                         "share": float(m.loc[in_w, col].mean()) if in_w.any() else np.nan,
-                         "share_lo": float(lo[j, t]), "share_hi": float(hi[j, t])})
+    for j, wv in enumerate(order.levels):
+        sel = rank == j
+        yw = y[sel]
+        ids, g = compact_ids(ids_all[sel])
+        _, voiced = _cell_counts(yw, ids, g)
+        res = wild_cluster_test(yw, ids, g, None, n_boot=n_boot, seed=seed, level=level)
+        for t, col in enumerate(cols):
+            ok = bool(voiced[t] >= MIN_CELL_SPEAKERS)
+            rows.append({"theme_id": col, "wave": wv, "n_quotes": int(sel.sum()), "n_speakers": g,
+                         "n_theme": int(yw[:, t].sum()), "n_speakers_theme": int(voiced[t]),
+                         "share": float(res.estimate[t]), "share_lo": float(res.lo[t]) if ok else np.nan,
+                         "share_hi": float(res.hi[t]) if ok else np.nan, "estimable": ok})
     return pd.DataFrame(rows, columns=list(LEVEL_COLUMNS))
 
 
-def _gee_pvalue(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> float:
-    import statsmodels.api as sm
-    from statsmodels.genmod.cov_struct import Exchangeable
-
-    design = sm.add_constant(x.astype(float))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = sm.GEE(y.astype(float), design, groups=groups, family=sm.families.Binomial(),
-                       cov_struct=Exchangeable())
-        res = model.fit(cov_type="bias_reduced", maxiter=100)
-    p = float(res.pvalues[1])
-    if not np.isfinite(p) or not np.isfinite(res.params[1]) or abs(res.params[1]) > 20:
-        raise ValueError("GEE did not give a usable estimate")
-    return p
-
-
-def _speaker_fisher(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> float:
-    from scipy.stats import fisher_exact
-
-    df = pd.DataFrame({"y": y, "x": x, "g": groups}).groupby("g").agg(y=("y", "max"), x=("x", "first"))
-    table = pd.crosstab(df["x"], df["y"]).reindex(index=[0, 1], columns=[0, 1], fill_value=0).to_numpy()
-    return float(fisher_exact(table).pvalue)
-
-
-def prevalence_shift(membership: pd.DataFrame, waves: Sequence, speakers: Sequence, *,
-                     wave_a=None, wave_b=None, strata: pd.DataFrame | None = None, n_boot: int = 2000,
+def prevalence_shift(membership: pd.DataFrame, waves: Sequence, speakers: Sequence, *, wave_order=None,
+                     wave_a=None, wave_b=None, strata: pd.DataFrame | None = None, n_boot: int = 1999,
                      seed: int = 0, level: float = 0.95, alpha: float = 0.05, min_quotes: int = 5,
                      min_speakers: int = 3) -> pd.DataFrame:
-    """Shift of every theme between ``wave_a`` and ``wave_b`` (default: first and last wave)."""
-    m = _as_frame(membership).astype(float)
-    waves, wave_a, wave_b = wave_pair(waves, wave_a, wave_b)
-    keep = (waves == wave_a) | (waves == wave_b)
-    m = m.loc[keep].reset_index(drop=True)
-    w = waves[keep]
-    spk = [s for s, k in zip(speakers, keep, strict=True) if k]
-    clusters = cluster_ids(spk, w)
-    totals = cluster_totals(m.to_numpy(), clusters, w)
-    reps = bootstrap_means(totals, [wave_a, wave_b], n_boot=n_boot, seed=seed)
-    diff_reps = reps[:, 1, :] - reps[:, 0, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio_reps = reps[:, 1, :] / reps[:, 0, :]
-    d_lo, d_hi = percentile_ci(diff_reps, level)
-    r_lo, r_hi = percentile_ci(np.where(np.isfinite(ratio_reps), ratio_reps, np.nan), level)
-    adj = None
+    """Shift of every theme for every comparison of the wave order (or only ``wave_a`` -> ``wave_b``)."""
+    y, cols = _matrix(membership)
+    order, w, rank = resolve_order(waves, wave_order)
+    spk = np.asarray(list(speakers), dtype=object)
+    key = None
     if strata is not None and len(strata.columns):
-        adj = _adjusted_diff(m, w, spk, strata.loc[keep].reset_index(drop=True), wave_a, wave_b, n_boot, seed, level)
-    x = (w == wave_b).astype(int)
-    rows = []
-    for t, col in enumerate(m.columns):
-        y = m[col].to_numpy() > 0
-        a, b = y[x == 0], y[x == 1]
-        share_a, share_b = float(a.mean()), float(b.mean())
-        status = ("absent" if not y.any() else "emerging" if not a.any() else "vanished" if not b.any()
-                  else "present")
-        n_spk = len({s for s, yy in zip(spk, y, strict=True) if yy and s})
-        under = int(y.sum()) < min_quotes or n_spk < min_speakers
-        test, p = "none", np.nan
-        if y.any():
-            try:
-                if status != "present":
-                    raise ValueError("separation")
-                p, test = _gee_pvalue(y, x, clusters), "gee-logit"
-            except (ValueError, np.linalg.LinAlgError):
-                p, test = _speaker_fisher(y.astype(int), x, clusters), "speaker-fisher"
-        row = {"theme_id": col, "wave_a": wave_a, "wave_b": wave_b, "share_a": share_a, "share_b": share_b,
-               "diff": share_b - share_a, "diff_lo": float(d_lo[t]), "diff_hi": float(d_hi[t]),
-               "ratio": share_b / share_a if share_a > 0 else np.inf if share_b > 0 else np.nan,
-               "ratio_lo": float(r_lo[t]), "ratio_hi": float(r_hi[t]), "test": test, "p_value": p,
-               "status": status, "underpowered": bool(under)}
-        if adj is not None:
-            row.update(adj[t])
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    out["q_value"] = bh_qvalues(out["p_value"])
-    out["significant"] = (out["q_value"] < alpha) & ~out["underpowered"]
-    if adj is not None:
-        pooled_sig = (out["diff_lo"] > 0) | (out["diff_hi"] < 0)
-        adj_sig = (out["adj_diff_lo"] > 0) | (out["adj_diff_hi"] < 0)
-        sign_flip = np.sign(out["diff"]) * np.sign(out["adj_diff"]) < 0
-        out["composition_flag"] = (sign_flip | (pooled_sig != adj_sig)) & out["adj_diff"].notna()
+        key = strata.astype(str).agg("|".join, axis=1).to_numpy()
+        code = np.unique(key, return_inverse=True)[1].astype(np.float64)  # sorted: row-order free
+        ids_all, _ = canonical_clusters(spk, np.column_stack([rank, code, y]))
     else:
-        out["adj_diff"] = out["adj_diff_lo"] = out["adj_diff_hi"] = np.nan
-        out["composition_flag"] = False
+        ids_all, _ = _clusters(spk, rank, y)
+    frames = []
+    for a, b, kind in comparison_rows(order, wave_a, wave_b):
+        ra, rb = order.levels.index(a), order.levels.index(b)
+        sel = (rank == ra) | (rank == rb)
+        ys, is_b = y[sel], (rank[sel] == rb)
+        ids, g = compact_ids(ids_all[sel])
+        res = wild_cluster_test(ys, ids, g, is_b.astype(np.float64), n_boot=n_boot, seed=seed, level=level)
+        ia, ga = compact_ids(ids[~is_b])
+        ib, gb = compact_ids(ids[is_b])
+        _, va = _cell_counts(ys[~is_b], ia, ga)
+        _, vb = _cell_counts(ys[is_b], ib, gb)
+        qa, qb = ys[~is_b].sum(0), ys[is_b].sum(0)
+        share_a, share_b = ys[~is_b].mean(0), ys[is_b].mean(0)
+        status = np.where((qa == 0) & (qb == 0), "absent", np.where(qa == 0, "emerging",
+                          np.where(qb == 0, "vanished", "present")))
+        short_a = (qa > 0) & ((va < min_speakers) | (qa < min_quotes))
+        short_b = (qb > 0) & ((vb < min_speakers) | (qb < min_quotes))
+        absent_n = np.where(qa == 0, ga, np.where(qb == 0, gb, 0))
+        df = pd.DataFrame({
+            "theme_id": cols, "wave_a": [a] * len(cols), "wave_b": [b] * len(cols), "comparison": kind,
+            "n_speakers_a": ga, "n_speakers_b": gb, "speakers_theme_a": va, "speakers_theme_b": vb,
+            "share_a": share_a, "share_b": share_b, "share_diff": res.estimate, "share_diff_lo": res.lo,
+            "share_diff_hi": res.hi, "share_p": res.p_value, "share_test": np.where(status == "absent", "none",
+                                                                                      TEST_NAME),
+            "status": status, "estimable_a": va >= MIN_CELL_SPEAKERS, "estimable_b": vb >= MIN_CELL_SPEAKERS,
+            "underpowered": short_a | short_b,
+            "share_mdd": np.where(np.isfinite(res.p_value), mdd(res.se, g), np.nan),
+            "miss_probability": np.where(absent_n > 0, miss_probability(0.2, absent_n), np.nan),
+            "detectable_share": np.where(absent_n > 0, detectable_share(absent_n), np.nan),
+        })
+        if key is not None:
+            adj = _adjusted_diff(ys, is_b, ids, g, key[sel], n_boot=n_boot, seed=seed, level=level)
+        else:
+            adj = (np.full(len(cols), np.nan),) * 3
+        df["adj_diff"], df["adj_diff_lo"], df["adj_diff_hi"] = adj
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    out["share_q"] = bh_qvalues(out["share_p"])
+    out["share_significant"] = ((out["share_q"] < alpha) & out["estimable_a"] & out["estimable_b"]
+                                & ~out["underpowered"])
+    pooled_sig = (out["share_diff_lo"] > 0) | (out["share_diff_hi"] < 0)
+    adj_sig = (out["adj_diff_lo"] > 0) | (out["adj_diff_hi"] < 0)
+    flip = np.sign(out["share_diff"]) * np.sign(out["adj_diff"]) < 0
+    out["composition"] = (flip | (pooled_sig != adj_sig)) & out["adj_diff"].notna()
     return out[list(SHIFT_COLUMNS)]
 
 
-def _adjusted_diff(m: pd.DataFrame, w: np.ndarray, spk: list, strata: pd.DataFrame, wave_a, wave_b,
-                   n_boot: int, seed: int, level: float) -> list[dict]:
-    """Directly standardised difference: the within-stratum wave difference, weighted by each stratum's
-    size over both waves; strata seen in only one wave cannot be compared and are left out."""
-    key = strata.astype(str).agg("|".join, axis=1).to_numpy()
-    usable = [s for s in np.unique(key) if {wave_a, wave_b} <= set(w[key == s].tolist())]
-    weights = np.array([(key == s).sum() for s in usable], dtype=float)
-    weights = weights / weights.sum() if len(weights) else weights
-    k = m.shape[1]
-    est = np.zeros(k)
-    reps = np.zeros((n_boot, k))
-    for s, wt in zip(usable, weights, strict=True):
-        sel = key == s
-        ms, ws = m.loc[sel].to_numpy(), w[sel]
-        sp = [spk[i] for i in np.flatnonzero(sel)]
-        est += wt * (ms[ws == wave_b].mean(0) - ms[ws == wave_a].mean(0))
-        cl = cluster_ids(sp, ws)
-        r = bootstrap_means(cluster_totals(ms, cl, ws), [wave_a, wave_b], n_boot=n_boot, seed=seed)
-        reps += wt * np.nan_to_num(r[:, 1, :] - r[:, 0, :])
-    if not usable:
-        return [{"adj_diff": np.nan, "adj_diff_lo": np.nan, "adj_diff_hi": np.nan} for _ in range(k)]
-    lo, hi = percentile_ci(reps, level)
-    return [{"adj_diff": float(est[t]), "adj_diff_lo": float(lo[t]), "adj_diff_hi": float(hi[t])} for t in range(k)]
+def prevalence_trend(membership: pd.DataFrame, waves: Sequence, speakers: Sequence, *, wave_order=None,
+                     n_boot: int = 1999, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Linear trend of each theme's share across all waves (per wave step); empty with two waves."""
+    y, cols = _matrix(membership)
+    order, w, rank = resolve_order(waves, wave_order)
+    if len(order.levels) < 3:
+        return pd.DataFrame(columns=list(TREND_COLUMNS))
+    ids, g = _clusters(np.asarray(list(speakers), dtype=object), rank, y)
+    res = wild_cluster_test(y, ids, g, rank.astype(np.float64), n_boot=n_boot, seed=seed, level=level)
+    out = pd.DataFrame({"theme_id": cols, "waves": " → ".join(map(str, order.levels)),
+                        "share_trend": res.estimate, "share_trend_lo": res.lo, "share_trend_hi": res.hi,
+                        "share_trend_p": res.p_value})
+    out["share_trend_q"] = bh_qvalues(out["share_trend_p"])
+    return out[list(TREND_COLUMNS)]
+
+
+def _adjusted_diff(y: np.ndarray, is_b: np.ndarray, ids: np.ndarray, g: int, key: np.ndarray, *, n_boot: int,
+                   seed: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Directly standardised difference: within-stratum wave differences weighted by each stratum's size
+    over both waves (strata seen in one wave only are left out), with a wild cluster bootstrap interval.
+    Vectorised over strata: cell sums by ``np.add.at`` on a (stratum, wave) cell index."""
+    strata_u, s_idx = np.unique(key, return_inverse=True)
+    cell = s_idx * 2 + is_b.astype(np.int64)
+    n_cells = 2 * len(strata_u)
+    cnt = np.bincount(cell, minlength=n_cells).astype(np.float64)
+    sums = np.zeros((n_cells, y.shape[1]))
+    np.add.at(sums, cell, y)
+    cnt2 = cnt.reshape(-1, 2)
+    usable = (cnt2 > 0).all(1)
+    k = y.shape[1]
+    if not usable.any():
+        return (np.full(k, np.nan),) * 3
+    weight = np.where(usable, cnt2.sum(1), 0.0)
+    weight = weight / weight.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / cnt[:, None]
+    means = np.nan_to_num(means)
+    est = (weight[:, None] * (means[1::2] - means[0::2])).sum(0)
+    coef = np.zeros(n_cells)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coef[1::2] = np.where(usable, weight / cnt2[:, 1], 0.0)
+        coef[0::2] = np.where(usable, -weight / cnt2[:, 0], 0.0)
+    resid = (y - means[cell]) * coef[cell][:, None]
+    contrib = cluster_sums(resid, ids, g)  # summed in canonical row order: row-order invariant
+    lo, hi = wild_linear_functional(contrib, est, n_boot=n_boot, seed=seed + 1, level=level)
+    return est, lo, hi

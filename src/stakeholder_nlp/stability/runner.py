@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..shift import prevalence_shift
+from ..shift import prevalence_shift, primary
 from ..themes import ThemeResult, TopicModel, fit_themes
 from .metrics import average_jaccard, consensus_labels, pairwise_partition_agreement, theme_member_stability
 
@@ -58,18 +58,21 @@ def _subsample(waves: np.ndarray, fraction: float, rng: np.random.Generator) -> 
 
 
 def _one_run(args):
-    (idx, seed, texts, emb, codebook, mode, embedder, lemmatizer, n_topics, waves, speakers, scores, n_boot) = args
+    (idx, seed, texts, emb, codebook, mode, embedder, lemmatizer, n_topics, waves, speakers, scores, n_boot,
+     order) = args
     sub_texts = [texts[i] for i in idx]
     tm = TopicModel(n_topics, random_state=seed, embedder=None, lemmatizer=lemmatizer)
     res: ThemeResult = fit_themes(sub_texts, emb[idx], codebook=codebook, mode=mode, embedder=embedder,
                                   topic_model=tm, random_state=seed)
-    shift = prevalence_shift(res.membership, waves[idx], [speakers[i] for i in idx], n_boot=n_boot, seed=seed)
+    pair = {"wave_order": order, "wave_a": order[0], "wave_b": order[-1]}  # first -> last only
+    shift = prevalence_shift(res.membership, waves[idx], [speakers[i] for i in idx], n_boot=n_boot, seed=seed,
+                             **pair)
     sent = None
     if scores is not None:
         from ..sentiment import sentiment_shift
 
         sent = sentiment_shift(res.membership, scores[idx], waves[idx], [speakers[i] for i in idx],
-                               n_boot=n_boot, seed=seed)
+                               n_boot=n_boot, seed=seed, **pair)
     terms = res.themes.loc[res.themes["kind"] == "topic", "terms"].tolist()
     return idx, res, shift, sent, terms
 
@@ -80,11 +83,16 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
                   seed: int = 0, n_topics: int | str = "auto", lemmatizer: Callable | None = None,
                   n_boot: int = 500, n_jobs: int = 1, stable_share: float = 0.8, alpha: float = 0.05,
                   progress: bool = False, reference_shifts: pd.DataFrame | None = None,
-                  reference_sentiment_shifts: pd.DataFrame | None = None) -> StabilityResult:
+                  reference_sentiment_shifts: pd.DataFrame | None = None,
+                  wave_order: Sequence | None = None) -> StabilityResult:
     """``reference_shifts``/``reference_sentiment_shifts``: the full-data shift tables, when the caller has
     them already (the pipeline does); otherwise they are computed here."""
     texts = list(texts)
     emb = np.asarray(embeddings, dtype=np.float32)
+    from ..corpus.waves import as_wave_order
+
+    order = as_wave_order(pd.Series(list(waves), dtype=object) if not isinstance(waves, pd.Series) else waves,
+                          wave_order).levels
     waves = np.asarray(list(waves), dtype=object)
     speakers = list(speakers)
     n = len(texts)
@@ -96,7 +104,7 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
 
         lemmatizer = LemmaLookup(texts, Lemmatizer()(texts))
     jobs = [(idx, s, texts, emb, codebook, mode or reference.mode, embedder, lemmatizer, n_topics, waves, speakers,
-             sentiment_scores, n_boot) for _, idx, s in plan]
+             sentiment_scores, n_boot, order) for _, idx, s in plan]
     if n_jobs != 1:
         from joblib import Parallel, delayed
 
@@ -112,12 +120,14 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
     ref_run = (np.arange(n), reference.topic_labels)
     ref_shift = reference_shifts
     if ref_shift is None:
-        ref_shift = prevalence_shift(reference.membership, waves, speakers, n_boot=n_boot, seed=seed)
+        ref_shift = prevalence_shift(reference.membership, waves, speakers, n_boot=n_boot, seed=seed,
+                                     wave_order=order)
     ref_sent = reference_sentiment_shifts
     if ref_sent is None and sentiment_scores is not None:
         from ..sentiment import sentiment_shift
 
-        ref_sent = sentiment_shift(reference.membership, sentiment_scores, waves, speakers, n_boot=n_boot, seed=seed)
+        ref_sent = sentiment_shift(reference.membership, sentiment_scores, waves, speakers, n_boot=n_boot,
+                                   seed=seed, wave_order=order)
     run_rows, summary_rows = [], []
     by_kind: dict[str, list] = {"seed": [], "subsample": []}
     for (kind, _idx, s), (idx2, res, shift, sent, terms) in zip(plan, outputs, strict=True):
@@ -185,16 +195,16 @@ def _match_topics(reference: ThemeResult, idx: np.ndarray, res: ThemeResult) -> 
 
 def _finding_stability(reference, ref_shift, ref_sent, items, stable_share, alpha) -> pd.DataFrame:
     rows = []
-    ref_shift = ref_shift.set_index("theme_id")
-    ref_sent = ref_sent.set_index("theme_id") if ref_sent is not None else None
+    ref_shift = primary(ref_shift)  # the first -> last comparison, one row per theme
+    ref_sent = primary(ref_sent) if ref_sent is not None else None
     matches = [_match_topics(reference, idx, res) for idx, res, *_ in items]
     # each run's tables indexed once, not once per theme
     indexed = [(res, shift.set_index("theme_id"), sent.set_index("theme_id") if sent is not None else None)
                for _idx, res, shift, sent, _ in items]
     for tid in reference.themes["theme_id"]:
         prev_sign, prev_sig, sent_sign, sent_sig = [], [], [], []
-        ref_d = ref_shift.loc[tid, "diff"]
-        ref_sd = ref_sent.loc[tid, "diff"] if ref_sent is not None else np.nan
+        ref_d = ref_shift.loc[tid, "share_diff"]
+        ref_sd = ref_sent.loc[tid, "sentiment_diff"] if ref_sent is not None else np.nan
         for (res, shift, sent), match in zip(indexed, matches, strict=True):
             run_tid = tid if tid in res.membership.columns and not tid.startswith(("topic_", "emergent_")) \
                 else match.get(tid)
@@ -203,16 +213,16 @@ def _finding_stability(reference, ref_shift, ref_sent, items, stable_share, alph
                 prev_sig.append(False)
                 continue
             sh = shift.loc[run_tid]
-            prev_sign.append(np.sign(sh["diff"]) == np.sign(ref_d))
-            prev_sig.append(bool(sh["significant"]))
+            prev_sign.append(np.sign(sh["share_diff"]) == np.sign(ref_d))
+            prev_sig.append(bool(sh["share_significant"]))
             if sent is not None and np.isfinite(ref_sd):
                 se = sent.loc[run_tid]
-                sent_sign.append(np.sign(se["diff"]) == np.sign(ref_sd))
-                sent_sig.append(bool(se["q_value"] < alpha) if np.isfinite(se["q_value"]) else False)
+                sent_sign.append(np.sign(se["sentiment_diff"]) == np.sign(ref_sd))
+                sent_sig.append(bool(se["sentiment_significant"]))
         ps, pg = float(np.mean(prev_sign)), float(np.mean(prev_sig))
         ss = float(np.mean(sent_sign)) if sent_sign else np.nan
         sg = float(np.mean(sent_sig)) if sent_sig else np.nan
-        stable = ps >= stable_share and (not bool(ref_shift.loc[tid, "significant"]) or pg >= stable_share)
+        stable = ps >= stable_share and (not bool(ref_shift.loc[tid, "share_significant"]) or pg >= stable_share)
         rows.append({"theme_id": tid, "prevalence_sign_agreement": ps, "prevalence_significant_share": pg,
                      "sentiment_sign_agreement": ss, "sentiment_significant_share": sg, "n_runs": len(items),
                      "stable": bool(stable)})
