@@ -371,17 +371,42 @@ def write_qdpx(project: RefiProject, path: str | Path, *, validate: bool = True)
     return path
 
 
-def export_analysis(result: Any, path: str | Path, *, sources: dict[str, str] | None = None,
-                    base: RefiProject | None = None, codebook: Any = None) -> ExportSummary:
-    """Write an :class:`~stakeholder_nlp.pipeline.Analysis` as a ``.qdpx`` (see the module docstring)."""
+def _shift_sentences(result: Any) -> tuple[list[str], str | None]:
+    """The report's one-sentence-per-theme shift summaries (``shifts.csv``'s ``sentence``)."""
     shifts = getattr(result, "shifts", None)
-    sentences: list[str] = []
     if isinstance(shifts, pd.DataFrame) and "sentence" in shifts.columns:
-        sentences = [s for s in shifts["sentence"].tolist() if isinstance(s, str) and s]
+        table = shifts
+    else:
+        from .tables import shift_table
+
+        try:
+            table = shift_table(result)
+        except Exception as exc:  # the note is optional; say why it is missing rather than fail the export
+            return [], f"no shift note: the shift table could not be built ({type(exc).__name__}: {exc})"
+    if "sentence" not in table.columns:
+        return [], "no shift note: the shift table has no 'sentence' column"
+    return [s for s in table["sentence"].tolist() if isinstance(s, str) and s], None
+
+
+def export_analysis(result: Any, path: str | Path, *, sources: dict[str, str] | None = None,
+                    base: RefiProject | None = None, codebook: Any = None,
+                    shift_sentences: Sequence[str] | None = None) -> ExportSummary:
+    """Write an :class:`~stakeholder_nlp.pipeline.Analysis` as a ``.qdpx`` (see the module docstring).
+
+    ``shift_sentences`` default to the report's shift sentences (:func:`.tables.shift_table`).
+    """
+    extra: list[str] = []
+    if shift_sentences is None:
+        sentences, why = _shift_sentences(result)
+        if why:
+            extra.append(why)
+    else:
+        sentences = [s for s in shift_sentences if isinstance(s, str) and s]
     descriptions = {t.id: t.description for t in codebook.themes} if codebook is not None else {}
     project, notes = analysis_project(result.corpus.quotes, result.themes.themes, result.themes.membership,
                                       sources=sources, base=base, descriptions=descriptions,
                                       shift_sentences=sentences)
+    notes = (*notes, *extra)
     out = write_qdpx(project, path)
     n_sel = sum(len(s.selections) for s in project.sources)
     return ExportSummary(str(out), len(project.sources), len(project.codes), n_sel,
