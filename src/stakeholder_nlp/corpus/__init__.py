@@ -1,12 +1,15 @@
 """Corpus: the quote schema, loaders, and the built-in GP-cluster corpus."""
 
+from .ingest import Ingested, ingest
 from .io import from_dataframe, load_corpus, read_csv, read_jsonl, read_parquet
+from .manifest import Manifest, read_manifest
+from .refi_qda import RefiProject, read_qdc, read_qdpx
 from .schema import CODES, CONTEXT, QUOTE_ID, SOURCE, SPEAKER, TEXT, WAVE, Corpus, SkippedRow, check_columns
 
 __all__ = [
     "CODES", "CONTEXT", "QUOTE_ID", "SOURCE", "SPEAKER", "TEXT", "WAVE", "Corpus", "SkippedRow", "check_columns",
     "from_dataframe", "load_corpus", "read_csv", "read_jsonl", "read_parquet", "builtin_corpus_path",
-    "load_builtin",
+    "load_builtin", "Ingested", "ingest", "Manifest", "read_manifest", "RefiProject", "read_qdc", "read_qdpx",
 ]
 
 
