@@ -2,12 +2,14 @@
 
 ``quotes.csv`` (:data:`QUOTE_COLUMNS`): ``quote_id``, ``text``, ``speaker``, ``wave``, ``themes`` (theme ids,
 ``;``-separated), ``primary_theme``, ``topic`` (inductive topic, -1 none), ``sentiment`` (score in [-1, 1]),
-``sentiment_label``.
+``sentiment_label``, then ``codes`` (human codes, ``;``-separated) and every metadata column of the input
+(role, site, organisation...) as it was read.
 
 ``framework_matrix.csv`` (:data:`MATRIX_COLUMNS`): one row per theme × wave: ``theme_id``, ``label``, ``kind``,
-``wave``, ``n_quotes`` (quotes in the theme and wave), ``share``, ``share_lo``, ``share_hi``,
+``wave``, ``n_quotes`` (quotes in the theme and wave), ``n_speakers`` (distinct speakers among them), ``share``, ``share_lo``, ``share_hi``,
 ``sentiment_mean``, ``sentiment_lo``, ``sentiment_hi``, ``distinctive_terms`` (log-odds vs the other wave;
-``;``-separated), ``exemplar_quote_ids`` (``;``-separated).
+``;``-separated), ``exemplar_quote_ids`` (``;``-separated; quotes whose main theme this is first, no repeated
+text, fragments of fewer than four words only when nothing longer is there).
 
 ``shifts.csv`` (:data:`SHIFT_TABLE_COLUMNS`): one row per theme: ``theme_id``, ``label``, ``share_a``,
 ``share_b``, ``share_diff``, ``share_diff_lo``, ``share_diff_hi``, ``share_q``, ``share_significant``,
@@ -26,7 +28,7 @@ from ..pipeline import Analysis
 
 QUOTE_COLUMNS = ("quote_id", "text", "speaker", "wave", "themes", "primary_theme", "topic", "sentiment",
                  "sentiment_label")
-MATRIX_COLUMNS = ("theme_id", "label", "kind", "wave", "n_quotes", "share", "share_lo", "share_hi",
+MATRIX_COLUMNS = ("theme_id", "label", "kind", "wave", "n_quotes", "n_speakers", "share", "share_lo", "share_hi",
                   "sentiment_mean", "sentiment_lo", "sentiment_hi", "distinctive_terms", "exemplar_quote_ids")
 SHIFT_TABLE_COLUMNS = ("theme_id", "label", "share_a", "share_b", "share_diff", "share_diff_lo", "share_diff_hi",
                        "share_q", "share_significant", "adj_diff", "sentiment_diff", "sentiment_diff_lo",
@@ -37,13 +39,30 @@ SHIFT_TABLE_COLUMNS = ("theme_id", "label", "share_a", "share_b", "share_diff", 
 def quotes_table(a: Analysis, texts: list[str] | None = None) -> pd.DataFrame:
     q = a.corpus.quotes
     m = a.themes.membership
-    return pd.DataFrame({
+    base = pd.DataFrame({
         "quote_id": q["quote_id"], "text": texts if texts is not None else q["text"], "speaker": q["speaker"],
         "wave": q["wave"],
         "themes": [";".join(c for c in m.columns if m.iat[i, m.columns.get_loc(c)]) for i in range(len(q))],
         "primary_theme": a.themes.primary(), "topic": a.themes.topic_labels,
         "sentiment": np.round(a.sentiment_scores, 6), "sentiment_label": a.sentiment_labels,
     }, columns=list(QUOTE_COLUMNS))
+    extra = {"codes": ["; ".join(c) for c in q["codes"]]} if "codes" in q.columns else {}
+    meta = [c for c in a.corpus.metadata_columns if c not in base.columns and c != "codes"]
+    return pd.concat([base, pd.DataFrame(extra, index=base.index), q[meta].reset_index(drop=True)], axis=1)
+
+
+def _exemplar_order(idx: list[int], tid: str, primary: list[str], texts: list[str], n: int = 3) -> list[int]:
+    """Up to ``n`` exemplars from candidate positions (best first): quotes whose main theme is ``tid``
+    before quotes that only also carry it, no text twice, fragments (< 4 words) last."""
+    seen: set[str] = set()
+    unique = []
+    for i in idx:
+        key = " ".join(texts[i].lower().split())
+        if key not in seen:
+            seen.add(key)
+            unique.append(i)
+    ranked = sorted(unique, key=lambda i: (primary[i] != tid, len(texts[i].split()) < 4))
+    return ranked[:n]
 
 
 def _labels(a: Analysis) -> dict[str, str]:
@@ -58,6 +77,9 @@ def framework_matrix(a: Analysis) -> pd.DataFrame:
     sent = a.sentiment_levels.set_index(["theme_id", "wave"])
     drift = a.drift.set_index("theme_id")
     scores = a.themes.scores
+    primary = a.themes.primary()
+    texts = a.corpus.texts
+    speakers = a.corpus.quotes["speaker"].to_numpy()
     rows = []
     for _, lv in a.levels.iterrows():
         tid, w = lv["theme_id"], lv["wave"]
@@ -69,9 +91,11 @@ def framework_matrix(a: Analysis) -> pd.DataFrame:
             idx = idx[np.argsort(-scores[tid].to_numpy()[idx], kind="stable")]
         exemplars = list(drift.loc[tid, f"exemplars_{side}"]) if side and tid in drift.index else []
         idx = exemplars + [i for i in idx.tolist() if i not in exemplars]  # drift exemplars lead
+        idx = _exemplar_order(idx, tid, primary, texts)
+        n_spk = len({s for s in speakers[member] if isinstance(s, str) and s})
         s = sent.loc[(tid, w)] if (tid, w) in sent.index else None
         rows.append({"theme_id": tid, "label": labels[tid], "kind": kinds[tid], "wave": w,
-                     "n_quotes": int(lv["n_theme"]), "share": lv["share"], "share_lo": lv["share_lo"],
+                     "n_quotes": int(lv["n_theme"]), "n_speakers": n_spk, "share": lv["share"], "share_lo": lv["share_lo"],
                      "share_hi": lv["share_hi"],
                      "sentiment_mean": s["mean"] if s is not None else np.nan,
                      "sentiment_lo": s["mean_lo"] if s is not None else np.nan,

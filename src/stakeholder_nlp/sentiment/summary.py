@@ -35,8 +35,10 @@ SENTIMENT_SHIFT_COLUMNS = ("theme_id", "wave_a", "wave_b", "comparison", "sentim
 
 def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Sequence[str], waves: Sequence,
                      speakers: Sequence, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    from ..corpus.waves import infer_wave_order
+
+    levels = list(infer_wave_order(waves).levels)  # the researcher's order, not the alphabet's
     waves = np.asarray(list(waves), dtype=object)
-    levels = sorted(set(waves.tolist()))
     scores = np.asarray(scores, dtype=np.float64)
     onehot = np.stack([np.asarray(labels) == lab for lab in LABELS], axis=1).astype(float)
     values = np.column_stack([scores, onehot])  # (n, 4)
@@ -52,6 +54,8 @@ def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Seque
         lo, hi = percentile_ci(reps, level)
         for j, w in enumerate(levels):
             sel = has & (waves == w)
+            if len(np.unique(cl[waves[has] == w])) < 2:  # voiced by fewer than 2 speakers: not estimable
+                lo[j], hi[j] = np.nan, np.nan
             row = {"theme_id": col, "wave": w, "n": int(sel.sum()),
                    "mean": float(scores[sel].mean()) if sel.any() else np.nan,
                    "mean_lo": float(lo[j, 0]), "mean_hi": float(hi[j, 0])}

@@ -1,0 +1,225 @@
+"""Calibration of the between-wave intervals and tests by simulation (not a test).
+
+Corpora with a known truth: speakers nested in two waves, 3-15 quotes each, plus unattributed quotes (10%
+of the quotes, each its own cluster); a speaker's propensity varies around the wave's rate on the logit
+scale (within-speaker correlation none / moderate / strong: SD 0 / 1 / 2, latent ICC 0 / 0.23 / 0.55);
+theme prevalence 5%, 20%, 50%; sentiment (a continuous score, speaker ICC 0 / 0.2 / 0.5); and independent
+comments (one per respondent, 5,000 per wave). Each design is simulated under no shift (type I error,
+coverage of 0) and under a planted shift (power, coverage of the true difference).
+
+Methods, in the same run on the same data:
+- ``current``: the previous release: percentile cluster bootstrap (speakers resampled within wave) for the
+  interval; logistic GEE, bias-reduced sandwich (speaker-level Fisher test under separation) for the share
+  p-value; Gaussian GEE for sentiment.
+- ``wild``: this release: restricted wild cluster bootstrap-t with Webb weights, interval by inverting the
+  same test (:mod:`stakeholder_nlp.shift.inference`).
+
+Replicates are vectorised as columns: a block draws one set of speakers and quote counts and ``COLS``
+independent outcomes on it. ``REPS`` replicates per design and hypothesis for ``wild`` and the current
+interval; the current method's GEE p-values (slow, one fit per replicate) on the first ``GEE_REPS``.
+Bootstrap draws: ``B`` per replicate. Run: ``nice -n 5 .venv/bin/python benchmarks/bench_inference.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_result  # noqa: E402
+from stakeholder_nlp.shift.bootstrap import bootstrap_means, cluster_ids, cluster_totals, percentile_ci  # noqa: E402
+from stakeholder_nlp.shift.inference import canonical_clusters, wild_cluster_test  # noqa: E402
+
+REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+COLS = 100
+GEE_REPS = int(sys.argv[2]) if len(sys.argv) > 2 else 60
+B = 999
+ICC_SD = {"none": 0.0, "moderate": 1.0, "strong": 2.0}
+SENT_ICC = {"none": 0.0, "moderate": 0.2, "strong": 0.5}
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(40)
+
+
+def pop_share(mu: float, sd: float) -> float:
+    return float((_GH_W * (1 / (1 + np.exp(-(mu + sd * _GH_X))))).sum() / _GH_W.sum())
+
+
+def mu_for(p: float, sd: float) -> float:
+    from scipy.optimize import brentq
+
+    return brentq(lambda m: pop_share(m, sd) - p, -20, 20)
+
+
+def structure(rng, speakers: int, independent: bool):
+    """Rows: wave (0/1), speaker label (None: unattributed), speaker index (for random effects)."""
+    waves, spk, idx = [], [], []
+    k = 0
+    for w in (0, 1):
+        if independent:
+            n = speakers
+            waves += [w] * n
+            spk += [f"{w}-{i}" for i in range(n)]
+            idx += list(range(k, k + n))
+            k += n
+            continue
+        counts = rng.integers(3, 16, size=speakers)
+        for i, c in enumerate(counts):
+            waves += [w] * c
+            spk += [f"{w}-{i}"] * c
+            idx += [k + i] * c
+        k += speakers
+        n_un = int(round(0.1 * counts.sum()))
+        waves += [w] * n_un
+        spk += [None] * n_un
+        idx += list(range(k, k + n_un))  # each unattributed quote: its own speaker effect
+        k += n_un
+    return np.array(waves), np.array(spk, dtype=object), np.array(idx), k
+
+
+def outcomes(rng, kind, wave, idx, n_units, *, mu, sd, cols):
+    """``cols`` independent outcome columns on one structure."""
+    u = rng.normal(size=(n_units, cols))[idx]
+    if kind == "share":
+        logit = np.where(wave[:, None] == 1, mu[1], mu[0]) + sd * u
+        return (rng.random((len(wave), cols)) < 1 / (1 + np.exp(-logit))).astype(float)
+    icc = sd
+    e = rng.normal(size=(len(wave), cols))
+    return np.where(wave[:, None] == 1, mu[1], mu[0]) + 0.5 * (np.sqrt(icc) * u + np.sqrt(1 - icc) * e)
+
+
+def current_interval(y, wave, spk, seed):
+    cl = cluster_ids(list(spk), wave)
+    reps = bootstrap_means(cluster_totals(y, cl, wave), [0, 1], n_boot=B, seed=seed)
+    return percentile_ci(reps[:, 1, :] - reps[:, 0, :], 0.95)
+
+
+def current_p(y, wave, spk, kind):
+    import statsmodels.api as sm
+    from statsmodels.genmod.cov_struct import Exchangeable
+
+    cl = cluster_ids(list(spk), wave)
+    if kind == "share" and (y[wave == 0].sum() == 0 or y[wave == 1].sum() == 0 or y.sum() == len(y)):
+        from scipy.stats import fisher_exact
+
+        df = pd.DataFrame({"y": y, "x": wave, "g": cl}).groupby("g").agg(y=("y", "max"), x=("x", "first"))
+        t = pd.crosstab(df["x"], df["y"]).reindex(index=[0, 1], columns=[0, 1], fill_value=0).to_numpy()
+        return float(fisher_exact(t).pvalue)
+    fam = sm.families.Binomial() if kind == "share" else sm.families.Gaussian()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            res = sm.GEE(y, sm.add_constant(wave.astype(float)), groups=cl, family=fam,
+                         cov_struct=Exchangeable()).fit(cov_type="bias_reduced", maxiter=100)
+            p = float(res.pvalues[1])
+        except (ValueError, np.linalg.LinAlgError):
+            p = np.nan
+    return p
+
+
+def run_design(name, kind, speakers, icc, prevalence, independent, planted, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "share":
+        sd = ICC_SD[icc]
+        p_b = prevalence + planted if planted else prevalence
+        mu = (mu_for(prevalence, sd), mu_for(p_b, sd))
+        truth = pop_share(mu[1], sd) - pop_share(mu[0], sd)
+    else:
+        sd = SENT_ICC[icc]
+        mu = (0.0, planted)
+        truth = planted
+    rows = {"wild": [], "current": []}
+    done, block = 0, 0
+    gee_done = 0
+    while done < REPS:
+        cols = min(COLS, REPS - done)
+        wave, spk, idx, n_units = structure(rng, speakers, independent)
+        y = outcomes(rng, kind, wave, idx, n_units, mu=mu, sd=sd, cols=cols)
+        ids, g = canonical_clusters(spk, np.column_stack([wave, y]))
+        w = wild_cluster_test(y, ids, g, wave.astype(float), n_boot=B, seed=seed + block)
+        lo, hi = current_interval(y, wave, spk, seed + block)
+        for c in range(cols):
+            rows["wild"].append((w.lo[c], w.hi[c], w.p_value[c]))
+            p_cur = np.nan
+            if gee_done < GEE_REPS:
+                p_cur = current_p(y[:, c], wave, spk, kind)
+                gee_done += 1
+            rows["current"].append((lo[c], hi[c], p_cur))
+        done += cols
+        block += 1
+    out = []
+    for method, vals in rows.items():
+        a = np.array(vals, dtype=float)
+        lo, hi, p = a[:, 0], a[:, 1], a[:, 2]
+        has_ci = np.isfinite(lo) & np.isfinite(hi)
+        has_p = np.isfinite(p)
+        cover = ((lo <= truth) & (truth <= hi))[has_ci].mean() if has_ci.any() else np.nan
+        reject = np.where(has_p, p < 0.05, False)
+        excl = (lo > 0) | (hi < 0)
+        both = has_ci & has_p
+        out.append({"design": name, "kind": kind, "speakers_per_wave": speakers, "icc": icc,
+                    "prevalence": prevalence, "independent": independent, "planted": planted, "truth": truth,
+                    "method": method, "reps": len(a), "reps_p": int(has_p.sum()),
+                    "no_interval": float(1 - has_ci.mean()),
+                    "coverage": float(cover), "width": float(np.nanmean(np.where(has_ci, hi - lo, np.nan))),
+                    "reject": float(reject[has_p].mean()) if has_p.any() else np.nan,
+                    "disagree": float((excl[both] != (p[both] < 0.05)).mean()) if both.any() else np.nan})
+    return out
+
+
+def designs():
+    seed = 100
+    for kind in ("share", "sentiment"):
+        for speakers in (6, 12, 30):
+            for icc in ("none", "moderate", "strong"):
+                for prev in ((0.05, 0.2, 0.5) if kind == "share" else (np.nan,)):
+                    planted = (0.15 if prev < 0.5 else 0.2) if kind == "share" else 0.3
+                    for shift in (0.0, planted):
+                        seed += 1
+                        name = f"{kind} {speakers} spk, ICC {icc}" + (f", p {prev:.0%}" if kind == "share" else "")
+                        yield name, kind, speakers, icc, prev, False, shift, seed
+    for kind, prev, planted in (("share", 0.05, 0.015), ("share", 0.2, 0.03), ("share", 0.5, 0.03),
+                                ("sentiment", np.nan, 0.03)):
+        for shift in (0.0, planted):
+            seed += 1
+            name = "independent 5000/wave" + (f", p {prev:.0%}" if kind == "share" else ", sentiment")
+            yield name, kind, 5000, "none", prev, True, shift, seed
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    rows = []
+    for args in designs():
+        t = time.perf_counter()
+        rows += run_design(*args)
+        print(f"{args[0]} shift={args[6]}: {time.perf_counter() - t:.1f}s", flush=True)
+    df = pd.DataFrame(rows)
+    null = df[df["planted"] == 0].set_index(["design", "method"])
+    alt = df[df["planted"] != 0].set_index(["design", "method"])
+    table = pd.DataFrame({
+        "coverage_null": null["coverage"], "coverage_shift": alt["coverage"], "width": null["width"],
+        "type1": null["reject"], "power": alt["reject"], "disagree": (null["disagree"] + alt["disagree"]) / 2,
+        "no_interval": null["no_interval"],
+    }).reset_index()
+    order = list(dict.fromkeys(df["design"]))
+    table["_o"] = table["design"].map({d: i for i, d in enumerate(order)})
+    table = table.sort_values(["_o", "method"]).drop(columns="_o")
+    wild = table[table["method"] == "wild"]
+    summary = {
+        "coverage_min": float(wild[["coverage_null", "coverage_shift"]].min().min()),
+        "coverage_max": float(wild[["coverage_null", "coverage_shift"]].max().max()),
+        "type1_max": float(wild["type1"].max()), "disagree_max": float(wild["disagree"].max()),
+        "seconds": time.perf_counter() - t0,
+    }
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(summary)
+    path = write_result("inference", {"reps": REPS, "gee_reps": GEE_REPS, "n_boot": B, "summary": summary,
+                                      "table": table.to_dict(orient="records"), "rows": rows})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
