@@ -60,3 +60,60 @@ def load_phrasebank(path: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(f"{p} not found: ../shared/data/financial_phrasebank/fpb_allagree.csv")
     raw = pd.read_csv(p)
     return pd.DataFrame({"text": raw["sentence"].astype(str), "label3": raw["label"].astype(str)})
+
+
+def load_phrasebank_50agree(path: str | Path) -> pd.DataFrame:
+    """Financial PhraseBank Sentences_50Agree (evaluation only). Columns ``text``, ``label3``."""
+    return load_phrasebank(path)
+
+
+def _require(path: str | Path, where: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p} not found: expected {where} (../shared/data beside the checkout)")
+    return p
+
+
+def load_goemotions(path: str | Path, split: str | None = None) -> pd.DataFrame:
+    """GoEmotions (CC BY 4.0) as 3 classes: Google's own train/dev/test split, rows whose emotions map to
+    one sentiment group (positive / negative / neutral) only; ``ambiguous`` and ``mixed`` rows left out.
+    Columns ``text``, ``label3``, ``split``."""
+    p = _require(path, "goemotions/goemotions_sentiment.csv")
+    raw = pd.read_csv(p)
+    for col in ("split", "text", "sentiment"):
+        if col not in raw.columns:
+            raise CorpusFormatError(f"missing column {col!r}", path=str(p), field=col)
+    keep = raw["sentiment"].isin(["negative", "neutral", "positive"])
+    if split is not None:
+        keep &= raw["split"] == split
+    return pd.DataFrame({"text": raw.loc[keep, "text"].astype(str), "label3": raw.loc[keep, "sentiment"],
+                         "split": raw.loc[keep, "split"]}).reset_index(drop=True)
+
+
+def load_newsmtsc(path: str | Path, split: str | None = None) -> pd.DataFrame:
+    """NewsMTSC (MIT; never shipped as text) as whole-sentence labels: single-target rows only (the label is
+    the sentence's sentiment towards its one person, in practice its evaluative tone). Splits ``train``,
+    ``devtest_mt``, ``devtest_rw`` (the test set). Columns ``text``, ``label3``, ``split``."""
+    p = _require(path, "newsmtsc/newsmtsc_targets.csv")
+    raw = pd.read_csv(p)
+    keep = raw["n_targets_in_sentence"] == 1
+    if split is not None:
+        keep &= raw["split"] == split
+    df = pd.DataFrame({"text": raw.loc[keep, "sentence"].astype(str), "label3": raw.loc[keep, "sentiment"],
+                       "split": raw.loc[keep, "split"]})
+    return df.drop_duplicates("text").reset_index(drop=True)
+
+
+def load_emobank(path: str | Path, split: str | None = None, *, low: float = 2.5,
+                 high: float = 3.5) -> pd.DataFrame:
+    """EmoBank (CC BY-SA 4.0: evaluation only) as 3 classes by valence: <= ``low`` negative, >= ``high``
+    positive, otherwise neutral. Columns ``text``, ``label3``, ``split``, ``V``, ``genre``."""
+    p = _require(path, "emobank/emobank_sentiment.csv")
+    raw = pd.read_csv(p)
+    if split is not None:
+        raw = raw[raw["split"] == split]
+    v = raw["V"].astype(float)
+    label = np.where(v <= low, "negative", np.where(v >= high, "positive", "neutral"))
+    return pd.DataFrame({"text": raw["text"].astype(str).to_numpy(), "label3": label,
+                         "split": raw["split"].to_numpy(), "V": v.to_numpy(),
+                         "genre": raw["genre"].to_numpy()})

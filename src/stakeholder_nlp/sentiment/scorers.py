@@ -1,8 +1,11 @@
 """Sentiment scorers behind one protocol: a score in [-1, 1] per text, and a 3-class label.
 
+* :class:`~.finetuned.FineTunedScorer` (``"default"``, ``"minilm-sentiment"``): a MiniLM fine-tuned across
+  registers (Reddit, policy news, patient comments), int8 ONNX; long quotes scored on their sentences.
+  Model card: ``models/sentiment_minilm/MODEL_CARD.md``.
 * :class:`VaderScorer`: VADER's compound score (rule-based; the transparent baseline). It reads
   formal, hedged speech as positive and misses idiom ("opened many doors" -> 0.0).
-* :class:`EmbeddingHeadScorer`: a multinomial logistic-regression head on the sentence embeddings,
+* :class:`EmbeddingHeadScorer` (``"embedding-head"``, the previous default): a multinomial logistic-regression head on the sentence embeddings,
   trained on human-labelled NHS patient comments (``scripts/train_sentiment_head.py``; model card in
   ``models/sentiment_head/MODEL_CARD.md``). Score = P(positive) - P(negative); label = most probable class.
 
@@ -109,12 +112,24 @@ class EmbeddingHeadScorer:
         return [self.classes[i] for i in p.argmax(axis=1)]
 
 
+SCORERS = ("default", "minilm-sentiment", "embedding-head", "vader")
+#: what ``"default"`` means
+DEFAULT_SCORER = "embedding-head"
+
+
 def load_scorer(name: str, embedder: Embedder | None = None, *, cache: EmbeddingCache | None = None):
-    """``"default"``/``"embedding-head"`` (needs the embedder) or ``"vader"``."""
+    """``"default"``/``"minilm-sentiment"`` (the fine-tuned model; ignores the embedder),
+    ``"embedding-head"`` (needs the embedder its head was trained on) or ``"vader"``."""
+    if name == "default":
+        name = DEFAULT_SCORER
     if name == "vader":
         return VaderScorer()
-    if name in ("default", "embedding-head"):
+    if name == "minilm-sentiment":
+        from .finetuned import FineTunedScorer
+
+        return FineTunedScorer()
+    if name == "embedding-head":
         if embedder is None:
             raise ValueError("the embedding-head scorer needs the embedder its head was trained on")
         return EmbeddingHeadScorer(embedder, cache=cache)
-    raise ValueError(f"unknown sentiment scorer {name!r}; expected 'default', 'embedding-head' or 'vader'")
+    raise ValueError(f"unknown sentiment scorer {name!r}; expected one of {list(SCORERS)}")

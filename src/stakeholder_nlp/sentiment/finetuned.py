@@ -1,0 +1,188 @@
+"""The default sentiment scorer: a fine-tuned MiniLM (4 layers) with a 3-class head, int8 ONNX Runtime.
+
+Trained across registers (Reddit comments, policy news, patient comments; ``scripts/train_sentiment.py``,
+model card ``models/sentiment_minilm/MODEL_CARD.md``). Loaded from a local folder; nothing is downloaded
+and nothing is built at first use (the shipped graph is the runtime graph).
+
+Long quotes are scored on their sentences: a quote is cut at sentence ends (a sentence longer than the
+model's window is cut again into word windows), each piece is scored, and the quote's class probabilities
+are the word-count-weighted mean of its pieces'. :meth:`FineTunedScorer.score_quotes` returns one row per
+quote (:data:`QUOTE_SCORE_COLUMNS`):
+
+``score``          P(positive) - P(negative) of the combined probabilities, in [-1, 1]
+``label``          the most probable class of the combined probabilities
+``p_negative`` / ``p_neutral`` / ``p_positive``
+``n_sentences``    how many pieces were scored
+``combine``        how the score was combined: ``"whole"`` (one piece), ``"sentence-mean"`` (several
+                   pieces that agree in direction) or ``"sentence-mean-mixed"`` (the quote holds both a
+                   clearly positive and a clearly negative piece, e.g. it turns from hope to complaint:
+                   its mean sits near 0 and says less than either part)
+``min_sentence`` / ``max_sentence``  the lowest and highest piece score
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ModelError
+
+CLASSES = ("negative", "neutral", "positive")
+QUOTE_SCORE_COLUMNS = ("score", "label", "p_negative", "p_neutral", "p_positive", "n_sentences", "combine",
+                       "min_sentence", "max_sentence")
+#: a piece scoring at least this far from 0 counts as clearly positive/negative for ``combine``
+MIXED_THRESHOLD = 0.5
+MODEL_DIRNAME = "sentiment_minilm"
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])[\"'”’)]*\s+(?=[\"'“‘(]*[A-Z0-9])")
+
+
+def split_sentences(text: str, *, min_words: int = 3, max_words: int = 40) -> list[str]:
+    """Sentences of ``text``; fragments under ``min_words`` words are joined to their neighbour, and
+    sentences over ``max_words`` words are cut into windows of at most ``max_words`` words."""
+    parts = [p.strip() for p in _SENTENCE_END.split(str(text).strip()) if p.strip()]
+    merged: list[str] = []
+    for p in parts:
+        if merged and (len(p.split()) < min_words or len(merged[-1].split()) < min_words):
+            merged[-1] = f"{merged[-1]} {p}"
+        else:
+            merged.append(p)
+    out: list[str] = []
+    for p in merged or [str(text).strip()]:
+        words = p.split()
+        if len(words) <= max_words:
+            out.append(p)
+            continue
+        n = -(-len(words) // max_words)
+        size = -(-len(words) // n)
+        out.extend(" ".join(words[i:i + size]) for i in range(0, len(words), size))
+    return out or [""]
+
+
+def default_model_dir() -> Path:
+    """``models/sentiment_minilm`` in the source checkout."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "models" / MODEL_DIRNAME
+        if (candidate / "model.int8.onnx").exists():
+            return candidate
+    raise ModelError(f"models/{MODEL_DIRNAME}/model.int8.onnx not found next to the package; train it with "
+                     "scripts/train_sentiment.py or pass path=")
+
+
+class FineTunedScorer:
+    """The fine-tuned sentiment model on ONNX Runtime (int8). ``threads`` defaults to all cores."""
+
+    name = "minilm-sentiment"
+
+    def __init__(self, path: str | Path | None = None, *, threads: int | None = None,
+                 max_batch_tokens: int = 4096) -> None:
+        import os
+
+        root = Path(path) if path is not None else default_model_dir()
+        graph, tok_file, cfg_file = root / "model.int8.onnx", root / "tokenizer.json", root / "config.json"
+        for f in (graph, tok_file, cfg_file):
+            if not f.exists():
+                raise ModelError(f"{f} not found; a sentiment model folder holds model.int8.onnx, tokenizer.json "
+                                 "and config.json (scripts/train_sentiment.py writes them)")
+        config = json.loads(cfg_file.read_text())
+        if tuple(config.get("classes", ())) != CLASSES:
+            raise ModelError(f"{cfg_file}: classes {config.get('classes')} are not {list(CLASSES)}")
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(tok_file))
+        self._tok.no_padding()
+        self.max_length = int(config.get("max_length", 128))
+        self._tok.enable_truncation(self.max_length)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+        self._max_batch_tokens = max_batch_tokens
+        self.path = root
+        self.config = config
+
+    # -- raw model -------------------------------------------------------------------------------------
+    def _run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(logits (n, 3), features (n, d)) for texts as given (no sentence splitting)."""
+        from ..embedding.batching import token_budget_batches
+
+        n = len(texts)
+        if n == 0:
+            return np.empty((0, 3), np.float32), np.empty((0, 384), np.float32)
+        enc = [e.ids for e in self._tok.encode_batch([str(t) for t in texts])]
+        lengths = np.array([len(e) for e in enc])
+        logits = np.empty((n, 3), np.float32)
+        feats: np.ndarray | None = None
+        for idx in token_budget_batches(lengths, max_tokens=self._max_batch_tokens, max_batch=256):
+            idx = np.asarray(idx)
+            width = int(lengths[idx].max())
+            ids = np.zeros((len(idx), width), np.int64)
+            mask = np.zeros((len(idx), width), np.int64)
+            for r, i in enumerate(idx):
+                ids[r, :lengths[i]] = enc[i]
+                mask[r, :lengths[i]] = 1
+            lo, fe = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+            if feats is None:
+                feats = np.empty((n, fe.shape[1]), np.float32)
+            logits[idx], feats[idx] = lo, fe
+        return logits, feats
+
+    def piece_outputs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and pooled features of each text, unsplit (the few-shot adaptation re-fits on these)."""
+        return self._run(texts)
+
+    @staticmethod
+    def softmax(logits: np.ndarray) -> np.ndarray:
+        z = np.asarray(logits, np.float64)
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    # -- quotes ----------------------------------------------------------------------------------------
+    def score_quotes(self, texts: Sequence[str], *, head=None) -> pd.DataFrame:
+        """One row per quote (:data:`QUOTE_SCORE_COLUMNS`), long quotes scored on their sentences.
+        ``head``: optional callable ``(logits, features) -> probabilities`` replacing the shipped head
+        (an adapted head from :mod:`stakeholder_nlp.sentiment.validation`)."""
+        pieces, owner = [], []
+        for i, t in enumerate(texts):
+            for s in split_sentences(t):
+                pieces.append(s)
+                owner.append(i)
+        owner_arr = np.asarray(owner, dtype=np.int64)
+        uniq, inverse = np.unique(np.asarray(pieces, dtype=object).astype(str), return_inverse=True)
+        logits, feats = self._run(uniq.tolist())
+        probs_u = head(logits, feats) if head is not None else self.softmax(logits)
+        probs = probs_u[inverse]
+        weight = np.array([max(1, len(p.split())) for p in pieces], dtype=np.float64)
+        n = len(texts)
+        total = np.zeros((n, 3))
+        np.add.at(total, owner_arr, probs * weight[:, None])
+        wsum = np.bincount(owner_arr, weights=weight, minlength=n)
+        combined = total / np.maximum(wsum, 1e-12)[:, None]
+        piece_score = probs[:, 2] - probs[:, 0]
+        counts = np.bincount(owner_arr, minlength=n)
+        mins = np.full(n, np.inf)
+        maxs = np.full(n, -np.inf)
+        np.minimum.at(mins, owner_arr, piece_score)
+        np.maximum.at(maxs, owner_arr, piece_score)
+        combine = np.where(counts == 1, "whole",
+                           np.where((mins <= -MIXED_THRESHOLD) & (maxs >= MIXED_THRESHOLD),
+                                    "sentence-mean-mixed", "sentence-mean"))
+        return pd.DataFrame({"score": combined[:, 2] - combined[:, 0],
+                             "label": [CLASSES[k] for k in combined.argmax(axis=1)],
+                             "p_negative": combined[:, 0], "p_neutral": combined[:, 1],
+                             "p_positive": combined[:, 2], "n_sentences": counts, "combine": combine,
+                             "min_sentence": mins, "max_sentence": maxs}, columns=list(QUOTE_SCORE_COLUMNS))
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        return self.score_quotes(texts)["score"].to_numpy(np.float64)
+
+    def label(self, texts: Sequence[str]) -> list[str]:
+        return self.score_quotes(texts)["label"].tolist()
