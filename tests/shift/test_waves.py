@@ -84,3 +84,17 @@ def test_strata_by_wave_table_counts_speakers_and_quotes():
     df, _, _ = _corpus()
     table = strata_wave_table(df.assign(text="x"), "site")
     assert list(table.columns) == [2016, 2021] and table.loc["a", 2016].endswith(")")
+
+
+def test_drift_does_not_depend_on_the_row_order():
+    from stakeholder_nlp.shift import content_drift
+
+    df, m, _ = _corpus(2)
+    emb = np.random.default_rng(3).normal(size=(len(df), 8))
+    lemmas = [f"w{i % 7} w{i % 3}" for i in range(len(df))]
+    perm = np.random.default_rng(4).permutation(len(df))
+    first = content_drift(m, emb, df["wave"].tolist(), df["speaker"].tolist(), lemmas, n_perm=99)
+    second = content_drift(m.iloc[perm].reset_index(drop=True), emb[perm], df["wave"].iloc[perm].tolist(),
+                           df["speaker"].iloc[perm].tolist(), lemmas, n_perm=99)
+    cols = ["theme_id", "n_a", "n_b", "drift", "drift_p"]
+    pd.testing.assert_frame_equal(first[cols], second[cols], check_exact=False, rtol=1e-12)

@@ -2,7 +2,8 @@
 
 :func:`content_drift` -> one row per theme (:data:`DRIFT_COLUMNS`): ``theme_id``, ``n_a``, ``n_b``,
 ``drift`` (cosine distance between the wave centroids of the theme's quotes), ``drift_p`` (permutation
-p-value: wave labels shuffled between *speakers*, each speaker's quotes moving together),
+p-value: wave labels shuffled between *speakers*, each speaker's quotes moving together; all permutations
+in one matrix product, seeded per theme, row-order free),
 ``terms_a`` / ``terms_b`` (words most distinctive of each wave within the theme: log-odds ratio with an
 informative Dirichlet prior, Monroe, Colaresi & Quinn 2008, prior = the whole corpus's word counts),
 ``exemplars_a`` / ``exemplars_b`` (positions of the 1-2 quotes nearest their wave's centroid).
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .bootstrap import cluster_ids
+from .inference import canonical_clusters, compact_ids, is_missing_speaker
 from .waves import wave_pair
 
 DRIFT_COLUMNS = ("theme_id", "n_a", "n_b", "drift", "drift_p", "terms_a", "terms_b", "exemplars_a", "exemplars_b")
@@ -44,21 +45,37 @@ def log_odds_dirichlet(counts_a: Counter, counts_b: Counter, prior: Counter, *, 
     return top_a, top_b
 
 
-def _centroid_distance(x: np.ndarray, is_b: np.ndarray) -> float:
-    ca, cb = x[~is_b].mean(0), x[is_b].mean(0)
-    return float(1 - ca @ cb / (np.linalg.norm(ca) * np.linalg.norm(cb) + 1e-12))
+def _cosine_distance(sa: np.ndarray, sb: np.ndarray) -> np.ndarray:
+    """1 - cosine between the rows of ``sa`` and ``sb`` (sums or means: the scale does not matter)."""
+    num = (sa * sb).sum(-1)
+    den = np.linalg.norm(sa, axis=-1) * np.linalg.norm(sb, axis=-1) + 1e-12
+    return 1 - num / den
+
+
+def _permutation_p(sums: np.ndarray, is_b: np.ndarray, observed: float, n_perm: int,
+                   rng: np.random.Generator) -> float:
+    """Wave labels shuffled between clusters (speakers), all permutations at once: the b-side sum of each
+    permutation is one matrix product ``masks (P × G) @ cluster sums (G × d)``."""
+    total = sums.sum(0)
+    masks = rng.permuted(np.tile(is_b, (n_perm, 1)), axis=1).astype(np.float32)
+    sb = masks @ sums.astype(np.float32)
+    dist = _cosine_distance((total - sb).astype(np.float64), sb.astype(np.float64))
+    hits = int((dist >= observed - 1e-6).sum())
+    return (hits + 1) / (n_perm + 1)
 
 
 def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Sequence, speakers: Sequence,
-                  lemmatised: Sequence[str], *, wave_a=None, wave_b=None, wave_order=None, n_perm: int = 999, seed: int = 0,
-                  min_per_wave: int = 2) -> pd.DataFrame:
+                  lemmatised: Sequence[str], *, wave_a=None, wave_b=None, wave_order=None, n_perm: int = 999,
+                  seed: int = 0, min_per_wave: int = 2) -> pd.DataFrame:
     waves, wave_a, wave_b = wave_pair(waves, wave_a, wave_b, wave_order)
     emb = np.asarray(embeddings, dtype=np.float64)
-    clusters = cluster_ids(list(speakers), waves)
+    # canonical clusters (named speakers by name, unattributed quotes by wave and content): row-order free
+    key = emb @ np.linspace(1.0, 2.0, emb.shape[1]) if emb.ndim == 2 and len(emb) else np.zeros(len(waves))
+    within_wave = [None if is_missing_speaker(sp) else f"{w}\x1f{sp}" for sp, w in zip(speakers, waves, strict=True)]
+    clusters, _ = canonical_clusters(within_wave, np.column_stack([waves == wave_b, key]))
     prior = Counter(w for doc in lemmatised for w in doc.split())
-    rng = np.random.default_rng(seed)
     rows = []
-    for col in membership.columns:
+    for t, col in enumerate(membership.columns):
         has = membership[col].to_numpy(bool)
         ia = np.flatnonzero(has & (waves == wave_a))
         ib = np.flatnonzero(has & (waves == wave_b))
@@ -66,26 +83,23 @@ def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Seque
                "terms_a": [], "terms_b": [], "exemplars_a": [], "exemplars_b": []}
         if len(ia) >= min_per_wave and len(ib) >= min_per_wave:
             idx = np.concatenate([ia, ib])
-            x = emb[idx]
-            is_b = np.r_[np.zeros(len(ia), bool), np.ones(len(ib), bool)]
-            observed = _centroid_distance(x, is_b)
-            cl = clusters[idx]
-            uniq, inv = np.unique(cl, return_inverse=True)
-            cl_is_b = np.array([is_b[inv == k][0] for k in range(len(uniq))])
-            hits = 0
-            for _ in range(n_perm):
-                perm = rng.permutation(cl_is_b)[inv]
-                if perm.all() or not perm.any():
-                    continue
-                hits += _centroid_distance(x, perm) >= observed - 1e-12
+            row_b = np.r_[np.zeros(len(ia), bool), np.ones(len(ib), bool)]
+            cl, g = compact_ids(clusters[idx])
+            order = np.lexsort((key[idx], cl))  # sums in a canonical row order
+            sums = np.zeros((g, emb.shape[1]))
+            np.add.at(sums, cl[order], emb[idx][order])
+            cl_is_b = np.zeros(g, bool)
+            cl_is_b[cl[row_b]] = True
+            observed = float(_cosine_distance(sums[~cl_is_b].sum(0), sums[cl_is_b].sum(0)))
+            rng = np.random.default_rng([seed, t])
             row["drift"] = observed
-            row["drift_p"] = (hits + 1) / (n_perm + 1)
+            row["drift_p"] = _permutation_p(sums, cl_is_b, observed, n_perm, rng)
             ca = Counter(w for i in ia for w in lemmatised[i].split())
             cb = Counter(w for i in ib for w in lemmatised[i].split())
             ta, tb = log_odds_dirichlet(ca, cb, prior)
             row["terms_a"], row["terms_b"] = [w for w, _ in ta], [w for w, _ in tb]
-            for key, ids in (("exemplars_a", ia), ("exemplars_b", ib)):
+            for side, ids in (("exemplars_a", ia), ("exemplars_b", ib)):
                 c = emb[ids].mean(0)
-                row[key] = [int(i) for i in ids[np.argsort(-(emb[ids] @ c), kind="stable")[:2]]]
+                row[side] = [int(i) for i in ids[np.argsort(-(emb[ids] @ c), kind="stable")[:2]]]
         rows.append(row)
     return pd.DataFrame(rows, columns=list(DRIFT_COLUMNS))

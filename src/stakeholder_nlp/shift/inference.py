@@ -178,7 +178,7 @@ def wild_cluster_test(y: np.ndarray, ids: np.ndarray, n_clusters: int, z: np.nda
     return WildResult(est, lo, hi, p, se, g)
 
 
-def _invert(pvalue, step: np.ndarray, alpha: float, ok: np.ndarray, iters: int = 30) -> np.ndarray:
+def _invert(pvalue, step: np.ndarray, alpha: float, ok: np.ndarray, iters: int = 22) -> np.ndarray:
     """Per column, the theta (same sign as ``step``) where p(theta) first falls to ``alpha``."""
     inner = np.zeros_like(step)
     outer = step * 2.0
@@ -189,7 +189,7 @@ def _invert(pvalue, step: np.ndarray, alpha: float, ok: np.ndarray, iters: int =
             break
         inner = np.where(need, outer, inner)
         outer = np.where(need, outer * 2.0, outer)
-    for _ in range(iters):  # 30 halvings: the bound to 1e-9 of the step
+    for _ in range(iters):  # 22 halvings: the bound to 1e-6 of the step
         mid = (inner + outer) / 2
         p = pvalue(mid)
         accept = p > alpha
