@@ -38,7 +38,23 @@ def _file_digest(*paths: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def _rebuild(cls, args: tuple, kwargs: dict):
+    return cls(*args, **kwargs)
+
+
 class _Base:
+    """Compiled runtimes cannot be pickled; an embedder pickles as the arguments that rebuild it, so it can
+    be sent to worker processes (``stability --n-jobs``)."""
+
+    _init_args: tuple = ()
+    _init_kwargs: dict = {}
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), self._init_args, self._reduce_kwargs()))
+
+    def _reduce_kwargs(self) -> dict:
+        return dict(self._init_kwargs)
+
     def __init__(self, model_dir: Path, fingerprint: str, variant: str) -> None:
         self._dir = model_dir
         self._fingerprint = fingerprint
@@ -61,6 +77,7 @@ class ReferenceEmbedder(_Base):
     """sentence-transformers ``encode`` in fp32 on the CPU (the reference)."""
 
     def __init__(self, model_dir: Path, fingerprint: str, threads: int | None = None) -> None:
+        self._init_args = (model_dir, fingerprint, threads)
         super().__init__(model_dir, fingerprint, "st-fp32")
         import torch
         from sentence_transformers import SentenceTransformer
@@ -89,6 +106,8 @@ class OnnxEmbedder(_Base):
 
     def __init__(self, model_dir: Path, fingerprint: str, graph: Path, variant: str,
                  threads: int | None = None, max_batch_tokens: int = 8192) -> None:
+        self._init_args = (model_dir, fingerprint, graph, variant)
+        self._init_kwargs = {"threads": threads, "max_batch_tokens": max_batch_tokens}
         super().__init__(model_dir, fingerprint, f"{variant}-{_file_digest(graph)}")
         import onnxruntime as ort
 
@@ -128,13 +147,25 @@ class OpenVINOEmbedder(_Base):
     ("No.", "Thank you") run through the fp32 graph instead: int8 activations on a handful of tokens drift
     furthest from fp32 (cosine down to 0.91 measured) and such texts cost little compute.
     ``precision="bf16"``: the fp32 graph executed in bf16 (AMX tiles where the CPU has them).
-    Static scales: a text's vector does not depend on the other texts in its batch.
+    Canonical shapes (``canonical=True``, the default): texts are batched only with texts of the same
+    padded width and every batch of a width has the same row count (:meth:`canonical_rows`; the last one
+    filled with copies), so each text always runs in the same input shape. bf16 kernels (AMX) otherwise
+    give vectors that depend on batch composition (up to 7e-4 measured), hence themes that depend on what
+    the embedding cache held. Static int8 scales alone do not depend on the batch.
     """
 
     def __init__(self, model_dir: Path, fingerprint: str, graph: Path, fp32_graph: Path | None = None, *,
                  precision: str = "int8", threads: int | None = None, max_batch_tokens: int = 2048,
-                 fp32_below: int = 16) -> None:
-        import openvino as ov
+                 fp32_below: int = 16, canonical: bool = True, canonical_batch_tokens: int = 512,
+                 canonical_max_rows: int = 16) -> None:
+        from .offline import import_openvino
+
+        self._init_args = (model_dir, fingerprint, graph, fp32_graph)
+        self._init_kwargs = {"precision": precision, "threads": threads, "max_batch_tokens": max_batch_tokens,
+                             "fp32_below": fp32_below, "canonical": canonical,
+                             "canonical_batch_tokens": canonical_batch_tokens, "canonical_max_rows": canonical_max_rows}
+
+        ov = import_openvino()
 
         if precision not in ("int8", "bf16"):
             raise ModelError(f"precision must be 'int8' or 'bf16'; got {precision!r}")
@@ -145,6 +176,8 @@ class OpenVINOEmbedder(_Base):
         else:
             variant = f"ov-{precision}"
             fp32_below = 0
+        if canonical:  # vectors from other batch shapes may differ: never mix them in one cache
+            variant = f"{variant}-canon{canonical_batch_tokens}x{canonical_max_rows}"
         super().__init__(model_dir, fingerprint, f"{variant}-{_file_digest(*files)}")
         core = ov.Core()
         config = {"PERFORMANCE_HINT": "THROUGHPUT",
@@ -160,6 +193,9 @@ class OpenVINOEmbedder(_Base):
         self._dim = int(self._compiled.outputs[0].get_partial_shape()[-1].get_length())
         self._max_batch_tokens = max_batch_tokens
         self.precision = precision
+        self.canonical = canonical
+        self.canonical_batch_tokens = canonical_batch_tokens
+        self.canonical_max_rows = canonical_max_rows
         self._ov = ov
 
     @property
@@ -167,6 +203,9 @@ class OpenVINOEmbedder(_Base):
         return self._dim
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 128) -> np.ndarray:
+        """Vectors in input order. Canonical shapes (the default): a text's vector depends only on the
+        text, never on its batch neighbours, so results do not depend on what a cache already held.
+        ``batch_size`` is then ignored (it would change shapes); see :meth:`canonical_batches`."""
         from .batching import token_budget_batches
 
         out = np.empty((len(texts), self._dim), dtype=np.float32)
@@ -177,8 +216,9 @@ class OpenVINOEmbedder(_Base):
         # round up to the padding multiple so that batches of one width get one row count: few shapes
         rounded = -(-lengths // self.tokenizer.pad_multiple) * self.tokenizer.pad_multiple
 
-        def done(request, idx):
-            out[idx] = request.get_output_tensor(0).data
+        def done(request, job):
+            idx, n = job
+            out[idx] = request.get_output_tensor(0).data[:n]
 
         short = np.flatnonzero(lengths < self._fp32_below)
         long_ = np.flatnonzero(lengths >= self._fp32_below)
@@ -187,13 +227,40 @@ class OpenVINOEmbedder(_Base):
                 continue
             queue = self._ov.AsyncInferQueue(model, self._n_requests)
             queue.set_callback(done)
-            for idx in token_budget_batches(rounded[subset], max_tokens=self._max_batch_tokens,
-                                            max_batch=batch_size):
+            if self.canonical:
+                batches = self.canonical_batches(rounded[subset])
+            else:
+                batches = [(b, len(b)) for b in token_budget_batches(rounded[subset],
+                                                                     max_tokens=self._max_batch_tokens,
+                                                                     max_batch=batch_size)]
+            for idx, n_rows in batches:
                 rows = subset[idx]
                 ids, mask = self.tokenizer.pad([all_ids[i] for i in rows])
-                queue.start_async({"input_ids": ids, "attention_mask": mask}, rows)
+                if n_rows > len(rows):  # fill the canonical shape with copies of the first row
+                    fill = n_rows - len(rows)
+                    ids = np.concatenate([ids, np.repeat(ids[:1], fill, axis=0)])
+                    mask = np.concatenate([mask, np.repeat(mask[:1], fill, axis=0)])
+                queue.start_async({"input_ids": ids, "attention_mask": mask}, (rows, len(rows)))
             queue.wait_all()
         return l2_normalise(out)
+
+    def _reduce_kwargs(self) -> dict:
+        return {**self._init_kwargs, "canonical": self.canonical,
+                "canonical_batch_tokens": self.canonical_batch_tokens, "canonical_max_rows": self.canonical_max_rows}
+
+    def canonical_rows(self, width: int) -> int:
+        """Rows of every batch of padded width ``width``: a function of the width alone."""
+        return int(max(1, min(self.canonical_max_rows, self.canonical_batch_tokens // max(width, 1))))
+
+    def canonical_batches(self, widths: np.ndarray) -> list[tuple[np.ndarray, int]]:
+        """``(positions, rows)``: texts grouped by their own padded width (none is padded further), in
+        batches of :meth:`canonical_rows` rows (the last one of a width is filled with copies)."""
+        batches = []
+        for w in np.unique(widths):
+            idx = np.flatnonzero(widths == w)
+            n = self.canonical_rows(int(w))
+            batches.extend((idx[k:k + n], n) for k in range(0, len(idx), n))
+        return batches
 
 
 def load_embedder(backend: Backend | str = "fast", *, model_dir: str | Path | None = None,
@@ -211,12 +278,12 @@ def load_embedder(backend: Backend | str = "fast", *, model_dir: str | Path | No
     if backend == "reference":
         return ReferenceEmbedder(root, fingerprint, threads)
     if backend == "fast":
-        try:
-            import nncf  # noqa: F401
-            import openvino  # noqa: F401
+        from importlib.util import find_spec
 
+        # find_spec, not import: importing nncf starts its telemetry (a network lookup on every run)
+        if find_spec("openvino") is not None and (cpu_has_amx_bf16() or find_spec("nncf") is not None):
             backend = "openvino-bf16" if cpu_has_amx_bf16() else "openvino-int8"
-        except ImportError:
+        else:
             backend = "onnx-int8"
     from . import export
 

@@ -114,9 +114,11 @@ def quantise_openvino_int8(fp32: Path, out_dir: Path, tokenizer, calibration: li
     target = out_dir / "model.ov-int8.xml"
     if target.exists() and target.with_suffix(".bin").exists():
         return target
+    from .offline import import_nncf, import_openvino
+
     try:
-        import nncf
-        import openvino as ov
+        ov = import_openvino()
+        nncf = import_nncf()
     except ImportError as exc:
         raise ModelError("the openvino-int8 backend needs 'openvino' and 'nncf' (pip install openvino nncf)") from exc
 

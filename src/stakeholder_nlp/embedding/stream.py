@@ -3,17 +3,25 @@
 Rows are read in blocks, embedded through :func:`~.engine.embed_texts` (so the cache and dedup apply)
 and written into a ``.npy`` file opened as a memory map: row ``i`` of the output is the vector of row
 ``i`` of the input. A progress bar (``progress=True``) shows rows/s and the ETA.
+
+The ``.npy`` is written to a temporary file beside ``out`` whose space is reserved up front
+(``posix_fallocate``: a full disk is an :class:`~stakeholder_nlp.errors.OutputError` before any work, not
+a crash mid-way), and renamed to ``out`` only when every row is written: a killed or failed run never
+leaves a full-size file of zeros at ``out``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import CorpusFormatError
+from ..errors import CorpusFormatError, OutputError
 from .base import Embedder
 from .cache import EmbeddingCache
 from .engine import embed_texts
@@ -30,6 +38,18 @@ class StreamResult:
 
 
 def _blocks(path: Path, text_col: str, block_rows: int) -> Iterator[list[str]]:
+    """Blocks of texts; a file the readers reject is a :class:`CorpusFormatError` naming it."""
+    try:
+        yield from _raw_blocks(path, text_col, block_rows)
+    except CorpusFormatError:
+        raise
+    except (ValueError, OSError) as exc:  # pandas ParserError/EmptyDataError, UnicodeDecodeError, ArrowInvalid
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise CorpusFormatError(f"cannot be read ({type(exc).__name__}: {exc})", path=str(path)) from None
+
+
+def _raw_blocks(path: Path, text_col: str, block_rows: int) -> Iterator[list[str]]:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
         import pandas as pd
@@ -53,11 +73,57 @@ def _blocks(path: Path, text_col: str, block_rows: int) -> Iterator[list[str]]:
         raise CorpusFormatError(f"unknown file type {suffix!r}; expected .csv or .parquet", path=str(path))
 
 
+def _partial(out: Path) -> Path:
+    return out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+
+
+def _output_error(exc: OSError, out: Path) -> OutputError:
+    why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+    return OutputError(exc.errno or errno.EIO, f"cannot write {out}: {why}; nothing was written there")
+
+
+@contextlib.contextmanager
+def _atomic(out: Path):
+    """A temporary path beside ``out``, renamed to ``out`` on success and removed on any failure."""
+    tmp = _partial(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise _output_error(exc, out) from exc
+        raise
+
+
+def save_npy(out: str | Path, array: np.ndarray) -> Path:
+    """``np.save`` through a temporary file and a rename: ``out`` is complete or untouched."""
+    out = Path(out)
+    with _atomic(out) as tmp:
+        np.save(tmp, np.asarray(array))
+    return out
+
+
+def _reserve(path: Path, nbytes: int) -> None:
+    with path.open("r+b") as fh:
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(fh.fileno(), 0, nbytes)
+
+
 def count_rows(path: Path, text_col: str = "text") -> int:
     if path.suffix.lower() in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(path).metadata.num_rows
+        try:
+            return pq.ParquetFile(path).metadata.num_rows
+        except (ValueError, OSError) as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise CorpusFormatError(f"is not a readable parquet file ({exc})", path=str(path)) from None
     return sum(len(b) for b in _blocks(path, text_col, 100_000))
 
 
@@ -70,24 +136,27 @@ def embed_file(path: str | Path, out: str | Path, embedder: Embedder, *, text_co
     start = time.perf_counter()
     path, out = Path(path), Path(out)
     total = count_rows(path, text_col)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    mm = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=(total, embedder.dim))
     bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, unit="rows", dynamic_ncols=True, desc=f"embedding {path.name}")
     row = embedded = cached = 0
-    for texts in _blocks(path, text_col, block_rows):
-        res = embed_texts(texts, embedder, cache=cache)
-        mm[row:row + len(texts)] = res.vectors
-        row += len(texts)
-        embedded += res.n_embedded
-        cached += res.n_cached
-        if bar is not None:
-            bar.update(len(texts))
-    mm.flush()
-    del mm
-    if bar is not None:
-        bar.close()
+    with _atomic(out) as tmp:
+        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(total, embedder.dim))
+        _reserve(tmp, os.path.getsize(tmp))  # ENOSPC now, not SIGBUS when the memory map is written
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, unit="rows", dynamic_ncols=True, desc=f"embedding {path.name}")
+        try:
+            for texts in _blocks(path, text_col, block_rows):
+                res = embed_texts(texts, embedder, cache=cache)
+                mm[row:row + len(texts)] = res.vectors
+                row += len(texts)
+                embedded += res.n_embedded
+                cached += res.n_cached
+                if bar is not None:
+                    bar.update(len(texts))
+            mm.flush()
+        finally:
+            del mm
+            if bar is not None:
+                bar.close()
     return StreamResult(out, row, embedder.dim, embedded, cached, time.perf_counter() - start)

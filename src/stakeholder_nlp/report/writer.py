@@ -5,7 +5,6 @@ and seed gives byte-identical CSVs."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from importlib import metadata
@@ -18,6 +17,15 @@ from ..pipeline import Analysis
 from .figures import write_figures
 from .findings import classify_findings
 from .html import render_html
+from .safety import (
+    OutputExistsError,
+    atomic_output_dir,
+    file_sha256,
+    neutralise_frame,
+    strip_formula_cells,
+    write_csv,
+)
+from .safety import check_output_dir as _check_output_dir
 from .tables import framework_matrix, quotes_table, shift_table
 from .workbook import write_workbook
 
@@ -27,17 +35,17 @@ FILES = ("quotes.csv", "framework_matrix.csv", "framework_matrix.xlsx", "shifts.
 OPTIONAL_FILES = ("set_aside.csv", "bad_rows.csv", "promoted_codebook.toml")
 
 
-class OutputExistsError(FileExistsError):
-    """The output folder already holds results and ``force`` was not given."""
+__all__ = ["FILES", "OPTIONAL_FILES", "OutputExistsError", "check_output_dir", "one_screen_summary", "write_report"]
 
 
-def check_output_dir(out: Path, force: bool) -> None:
-    if out.exists() and any(out.iterdir()) and not force:
-        raise OutputExistsError(f"output folder {out} exists and is not empty; pass --force to overwrite it")
+def check_output_dir(out: Path, force: bool, input_path: Path | None = None) -> None:
+    """Preflight (:func:`.safety.check_output_dir`): results already there need ``force``; an unfinished run
+    of the same input is resumed; the location must be writable with room to spare."""
+    _check_output_dir(out, force, input_sha256=file_sha256(input_path))
 
 
 def _csv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
+    write_csv(df, path)  # formula-like cells neutralised (OWASP)
 
 
 def _versions() -> dict[str, str]:
@@ -53,14 +61,25 @@ def _versions() -> dict[str, str]:
 
 def write_report(a: Analysis, out: Path, *, input_path: Path | None = None, force: bool = False,
                  redact: bool = False, title: str = "Comparative thematic analysis") -> dict[str, Path]:
-    out = Path(out)
-    check_output_dir(out, force)
-    out.mkdir(parents=True, exist_ok=True)
-    texts = a.corpus.texts
+    """Write every output into a temporary folder beside ``out``, renamed into place only when complete
+    (``run.json`` last, the completion marker): a killed, failed or disk-full write leaves ``out`` as it
+    was. Returns the final paths."""
+    final = Path(out)
+    sha = file_sha256(input_path)
+    _check_output_dir(final, force, input_sha256=sha)
     if redact:
-        from .redact import redact_names
+        from .redact import redact_analysis
 
-        texts = redact_names(texts)
+        a = redact_analysis(a)
+    with atomic_output_dir(final, input_sha256=sha) as tmp:
+        paths = _write_into(a, tmp, input_path=input_path, input_sha256=sha, redact=redact, title=title)
+        rel = {k: v.relative_to(tmp) for k, v in paths.items()}
+    return {k: final / v for k, v in rel.items()}
+
+
+def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256: str | None, redact: bool,
+                title: str) -> dict[str, Path]:
+    texts = a.corpus.texts
     quotes = quotes_table(a, texts)
     matrix = framework_matrix(a)
     shifts = shift_table(a)
@@ -72,18 +91,19 @@ def write_report(a: Analysis, out: Path, *, input_path: Path | None = None, forc
     _csv(shifts, paths["shifts"])
     ranked = classify_findings(shifts, near_duplicates=a.near_duplicates)
     write_workbook(paths["matrix_xlsx"], matrix, shifts, quotes, a.themes.membership,
-                   list(dict.fromkeys(a.levels["wave"].tolist())), set_aside=a.set_aside)
+                   list(dict.fromkeys(a.levels["wave"].tolist())), set_aside=a.set_aside, sanitize=neutralise_frame)
+    strip_formula_cells(paths["matrix_xlsx"])  # no formula cell from data, whatever the workbook code does
     paths.update(_write_curation(a, out, texts, input_path))
     figures = write_figures(a, matrix, out / "figures", shifts=ranked)
     paths.update({f"figure_{k}": v for k, v in figures.items() if isinstance(v, Path)})
     paths["html"].write_text(render_html(a, matrix, shifts, figures, texts, title), encoding="utf-8")
     run = {"stakeholder_nlp": __version__, "python": platform.python_version(), "input": str(input_path) if input_path else None,
-           "input_sha256": hashlib.sha256(Path(input_path).read_bytes()).hexdigest() if input_path else None,
+           "input_sha256": input_sha256, "warnings": list(a.corpus.warnings),
            "n_quotes": len(a.corpus), "waves": a.config.get("wave_order", {}).get("levels", list(a.corpus.waves)), "model_id": a.model_id,
            "config": a.config, "redacted": redact, "timings_s": {k: round(v, 3) for k, v in a.timings.items()},
            "versions": _versions(), "files": {k: str(v.relative_to(out)) for k, v in paths.items() if k != "run"},
            "n_set_aside": 0 if a.set_aside is None else len(a.set_aside), "n_bad_rows": len(a.corpus.skipped)}
-    paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")
+    paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")  # last: the completion marker
     return paths
 
 

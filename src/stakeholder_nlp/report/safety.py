@@ -1,0 +1,271 @@
+"""Safe output: spreadsheet-formula neutralisation, atomic output folders and files, preflight checks.
+
+**Formula cells.** A cell whose text starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+(OWASP "CSV Injection": https://owasp.org/www-community/attacks/CSV_Injection), or with their full-width
+forms or a line feed, is read by Excel/LibreOffice as a formula: a quote, speaker or wave label such as
+``=HYPERLINK("http://x", "click")`` would become a live link. :func:`neutralise_frame` prefixes such text
+cells (and column names) with a single quote ``'``, as OWASP recommends; numbers are left alone (``-0.25``
+stays a number). :func:`write_csv` applies it to every CSV, and :func:`strip_formula_cells` makes sure an
+``.xlsx`` file holds no formula cell at all (openpyxl stores any string starting with ``=`` as a formula).
+
+**Atomic output folder.** :func:`atomic_output_dir` writes into a temporary folder beside ``OUT``
+(``.OUT.partial-<pid>``, holding a marker naming the input's sha256) and renames it into place only when
+everything, ``run.json`` last, is written: a killed, failed or disk-full run leaves ``OUT`` as it was (absent,
+or the previous complete results), never half-written files. A rerun cleans up what a dead run left
+beside ``OUT``; a folder that holds only an unfinished run of the same input is resumed without
+``--force``. :func:`atomic_file` does the same for a single file (``embed``'s ``.npy``).
+
+**Preflight.** :func:`check_output_dir` and :func:`check_writable_dir` say before any work starts that
+``OUT`` holds results (pass ``--force``), or that a location is read-only, not a folder, or full.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import OutputError
+
+#: first characters that make a spreadsheet read a cell as a formula (OWASP, plus full-width forms and LF)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+#: the file that marks a folder as a complete run (written last)
+COMPLETION_FILE = "run.json"
+#: inside a folder being written: which process writes it, for which input
+PARTIAL_MARKER = ".stakeholder_nlp-partial.json"
+#: free space a preflight asks for in the output location (results are a few MB)
+MIN_FREE_BYTES = 32 * 2**20
+_PROBE_BYTES = 256 * 2**10
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """The output folder already holds results and ``force`` was not given."""
+
+
+# ----------------------------------------------------------------------------------- formula cells
+def neutralise_cell(value):
+    """``"'" + value`` for text a spreadsheet would read as a formula; anything else unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every formula-like text cell and column name neutralised; numeric columns untouched."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise_cell)
+    out.columns = [neutralise_cell(c) for c in out.columns]
+    return out
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, *, float_format: str | None = "%.6g") -> Path:
+    """The one CSV writer for outputs: neutralised cells, ``\\n`` line ends, no index."""
+    path = Path(path)
+    neutralise_frame(df).to_csv(path, index=False, float_format=float_format, lineterminator="\n")
+    return path
+
+
+def strip_formula_cells(path: str | Path) -> int:
+    """Turn every formula cell of an ``.xlsx`` file into a text cell (re-saving the file only if one was
+    found); returns how many there were. Use after writing a workbook from data."""
+    from openpyxl import load_workbook
+
+    path = Path(path)
+    wb = load_workbook(path)
+    n = 0
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    value = str(cell.value)
+                    cell.value = neutralise_cell(value)
+                    cell.data_type = "s"
+                    n += 1
+    if n:
+        with atomic_file(path) as tmp:
+            wb.save(tmp)
+    return n
+
+
+# ----------------------------------------------------------------------------------- preflight
+def _os_error(exc: OSError, what: str, where: Path) -> OutputError:
+    if exc.errno == errno.ENOSPC:
+        hint = "the disk is full; free space or choose another location"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        hint = "it is read-only or not writable by you; choose another location"
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        hint = "a file stands where a folder is needed"
+    else:
+        hint = exc.strerror or str(exc)
+    return OutputError(exc.errno or errno.EIO, f"{what} {where} cannot be written: {hint}")
+
+
+def check_writable_dir(folder: str | Path, *, what: str = "folder", min_free: int = MIN_FREE_BYTES) -> Path:
+    """Create ``folder`` if needed and prove it writable (a probe file, written and removed); raise
+    :class:`OutputError` naming it if it is read-only, not a folder, or has less than ``min_free`` bytes."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(errno.ENOTDIR, f"{what} {folder} is a file; expected a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True) as fh:
+            fh.write(b"\0" * _PROBE_BYTES)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise _os_error(exc, what, folder) from None
+    free = shutil.disk_usage(folder).free
+    if free < min_free:
+        raise OutputError(errno.ENOSPC, f"{what} {folder} has {free / 2**20:.1f} MiB free; at least "
+                                        f"{min_free / 2**20:.0f} MiB are needed. Free space or choose another location")
+    return folder
+
+
+def file_sha256(path: str | Path | None) -> str | None:
+    if path is None or not Path(path).is_file():
+        return None
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_marker(folder: Path) -> dict:
+    try:
+        return json.loads((folder / PARTIAL_MARKER).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _pid_alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _siblings(out: Path, kind: str) -> list[Path]:
+    if not out.parent.is_dir():
+        return []
+    return sorted(out.parent.glob(f".{out.name}.{kind}-*"))
+
+
+def recover(out: Path) -> None:
+    """Clean up what a dead run left beside ``out``: partial folders are removed; a previous result set
+    moved aside for a ``--force`` swap is put back if the new one never arrived."""
+    for old in _siblings(out, "old"):
+        if _pid_alive(_read_marker(old).get("pid")):
+            continue
+        if not out.exists() and (old / COMPLETION_FILE).exists():
+            os.replace(old, out)
+            (out / PARTIAL_MARKER).unlink(missing_ok=True)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+    for partial in _siblings(out, "partial"):
+        if not _pid_alive(_read_marker(partial).get("pid")):
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def is_unfinished_run_of(folder: Path, input_sha256: str | None) -> bool:
+    """True if ``folder`` holds only an unfinished run (a partial marker, no ``run.json``) of this input."""
+    marker = _read_marker(folder)
+    return (bool(marker) and input_sha256 is not None and marker.get("input_sha256") == input_sha256
+            and not (folder / COMPLETION_FILE).exists() and not _pid_alive(marker.get("pid")))
+
+
+def check_output_dir(out: str | Path, force: bool, *, input_sha256: str | None = None) -> Path:
+    """Preflight for an output folder: clean up after dead runs, refuse a folder with results unless
+    ``force`` (an unfinished run of the same input is resumed), and prove the location writable."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(errno.ENOTDIR, f"output {out} is a file; expected a folder (or a new name)")
+    recover(out)
+    if out.is_dir() and any(out.iterdir()) and not force and not is_unfinished_run_of(out, input_sha256):
+        raise OutputExistsError(errno.EEXIST, f"output folder {out} exists and is not empty; pass --force to "
+                                              "overwrite it")
+    check_writable_dir(out.parent if not out.exists() else out, what="output folder")
+    return out
+
+
+# ----------------------------------------------------------------------------------- atomic writing
+def _fsync_tree(folder: Path) -> None:
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            with p.open("rb") as fh:
+                os.fsync(fh.fileno())
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_output_dir(out: str | Path, *, input_sha256: str | None = None) -> Iterator[Path]:
+    """Yield a temporary folder beside ``out``; on success it replaces ``out`` (whose previous content,
+    if any, is removed); on any failure it is removed and ``out`` is left as it was. The caller writes
+    :data:`COMPLETION_FILE` last. Write failures (read-only, disk full) become :class:`OutputError`."""
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        (tmp / PARTIAL_MARKER).write_text(json.dumps({"pid": os.getpid(), "input_sha256": input_sha256,
+                                                      "out": str(out)}))
+    except OSError as exc:
+        raise _os_error(exc, "output folder", out) from None
+    try:
+        yield tmp
+        _fsync_tree(tmp)
+        (tmp / PARTIAL_MARKER).unlink()
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            (old / PARTIAL_MARKER).write_text(json.dumps({"pid": os.getpid()}))
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise _os_error(exc, "output folder", out) from exc
+        raise
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed to ``path``, on failure removed."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")  # keeps the suffix (np.save)
+    try:
+        yield tmp
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise _os_error(exc, "file", path) from exc
+        raise
