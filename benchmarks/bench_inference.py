@@ -37,7 +37,7 @@ from common import write_result  # noqa: E402
 from stakeholder_nlp.shift.bootstrap import bootstrap_means, cluster_ids, cluster_totals, percentile_ci  # noqa: E402
 from stakeholder_nlp.shift.inference import canonical_clusters, wild_cluster_test  # noqa: E402
 
-REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+REPS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "scale" else 200
 COLS = 100
 GEE_REPS = int(sys.argv[2]) if len(sys.argv) > 2 else 12
 B = int(sys.argv[3]) if len(sys.argv) > 3 else 499
@@ -224,5 +224,39 @@ def main() -> None:
     print(f"wrote {path}")
 
 
+def scale(n: int = 100_000, k: int = 40) -> None:
+    """The shift stage at scale: n independent comments in two waves, k themes, 384-d embeddings, 10 strata
+    (synthetic; the same calls the pipeline makes). ``bench_inference.py scale``."""
+    from stakeholder_nlp.sentiment import sentiment_shift
+    from stakeholder_nlp.shift import content_drift, prevalence_levels, prevalence_shift
+
+    rng = np.random.default_rng(0)
+    primary = rng.integers(0, k, n)
+    member = np.zeros((n, k), bool)
+    member[np.arange(n), primary] = True
+    member |= rng.random((n, k)) < 0.02
+    m = pd.DataFrame(member, columns=[f"t{i}" for i in range(k)])
+    waves = np.where(rng.random(n) < 0.5, 2020, 2021).tolist()
+    speakers = [f"r{i}" for i in range(n)]
+    strata = pd.DataFrame({"site": rng.integers(0, 10, n).astype(str)})
+    emb = rng.normal(size=(n, 384)).astype(np.float32)
+    lemmas = [f"w{i % 50} w{i % 17} w{i % 7}" for i in range(n)]
+    scores = np.tanh(rng.normal(size=n))
+    timings = {}
+    for name, fn in (("prevalence_levels", lambda: prevalence_levels(m, waves, speakers, n_boot=2000)),
+                     ("prevalence_shift (with strata)",
+                      lambda: prevalence_shift(m, waves, speakers, strata=strata, n_boot=2000)),
+                     ("sentiment_shift", lambda: sentiment_shift(m, scores, waves, speakers, n_boot=2000)),
+                     ("content_drift", lambda: content_drift(m, emb, waves, speakers, lemmas))):
+        t = time.perf_counter()
+        fn()
+        timings[name] = time.perf_counter() - t
+        print(f"{name}: {timings[name]:.1f}s", flush=True)
+    timings["total"] = sum(timings.values())
+    path = write_result("inference_scale", {"n": n, "themes": k, "n_boot": 2000, "n_perm": 999,
+                                            "seconds": timings})
+    print(timings, f"wrote {path}")
+
+
 if __name__ == "__main__":
-    main()
+    scale() if sys.argv[1:2] == ["scale"] else main()

@@ -265,7 +265,7 @@ def analyze_cmd(
         from ..corpus.waves import infer_wave_order
 
         order_given = [w.strip() for w in wave_order.split(",") if w.strip()] if wave_order else None
-        order = infer_wave_order(corpus.quotes["wave"], order_given, baseline)
+        infer_wave_order(corpus.quotes["wave"], order_given, baseline)  # a bad --wave-order fails here
     except CorpusError as exc:
         _fail(exc)
     from ..embedding import EmbeddingCache, load_embedder
@@ -278,7 +278,8 @@ def analyze_cmd(
         try:
             result = analyze(corpus, embedder, codebook=book, cache=store, seed=seed, strata=strata, runs=runs,
                              n_boot=n_boot, n_topics=n_topics if n_topics == "auto" else int(n_topics), progress=True, on_stage=lambda s: typer.echo(f"== {s}", err=True),
-                             nonresponse=rules, curation=curation, wave_order=order.levels)
+                             nonresponse=rules, curation=curation, wave_order=order_given,
+                             baseline=baseline)
         except (ValueError, FileNotFoundError) as exc:
             _fail(exc)
     write_report(result, out, input_path=input, force=True, redact=redact)

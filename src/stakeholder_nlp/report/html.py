@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..corpus.waves import strata_wave_table
 from ..pipeline import Analysis
 from .findings import (
     caveat_column,
@@ -69,18 +70,26 @@ GLOSSARY = (
      "quote of that wave (non-responses set aside are not counted)."),
     ("Multi-theme quotes", "A quote may carry several codebook themes (when it is about equally close to "
      "them), so shares across themes can add up to more than 100%."),
-    ("95% CI", "Cluster-bootstrap interval: speakers are resampled within each wave, their quotes kept "
-     "together."),
+    ("95% CI", "Wild cluster bootstrap with Webb weights, speakers as clusters (a speaker's quotes move "
+     "together; an unattributed quote is its own cluster); the interval is every value the same test does "
+     "not reject, so it excludes 0 exactly when p < 0.05. Calibrated at 6 speakers per wave "
+     "(benchmarks/bench_inference.py)."),
     ("q", "The p-value of the wave difference adjusted for testing every theme at once (Benjamini-Hochberg "
-     "false discovery rate). A change is called significant when q < 0.05."),
+     "false discovery rate; the family is every theme × every wave comparison, separately for shares and "
+     "for sentiment; trend tests are their own family). A change is called significant when q < 0.05."),
+    ("Not estimable", "A theme × wave cell voiced by fewer than 2 speakers: it has no interval, and a change "
+     "involving it is never called significant."),
+    ("Could have been detected", "For a change that is not significant, the smallest difference this number "
+     "of speakers detects with 80% power; for a theme absent from a wave, the chance that a view held by 20% "
+     "of that wave's speakers was voiced by none of them (Fugard & Potts 2015)."),
     ("Drift", "How far the theme's content moved between waves (distance between the wave centroids of its "
      "quotes), with a speaker-level permutation p-value."),
     ("Stability %", "Of the reruns (other seeds, 80% subsamples of each wave), the share in which the change "
      "kept its direction. Shown as a badge only for significant changes."),
     ("Badges", "significant: q < 0.05. stable: a significant change whose direction held in at least 80% "
      "of reruns. not rerun: stability was not computed. fragile: held in fewer. composition: the "
-     "strata-adjusted estimate disagrees (the change may reflect who was interviewed). underpowered: fewer "
-     "than 5 quotes or 3 speakers; never called significant. emerging/vanished: voiced in one wave only. "
+     "strata-adjusted estimate disagrees (the change may reflect who took part). underpowered: in a wave "
+     "where the theme is voiced, fewer than 5 quotes or 3 speakers; never called significant. emerging/vanished: voiced in one wave only. "
      "near-duplicate: another emergent theme has almost the same content."),
 )
 
@@ -211,4 +220,8 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
         sentiment_notice=getattr(a, "sentiment_notice", None) or "",
         matrix_rows=rows, shift_rows=shift_rows, stability_summary=stability_summary, figures=figs,
         map_note=map_note, glossary=GLOSSARY, runs=a.config.get("runs"), n_boot=a.config.get("n_boot"),
-        strata=a.config.get("strata") or [], version=__version__)
+        strata=a.config.get("strata") or [], version=__version__,
+        wave_order=a.config.get("wave_order", {}).get("sentence", ""),
+        composition=[(c, _frame(t.reset_index().rename(columns={"stratum": c})))
+                     for c in a.config.get("strata") or []
+                     if (t := strata_wave_table(a.corpus.quotes, c)) is not None])

@@ -11,12 +11,17 @@
 ``;``-separated), ``exemplar_quote_ids`` (``;``-separated; quotes whose main theme this is first, no repeated
 text, fragments of fewer than four words only when nothing longer is there).
 
-``shifts.csv`` (:data:`SHIFT_TABLE_COLUMNS`): one row per theme: ``theme_id``, ``label``, ``share_a``,
-``share_b``, ``share_diff``, ``share_diff_lo``, ``share_diff_hi``, ``share_q``, ``share_significant``,
-``adj_diff``, ``sentiment_diff``, ``sentiment_diff_lo``, ``sentiment_diff_hi``, ``sentiment_p``, ``drift``,
-``drift_p``, ``prevalence_stability`` (share of reruns whose shift has the same sign),
-``sentiment_stability``, ``member_stability``, ``flags`` (``emerging``, ``vanished``, ``composition``,
-``underpowered``, ``fragile``; ``;``-separated), ``sentence`` (the finding in plain language).
+``shifts.csv`` (:data:`SHIFT_TABLE_COLUMNS`): one row per theme × wave comparison (consecutive pairs, and
+first -> last with three or more waves): ``theme_id``, ``label``, then the columns of ``result.shifts``
+(:data:`stakeholder_nlp.shift.prevalence.SHIFT_COLUMNS`: ``wave_a``, ``wave_b``, ``comparison``,
+``share_a`` ... ``share_diff_lo``, ``share_diff_hi``, ``share_p``, ``share_q``, ``share_significant``, ``status``,
+``estimable_a/_b``, ``underpowered``, ``share_mdd``, ``miss_probability``, ``detectable_share``, ``adj_diff``,
+``adj_diff_lo``, ``adj_diff_hi``, ``composition``) and of ``result.sentiment_shifts``
+(:data:`stakeholder_nlp.sentiment.summary.SENTIMENT_SHIFT_COLUMNS`, ``sentiment_*``) under the same names,
+then ``drift``, ``drift_p``, ``prevalence_stability`` (share of reruns whose shift has the same sign),
+``sentiment_stability``, ``member_stability`` (these five on the first -> last row only), ``caveats``
+(``emerging``, ``vanished``, ``not-estimable``, ``composition``, ``underpowered``, ``fragile``;
+``;``-separated), ``sentence`` (the finding in plain language, with what could have been detected).
 """
 
 from __future__ import annotations
@@ -25,15 +30,17 @@ import numpy as np
 import pandas as pd
 
 from ..pipeline import Analysis
+from ..sentiment.summary import SENTIMENT_SHIFT_COLUMNS
+from ..shift.prevalence import SHIFT_COLUMNS
 
 QUOTE_COLUMNS = ("quote_id", "text", "speaker", "wave", "themes", "primary_theme", "topic", "sentiment",
                  "sentiment_label")
 MATRIX_COLUMNS = ("theme_id", "label", "kind", "wave", "n_quotes", "n_speakers", "share", "share_lo", "share_hi",
                   "sentiment_mean", "sentiment_lo", "sentiment_hi", "distinctive_terms", "exemplar_quote_ids")
-SHIFT_TABLE_COLUMNS = ("theme_id", "label", "share_a", "share_b", "share_diff", "share_diff_lo", "share_diff_hi",
-                       "share_q", "share_significant", "adj_diff", "sentiment_diff", "sentiment_diff_lo",
-                       "sentiment_diff_hi", "sentiment_p", "drift", "drift_p", "prevalence_stability",
-                       "sentiment_stability", "member_stability", "flags", "sentence")
+SHIFT_TABLE_COLUMNS = (("theme_id", "label") + SHIFT_COLUMNS[1:]
+                       + tuple(c for c in SENTIMENT_SHIFT_COLUMNS if c.startswith("sentiment_"))
+                       + ("drift", "drift_p", "prevalence_stability", "sentiment_stability", "member_stability",
+                          "caveats", "sentence"))
 
 
 def quotes_table(a: Analysis, texts: list[str] | None = None) -> pd.DataFrame:
@@ -109,61 +116,80 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def _sentence(label, row, waves) -> str:
-    a, b = waves
+def _sentence(label, row) -> str:
+    from ..shift import power_sentence
+
+    a, b = row["wave_a"], row["wave_b"]
+    cav = str(row["caveats"]).split(";")
     d = row["share_diff"]
     verb = "rose" if d > 0 else "fell" if d < 0 else "stayed"
+    ci = (f", 95% CI {100 * row['share_diff_lo']:+.0f} to {100 * row['share_diff_hi']:+.0f}"
+          if np.isfinite(row["share_diff_lo"]) else "")
     parts = [f"{label}: share {verb} from {_pct(row['share_a'])} in {a} to {_pct(row['share_b'])} in {b} "
-             f"(difference {100 * d:+.0f} points, 95% CI {100 * row['share_diff_lo']:+.0f} to "
-             f"{100 * row['share_diff_hi']:+.0f}"
-             + (f", q = {row['share_q']:.2f}" if np.isfinite(row["share_q"]) else "") + ")"]
-    if "emerging" in row["flags"]:
+             f"(difference {100 * d:+.0f} points{ci}"
+             + (f", p = {row['share_p']:.3f}, q = {row['share_q']:.2f}" if np.isfinite(row["share_q"]) else "")
+             + ")"]
+    if "emerging" in cav:
         parts.append(f"voiced only in {b}")
-    if "vanished" in row["flags"]:
+    if "vanished" in cav:
         parts.append(f"voiced only in {a}")
+    if "not-estimable" in cav:
+        parts.append(f"voiced by fewer than 2 speakers in {a if not row['estimable_a'] else b}: not estimable, "
+                     "never called significant")
+    if not row["share_significant"]:
+        said = power_sentence(row)
+        if said:
+            parts.append(said)
     sd = row["sentiment_diff"]
     if np.isfinite(sd):
         parts.append(f"sentiment {'rose' if sd > 0 else 'fell'} by {abs(sd):.2f} (95% CI "
-                     f"{row['sentiment_diff_lo']:+.2f} to {row['sentiment_diff_hi']:+.2f})")
+                     f"{row['sentiment_diff_lo']:+.2f} to {row['sentiment_diff_hi']:+.2f}, "
+                     f"p = {row['sentiment_p']:.3f})")
     if np.isfinite(row["prevalence_stability"]):
         parts.append(f"direction of the share change held in {row['prevalence_stability']:.0%} of reruns")
-    if "underpowered" in row["flags"]:
-        parts.append("too few quotes or speakers for a firm conclusion")
-    if "composition" in row["flags"]:
-        parts.append("the change may reflect who was interviewed (strata-adjusted estimate differs)")
+    if "underpowered" in cav:
+        parts.append("too few quotes or speakers in a wave for a firm conclusion")
+    if "composition" in cav:
+        ad = row["adj_diff"]
+        parts.append(f"the change may reflect who took part: adjusted for the strata the difference is "
+                     f"{100 * ad:+.0f} points (95% CI {100 * row['adj_diff_lo']:+.0f} to "
+                     f"{100 * row['adj_diff_hi']:+.0f})")
     return "; ".join(parts) + "."
 
 
 def shift_table(a: Analysis) -> pd.DataFrame:
+    """One row per theme × wave comparison: the columns of ``result.shifts`` and ``result.sentiment_shifts``
+    under the same names, plus label, drift and stability (first -> last only), caveats and a sentence."""
     labels = _labels(a)
-    sh = a.shifts.set_index("theme_id")
-    ss = a.sentiment_shifts.set_index("theme_id")
+    keys = ["theme_id", "wave_a", "wave_b"]
+    sent = a.sentiment_shifts.drop(columns=["comparison"])
+    df = a.shifts.merge(sent, on=keys, how="left")
+    last = df["comparison"].eq("first-last") if df["comparison"].eq("first-last").any() else \
+        pd.Series(True, index=df.index)
     dr = a.drift.set_index("theme_id")
     st_f = a.stability.findings.set_index("theme_id") if a.stability is not None else None
     st_t = a.stability.themes.set_index("theme_id") if a.stability is not None else None
-    waves = (sh["wave_a"].iloc[0], sh["wave_b"].iloc[0])
-    rows = []
-    for tid in a.themes.themes["theme_id"]:
-        p, s, d = sh.loc[tid], ss.loc[tid], dr.loc[tid]
-        flags = []
-        if p["status"] in ("emerging", "vanished"):
-            flags.append(p["status"])
-        if p["composition_flag"]:
-            flags.append("composition")
-        if p["underpowered"]:
-            flags.append("underpowered")
-        prev_stab = st_f.loc[tid, "prevalence_sign_agreement"] if st_f is not None else np.nan
-        if st_f is not None and not st_f.loc[tid, "stable"]:
-            flags.append("fragile")
-        row = {"theme_id": tid, "label": labels[tid], "share_a": p["share_a"], "share_b": p["share_b"],
-               "share_diff": p["diff"], "share_diff_lo": p["diff_lo"], "share_diff_hi": p["diff_hi"],
-               "share_q": p["q_value"], "share_significant": bool(p["significant"]), "adj_diff": p["adj_diff"],
-               "sentiment_diff": s["diff"], "sentiment_diff_lo": s["diff_lo"], "sentiment_diff_hi": s["diff_hi"],
-               "sentiment_p": s["p_value"], "drift": d["drift"], "drift_p": d["drift_p"],
-               "prevalence_stability": prev_stab,
-               "sentiment_stability": st_f.loc[tid, "sentiment_sign_agreement"] if st_f is not None else np.nan,
-               "member_stability": st_t.loc[tid, "member_stability"] if st_t is not None else np.nan,
-               "flags": ";".join(flags)}
-        row["sentence"] = _sentence(labels[tid], row, waves)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=list(SHIFT_TABLE_COLUMNS))
+    df["label"] = df["theme_id"].map(labels)
+    for col in ("drift", "drift_p"):
+        df[col] = np.where(last, df["theme_id"].map(dr[col]), np.nan)
+    for col, src, name in (("prevalence_stability", st_f, "prevalence_sign_agreement"),
+                           ("sentiment_stability", st_f, "sentiment_sign_agreement"),
+                           ("member_stability", st_t, "member_stability")):
+        df[col] = np.where(last, df["theme_id"].map(src[name]), np.nan) if src is not None else np.nan
+    caveats = []
+    for i, r in df.iterrows():
+        cav = [r["status"]] if r["status"] in ("emerging", "vanished") else []
+        if not (r["estimable_a"] and r["estimable_b"]) and r["status"] == "present":
+            cav.append("not-estimable")
+        if r["composition"]:
+            cav.append("composition")
+        if r["underpowered"]:
+            cav.append("underpowered")
+        if st_f is not None and last[i] and r["theme_id"] in st_f.index and not st_f.loc[r["theme_id"], "stable"]:
+            cav.append("fragile")
+        caveats.append(";".join(cav))
+    df["caveats"] = caveats
+    df["sentence"] = [_sentence(labels[r["theme_id"]], r) for _, r in df.iterrows()]
+    order = {t: i for i, t in enumerate(a.themes.themes["theme_id"])}
+    df = df.assign(_o=df["theme_id"].map(order)).sort_values(["_o"], kind="stable").drop(columns="_o")
+    return df.reset_index(drop=True)[list(SHIFT_TABLE_COLUMNS)]
