@@ -232,3 +232,32 @@ def check_codes(raw: Any, where: Where) -> tuple[str, ...]:
             raise where.error("codes look like a JSON list but are not one")
         return _code_list(parsed, where)
     return tuple(c.strip() for c in text.split(";") if c.strip())
+
+
+#: the smallest corpus an analysis accepts: themes come from clustering distinct texts, and a wave needs a
+#: few quotes before its share of a theme means anything
+MIN_DISTINCT_TEXTS = 10
+MIN_QUOTES_PER_WAVE = 3
+
+
+def check_analysable(corpus, *, min_distinct: int = MIN_DISTINCT_TEXTS,
+                     min_per_wave: int = MIN_QUOTES_PER_WAVE) -> None:
+    """Raise :class:`~stakeholder_nlp.errors.CorpusTooSmallError` naming the minimum if the corpus is too
+    small or too uniform to analyse (after non-responses are set aside)."""
+    from ..errors import CorpusTooSmallError
+
+    q = corpus.quotes
+    where = corpus.path or "corpus"
+    n_distinct = q["text"].nunique()
+    if n_distinct < min_distinct:
+        raise CorpusTooSmallError(
+            f"{where}: an analysis needs at least {min_distinct} distinct quote texts; found {n_distinct} "
+            f"among {len(q)} quotes (after non-responses were set aside). Themes are found by comparing "
+            "distinct texts: add quotes, or check --text-col")
+    counts = q.groupby("wave", sort=True).size()
+    small = {w: int(n) for w, n in counts.items() if n < min_per_wave}
+    if small:
+        raise CorpusTooSmallError(
+            f"{where}: each wave needs at least {min_per_wave} quotes; "
+            + ", ".join(f"wave {w!r} has {n}" for w, n in small.items())
+            + ". Add quotes, merge waves, or check --wave-col")

@@ -82,12 +82,27 @@ def _output_error(exc: OSError, out: Path) -> OutputError:
     return OutputError(exc.errno or errno.EIO, f"cannot write {out}: {why}; nothing was written there")
 
 
+def _remove_dead_partials(out: Path) -> None:
+    """Temporary files that killed runs left beside ``out`` (their process is gone)."""
+    for p in out.parent.glob(f".{out.stem}.partial-*{out.suffix}"):
+        pid = p.name[len(f".{out.stem}.partial-"):len(p.name) - len(out.suffix)]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            p.unlink(missing_ok=True)
+        except PermissionError:
+            pass
+
+
 @contextlib.contextmanager
 def _atomic(out: Path):
     """A temporary path beside ``out``, renamed to ``out`` on success and removed on any failure."""
     tmp = _partial(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_dead_partials(out)
         yield tmp
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())

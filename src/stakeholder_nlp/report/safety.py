@@ -68,10 +68,22 @@ def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _unify_line_breaks(value):
+    if isinstance(value, str) and "\r" in value:
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
+
+
 def write_csv(df: pd.DataFrame, path: str | Path, *, float_format: str | None = "%.6g") -> Path:
-    """The one CSV writer for outputs: neutralised cells, ``\\n`` line ends, no index."""
+    """The one CSV writer for outputs: neutralised cells, ``\\n`` line ends, no index. Line breaks inside
+    a cell are written as ``\\n`` (quoted): Python's writer leaves a lone CR unquoted, and every reader
+    takes it for the end of a row."""
     path = Path(path)
-    neutralise_frame(df).to_csv(path, index=False, float_format=float_format, lineterminator="\n")
+    frame = neutralise_frame(df)
+    for col in frame.columns:
+        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+            frame[col] = frame[col].map(_unify_line_breaks)
+    frame.to_csv(path, index=False, float_format=float_format, lineterminator="\n")
     return path
 
 
