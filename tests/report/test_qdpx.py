@@ -62,6 +62,8 @@ def test_written_project_validates_and_reimports_identically(tmp_path):
     assert back.cases == proj.cases and back.notes == proj.notes and back.name == proj.name
     src = back.sources[0]
     assert [src.text[x.start:x.end] for x in src.selections] == ["Très bien 👍🏽", "東京"]
+    (tmp_path / "ref").write_text("x")
+    assert out.stat().st_mode & 0o777 == (tmp_path / "ref").stat().st_mode & 0o777  # as readable as any new file
     with zipfile.ZipFile(out) as zf:
         assert sorted(zf.namelist()) == ["project.qde", f"sources/{guid('src')}.txt"]
         assert zf.read(f"sources/{guid('src')}.txt") == TEXT.encode("utf-8")  # CRLF kept, no BOM

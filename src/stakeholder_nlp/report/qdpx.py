@@ -24,7 +24,6 @@ What goes in (:func:`analysis_project`):
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
@@ -357,8 +356,8 @@ def write_qdpx(project: RefiProject, path: str | Path, *, validate: bool = True)
             raise QdpxValidationError(f"{path}: project.qde does not validate against the REFI-QDA Project "
                                       f"schema ({len(errors)} errors); first: {errors[0]}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    # a sibling temp name (not mkstemp: that would leave the file readable by its owner only)
+    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"))
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("project.qde", xml)
