@@ -58,7 +58,9 @@ def report_dir(tmp_path_factory):
 
 
 def test_each_output_has_its_documented_columns(report_dir):
-    assert list(pd.read_csv(report_dir / "quotes.csv").columns) == list(QUOTE_COLUMNS)
+    quotes = pd.read_csv(report_dir / "quotes.csv")
+    assert list(quotes.columns)[:len(QUOTE_COLUMNS)] == list(QUOTE_COLUMNS)
+    assert {"codes", "site"} <= set(quotes.columns)  # human codes and input metadata are kept
     matrix = pd.read_csv(report_dir / "framework_matrix.csv")
     assert list(matrix.columns) == list(MATRIX_COLUMNS)
     assert set(matrix["wave"]) == {2016, 2021}
@@ -66,9 +68,11 @@ def test_each_output_has_its_documented_columns(report_dir):
     shifts = pd.read_csv(report_dir / "shifts.csv")
     assert list(shifts.columns) == list(SHIFT_TABLE_COLUMNS)
     assert shifts["sentence"].str.contains("share").all()
-    assert list(pd.read_excel(report_dir / "framework_matrix.xlsx").columns) == list(MATRIX_COLUMNS)
-    for name in ("prevalence_by_wave.png", "sentiment_by_theme.png", "quote_map.png"):
-        assert (report_dir / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list(pd.read_excel(report_dir / "framework_matrix.xlsx", sheet_name="numbers").columns) == list(
+        MATRIX_COLUMNS)
+    for name in ("prevalence_by_wave", "sentiment_by_theme", "quote_map"):
+        assert (report_dir / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert b"<svg" in (report_dir / "figures" / f"{name}.svg").read_bytes()[:2000]
     run = json.loads((report_dir / "run.json").read_text())
     assert {"config", "timings_s", "versions", "model_id"} <= set(run)
     assert run["config"]["seed"] == 0
@@ -76,7 +80,7 @@ def test_each_output_has_its_documented_columns(report_dir):
 
 def test_same_input_and_seed_give_identical_csvs(report_dir, tmp_path):
     write_report(_analysis(), tmp_path)
-    for name in ("quotes.csv", "framework_matrix.csv", "shifts.csv"):
+    for name in ("quotes.csv", "framework_matrix.csv", "shifts.csv", "assignment.csv", "themes.toml"):
         assert (tmp_path / name).read_bytes() == (report_dir / name).read_bytes(), name
 
 

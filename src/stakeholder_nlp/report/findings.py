@@ -84,8 +84,9 @@ def _pct(x: float) -> str:
 
 
 def finding_sentence(row, waves) -> str:
-    """One plain sentence: direction, shares, difference with its interval, q, reruns."""
-    a, b = waves[0], waves[-1]
+    """One plain sentence: direction, shares, difference with its interval, q, reruns. The row's own
+    ``wave_a``/``wave_b`` are used when present (three or more waves), else the first and last of ``waves``."""
+    a, b = (row["wave_a"], row["wave_b"]) if "wave_a" in row.index else (waves[0], waves[-1])
     d = row["share_diff"]
     more = "more" if d > 0 else "less"
     s = (f"{row['label']} was raised {more} often in {b} than in {a}: {_pct(row['share_a'])} → "
@@ -99,10 +100,19 @@ def finding_sentence(row, waves) -> str:
 
 def detection_statement(row) -> str:
     """What could have been detected, from the shift table's detection columns when present."""
+    if {"status", "n_speakers_a", "n_speakers_b"} <= set(row.index):
+        try:
+            from ..shift.power import power_sentence
+
+            said = power_sentence(row)
+            if said:
+                return said
+        except (ImportError, KeyError, TypeError, ValueError):
+            pass
     for c in row.index:
         if "detect" in c and isinstance(row[c], str) and row[c]:
             return row[c]
-    for c in ("mdd", "min_detectable_diff", "detectable_diff"):
+    for c in ("share_mdd", "mdd", "min_detectable_diff", "detectable_diff"):
         if c in row.index and np.isfinite(row[c]):
             return f"a change smaller than ±{100 * row[c]:.0f} points could not have been detected reliably"
     return ""

@@ -106,13 +106,13 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
     waves = [w for w in waves if w in set(matrix["wave"])] or sorted(matrix["wave"].unique().tolist())
     wave_arr = q["wave"].to_numpy()
     ranked = classify_findings(shifts, near_duplicates=a.near_duplicates)
-    pair = (ranked["wave_a"].iat[0], ranked["wave_b"].iat[0]) if "wave_a" in ranked.columns and len(ranked) \
-        else (waves[0], waves[-1])
+    pair = (waves[0], waves[-1])
     cell_quotes = {(r["theme_id"], r["wave"]): [x for x in str(r["exemplar_quote_ids"]).split(";") if x]
                    for _, r in matrix.iterrows()}
 
     def finding(r) -> dict:
-        w = pair[1] if r["share_diff"] > 0 else pair[0]
+        a_, b_ = (r["wave_a"], r["wave_b"]) if "wave_a" in r.index else pair
+        w = b_ if r["share_diff"] > 0 else a_
         ex = [_quote(q, texts, pos[x]) for x in cell_quotes.get((r["theme_id"], w), [])[:2] if x in pos]
         return {"sentence": finding_sentence(r, pair), "badges": [b for b in r["badges"].split(";") if b],
                 "quotes": ex}
@@ -121,8 +121,9 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
     care = [finding(r) for _, r in ranked.iterrows() if r["finding"] == "needs care"]
     sent = []
     for _, r in sentiment_findings(shifts).iterrows():
+        a_, b_ = (r["wave_a"], r["wave_b"]) if "wave_a" in r.index else pair
         sent.append(f"Sentiment about {r['label']} {'rose' if r['sentiment_diff'] > 0 else 'fell'} from "
-                    f"{pair[0]} to {pair[1]} by {abs(r['sentiment_diff']):.2f} on a -1 to 1 scale (95% CI "
+                    f"{a_} to {b_} by {abs(r['sentiment_diff']):.2f} on a -1 to 1 scale (95% CI "
                     f"{r['sentiment_diff_lo']:+.2f} to {r['sentiment_diff_hi']:+.2f}; q = {r['sentiment_q_bh']:.3f}).")
     unchanged = []
     for _, r in ranked[ranked["finding"] == "no change detected"].iterrows():

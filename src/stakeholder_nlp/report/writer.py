@@ -15,7 +15,7 @@ import pandas as pd
 from .. import __version__
 from ..pipeline import Analysis
 from .figures import write_figures
-from .findings import classify_findings
+from .findings import classify_findings, finding_sentence
 from .html import render_html
 from .safety import (
     OutputExistsError,
@@ -139,8 +139,26 @@ def one_screen_summary(a: Analysis, out: Path) -> str:
              f"{len(a.themes.themes)} themes ({a.themes.mode})"]
     if a.config.get("wave_order"):
         lines.append(a.config["wave_order"]["sentence"])
+    if a.set_aside is not None and len(a.set_aside):
+        lines.append(f"{len(a.set_aside)} non-responses set aside before themes (set_aside.csv)")
+    if a.corpus.skipped:
+        lines.append(f"{len(a.corpus.skipped)} bad rows skipped (bad_rows.csv)")
+    ranked = classify_findings(shifts, near_duplicates=a.near_duplicates)
+    waves = list(dict.fromkeys(a.levels["wave"].tolist()))
+    holds = ranked[ranked["finding"] == "holds"]
+    lines.append("Findings that hold:" if len(holds) else
+                 "Findings that hold: none (no theme's share changed with q < 0.05 and survived the checks)")
+    lines += ["  - " + finding_sentence(r, waves) for _, r in holds.iterrows()]
+    care = ranked[ranked["finding"] == "needs care"]
+    if len(care):
+        lines.append("Significant but needing care (fragile, composition):")
+        lines += [f"  - {finding_sentence(r, waves)} [{r['badges']}]" for _, r in care.iterrows()]
+    if a.near_duplicates is not None and len(a.near_duplicates):
+        lines.append(f"{len(a.near_duplicates)} pairs of near-duplicate emergent themes: merge them in themes.toml "
+                     "and rerun with --themes")
+    shifts = ranked
     view = shifts[["label", "share_a", "share_b", "share_diff", "share_q", "sentiment_diff", "prevalence_stability",
-                   "caveats"]].copy()
+                   "finding", "badges"]].copy()
     view["label"] = view["label"].str.slice(0, 38)
     if shifts["theme_id"].duplicated().any():  # three or more waves: say which comparison each row is
         view.insert(1, "waves", shifts["wave_a"].astype(str) + "→" + shifts["wave_b"].astype(str))

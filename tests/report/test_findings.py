@@ -1,0 +1,61 @@
+"""Findings: only significant, robust, stable changes 'hold'; badges mean one thing each; no 'stable' on a
+non-finding; ranked by size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from stakeholder_nlp.report.findings import classify_findings, finding_sentence, sentiment_findings
+
+
+def _shifts(**over):
+    base = {"theme_id": ["a", "b", "c", "d", "e"], "label": ["A", "B", "C", "D", "E"], "wave_a": [1] * 5,
+            "wave_b": [2] * 5, "share_a": [0.1, 0.2, 0.3, 0.2, 0.1], "share_b": [0.3, 0.1, 0.3, 0.5, 0.15],
+            "share_diff": [0.2, -0.1, 0.0, 0.3, 0.05], "share_diff_lo": [0.1, -0.15, -0.1, 0.1, -0.1],
+            "share_diff_hi": [0.3, -0.05, 0.1, 0.5, 0.2], "share_q": [0.01, 0.02, 0.9, 0.001, 0.6],
+            "share_significant": [True, True, False, True, False],
+            "prevalence_stability": [1.0, 0.9, 1.0, 0.6, 1.0], "caveats": ["", "", "", "", "underpowered"],
+            "sentiment_diff": [0.0, 0.3, 0.0, 0.0, 0.0], "sentiment_diff_lo": [-0.1, 0.1, -0.1, -0.1, -0.1],
+            "sentiment_diff_hi": [0.1, 0.5, 0.1, 0.1, 0.1], "sentiment_p": [0.9, 0.001, 0.9, 0.9, 0.9],
+            "sentiment_stability": [1.0] * 5}
+    base.update(over)
+    return pd.DataFrame(base)
+
+
+def test_only_significant_stable_robust_changes_hold_and_rank_by_size():
+    r = classify_findings(_shifts())
+    assert r["theme_id"].tolist() == ["a", "b", "d", "e", "c"]
+    assert r["finding"].tolist() == ["holds", "holds", "needs care", "no change detected", "no change detected"]
+    badges = dict(zip(r["theme_id"], r["badges"], strict=True))
+    assert badges["a"] == "significant;stable"
+    assert badges["d"] == "significant;fragile"
+    assert "stable" not in badges["c"] and "stable" not in badges["e"]  # no 'stable' on a non-finding
+    assert badges["e"] == "underpowered"
+
+
+def test_without_reruns_a_significant_change_holds_but_says_not_rerun():
+    r = classify_findings(_shifts(prevalence_stability=[np.nan] * 5))
+    assert r.set_index("theme_id").loc["a", "badges"] == "significant;not rerun"
+    assert r.set_index("theme_id").loc["d", "finding"] == "holds"
+
+
+def test_composition_and_near_duplicates_are_badged_and_the_old_flags_column_is_read():
+    s = _shifts(caveats=["composition", "", "", "", ""]).rename(columns={"caveats": "flags"})
+    near = pd.DataFrame({"theme_a": ["c"], "theme_b": ["e"]})
+    r = classify_findings(s, near_duplicates=near).set_index("theme_id")
+    assert r.loc["a", "finding"] == "needs care" and "composition" in r.loc["a", "badges"]
+    assert "near-duplicate" in r.loc["c", "badges"]
+
+
+def test_a_finding_is_one_sentence_with_interval_q_and_reruns():
+    row = classify_findings(_shifts()).iloc[0]
+    s = finding_sentence(row, [1, 2])
+    assert s == ("A was raised more often in 2 than in 1: 10% → 30% of quotes (+20 points, 95% CI +10 to +30; "
+                 "q = 0.010); the direction held in 100% of reruns.")
+
+
+def test_sentiment_findings_use_fdr_and_stability():
+    out = sentiment_findings(_shifts())
+    assert out["theme_id"].tolist() == ["b"]
+    assert sentiment_findings(_shifts(sentiment_stability=[0.5] * 5)).empty
