@@ -15,6 +15,7 @@ import pandas as pd
 
 from .corpus import Corpus
 from .corpus.nonresponse import NonResponseRules, set_aside
+from .corpus.validate import check_analysable
 from .embedding import Embedder, EmbeddingCache, embed_texts
 from .themes import Codebook, ThemeResult, TopicModel, fit_themes
 from .themes.curation import ThemesFile, promoted
@@ -44,6 +45,12 @@ class Analysis:
     near_duplicates: pd.DataFrame | None = None
     #: three or more waves: each theme's linear trend across waves (shift.prevalence.TREND_COLUMNS)
     trends: pd.DataFrame | None = None
+    #: per quote: quote_id + sentiment.QUOTE_SCORE_COLUMNS (how a long quote's score was combined: `combine`)
+    sentiment_detail: pd.DataFrame | None = None
+    #: agreement with a person's labels (sentiment.validation.VALIDATION_COLUMNS); empty without labels
+    sentiment_validation: pd.DataFrame | None = None
+    #: one paragraph for the report: validated on this corpus or not, and how to do it
+    sentiment_notice: str = ""
 
 
 def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = None, mode: str | None = None,
@@ -51,7 +58,8 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
             runs: int = 5, resample: float = 0.8, n_boot: int = 2000, n_topics: int | str = "auto",
             progress: bool = False, on_stage: Callable[[str], None] | None = None,
             nonresponse: NonResponseRules | None = _DEFAULT_RULES, curation: ThemesFile | None = None,
-            phrase_labels: bool = True, wave_order: Sequence | None = None, baseline=None) -> Analysis:
+            phrase_labels: bool = True, wave_order: Sequence | None = None, baseline=None,
+            sentiment_labels: pd.DataFrame | None = None, sentiment_adapt: bool = False) -> Analysis:
     """Run every stage; ``runs=0`` skips the stability reruns.
 
     ``nonresponse``: rules for answers set aside before themes (``None`` keeps every quote).
@@ -60,6 +68,8 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     ``phrase_labels``: label inductive themes by phrases from their quotes (:mod:`~.themes.labels`).
     ``wave_order``/``baseline``: the order of the waves (default: numeric/date order, an ordered Categorical's
     order, else first appearance; :func:`stakeholder_nlp.corpus.waves.infer_wave_order`).
+    ``sentiment_labels``: a person's labels of some quotes (:func:`stakeholder_nlp.sentiment.validation.read_labels`):
+    agreement is reported; ``sentiment_adapt`` also adapts the scorer to them (agreement by cross-validation).
     """
     from .sentiment import load_scorer, sentiment_levels, sentiment_shift
     from .shift import content_drift, prevalence_levels, prevalence_shift, prevalence_trend
@@ -74,6 +84,7 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     if nonresponse is not None:
         corpus, set_aside_table = set_aside(corpus, nonresponse)
         corpus.require_waves(2)
+    check_analysable(corpus)  # a clear minimum instead of a numerical failure deep inside a stage
     missing = [s for s in strata if s not in corpus.quotes.columns]
     if missing:
         raise ValueError(f"strata column(s) {missing} not in the corpus; metadata columns are "
@@ -126,9 +137,12 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
 
     t = time.perf_counter()
     say("sentiment")
+    from .sentiment.apply import score_corpus
+
     scorer = sentiment or load_scorer("default", embedder, cache=cache)
-    scores = scorer.score(texts)
-    labels = scorer.label(texts)
+    scored = score_corpus(scorer, q.assign(text=texts), labels=sentiment_labels, adapt=sentiment_adapt,
+                          n_boot=n_boot, seed=seed)
+    scores, labels = scored.scores, scored.labels
     s_levels = sentiment_levels(themes.membership, scores, labels, waves, speakers, n_boot=n_boot, seed=seed)
     s_shifts = sentiment_shift(themes.membership, scores, waves, speakers, n_boot=n_boot, seed=seed,
                                wave_order=order)
@@ -145,7 +159,8 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
                                   wave_order=order.levels)
         timings["stability"] = time.perf_counter() - t
     config = {"seed": seed, "mode": themes.mode, "strata": list(strata), "runs": runs, "resample": resample,
-              "n_boot": n_boot, "n_topics": n_topics, "sentiment": getattr(scorer, "name", type(scorer).__name__),
+              "n_boot": n_boot, "n_topics": n_topics, "sentiment": scored.scorer,
+              "sentiment_validated": scored.validated,
               "codebook": codebook.path if codebook is not None else None,
               "codebook_threshold": themes.threshold,
               "wave_order": order.to_dict(),
@@ -158,4 +173,5 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
                                                                 "extra_phrases": list(nonresponse.extra_phrases)}}
     return Analysis(corpus, x, emb.model_id, themes, levels, shifts, drift, scores, labels, s_levels, s_shifts,
                     stability, timings, config, set_aside=set_aside_table, near_duplicates=near,
-                    trends=trends)
+                    trends=trends, sentiment_detail=scored.detail, sentiment_validation=scored.validation,
+                    sentiment_notice=scored.notice)

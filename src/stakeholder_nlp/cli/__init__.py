@@ -40,6 +40,26 @@ def _load(input: Path, text_col: str, wave_col: str, speaker_col: str, id_col: s
         _fail(exc)
 
 
+def _preflight(*, out: Path | None = None, force: bool = False, input: Path | None = None,
+               cache: Path | None = None, out_file: Path | None = None) -> None:
+    """Checks before any work: the output folder (results there need --force; an unfinished run of the same
+    input is resumed), the output file's folder and the cache folder must be writable with room to spare."""
+    from ..errors import OutputError
+    from ..report.safety import check_output_dir, check_writable_dir, file_sha256
+
+    try:
+        if out is not None:
+            check_output_dir(out, force, input_sha256=file_sha256(input))
+        if out_file is not None:
+            if out_file.is_dir():
+                raise OutputError(21, f"output {out_file} is a folder; expected a file name such as vectors.npy")
+            check_writable_dir(out_file.parent, what="output folder")
+        if cache is not None:
+            check_writable_dir(cache, what="cache folder")
+    except OutputError as exc:
+        _fail(exc)
+
+
 def _cache(path: Path | None) -> Path:
     """``--cache`` or the per-user default (never the working directory)."""
     from ..embedding.paths import default_cache_dir
@@ -99,6 +119,7 @@ def summary_table(corpus) -> str:
             columns=[w for w in order.levels if w in set(codes["wave"])]).to_string())
     if corpus.skipped:
         lines.append(f"{len(corpus.skipped)} rows skipped on request")
+    lines.extend(f"warning: {w}" for w in getattr(corpus, "warnings", ()))
     return "\n\n".join(lines)
 
 
@@ -119,6 +140,7 @@ def embed(
     if not input.exists():
         _fail(FileNotFoundError(f"input file {input} does not exist"))
     cache = _cache(cache)
+    _preflight(out_file=out, cache=cache)
     try:
         embedder = load_embedder(backend, cache_dir=cache)
         with EmbeddingCache(cache) as store:
@@ -128,9 +150,10 @@ def embed(
                 from ..embedding import embed_texts
 
                 corpus = _load(input, text_col, "wave", "speaker")
+                from ..embedding.stream import save_npy
+
                 res = embed_texts(corpus.texts, embedder, cache=store, progress=progress)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                np.save(out, res.vectors)
+                save_npy(out, np.asarray(res.vectors))
                 typer.echo(f"{res.n_texts} rows -> {out} ({res.n_embedded} embedded, {res.n_cached} cached, "
                            f"{res.n_long_split} long texts split)")
             else:
@@ -166,23 +189,26 @@ def themes(
     except (StakeholderNLPError, FileNotFoundError) as exc:
         _fail(exc)
     cache = _cache(cache)
+    _preflight(out=out, force=True, cache=cache)
     embedder = load_embedder(backend, cache_dir=cache)
     with EmbeddingCache(cache) as store:
         vectors = embed_texts(corpus.texts, embedder, cache=store, progress=True).vectors
     k = n_topics if n_topics == "auto" else int(n_topics)
     result = fit_themes(corpus.texts, vectors, codebook=book, mode=mode, embedder=embedder,
                         topic_model=TopicModel(k, random_state=seed, embedder=embedder), random_state=seed)
+    from ..report.safety import write_csv
+
     out.mkdir(parents=True, exist_ok=True)
-    result.themes.to_csv(out / "themes.csv", index=False)
+    write_csv(result.themes, out / "themes.csv", float_format=None)
     q = corpus.quotes[["quote_id", "speaker", "wave"]].copy()
     q["themes"] = ["; ".join(c for c in result.membership.columns if result.membership.loc[i, c])
                    for i in range(len(q))]
     q["topic"] = result.topic_labels
-    q.to_csv(out / "quote_themes.csv", index=False)
+    write_csv(q, out / "quote_themes.csv", float_format=None)
     codes = corpus.quotes["codes"].tolist()
     if any(len(c) for c in codes):
         if book is not None:
-            codebook_agreement(result.membership, codes, book).to_csv(out / "agreement.csv", index=False)
+            write_csv(codebook_agreement(result.membership, codes, book), out / "agreement.csv", float_format=None)
         pa = partition_agreement(result.topic_labels, codes)
         typer.echo(f"topics vs human codes: ARI {pa['ari']:.3f}, NMI {pa['nmi']:.3f} (n={pa['n']})")
     typer.echo(result.themes[["theme_id", "label", "kind", "n_quotes"]].to_string(index=False))
@@ -236,16 +262,18 @@ def analyze_cmd(
                                           "of first appearance in the file (stated in the summary)."),
     baseline: str | None = typer.Option(None, "--baseline", help="The wave every comparison starts from "
                                         "(moved to the front of the order)."),
+    sentiment_labels: Path | None = typer.Option(None, "--sentiment-labels", help="A sheet from sample-to-label "
+                                                 "with a person's labels: agreement goes into the report."),
+    sentiment_adapt: bool = typer.Option(False, "--sentiment-adapt", help="With --sentiment-labels: adapt the "
+                                         "sentiment scorer to the labels (agreement by cross-validation)."),
 ) -> None:
     """Run corpus -> embedding -> themes -> shift -> sentiment -> stability -> report."""
     import time
 
-    from ..report import OutputExistsError, check_output_dir, one_screen_summary, write_report
+    from ..errors import OutputError
+    from ..report import one_screen_summary, write_report
 
-    try:
-        check_output_dir(out, force)
-    except OutputExistsError as exc:
-        _fail(exc)
+    _preflight(out=out, force=force, input=input, cache=_cache(cache))
     corpus = _load(input, text_col, wave_col, speaker_col, id_col, "skip" if skip_bad_rows else "raise")
     if corpus.skipped:
         typer.echo(f"{len(corpus.skipped)} bad rows skipped (listed in {out / 'bad_rows.csv'})", err=True)
@@ -271,6 +299,16 @@ def analyze_cmd(
     from ..embedding import EmbeddingCache, load_embedder
     from ..pipeline import analyze
 
+    labels_df = None
+    if sentiment_labels is not None or sentiment_adapt:
+        from ..sentiment.validation import read_labels
+
+        if sentiment_labels is None:
+            _fail(ValueError("--sentiment-adapt needs --sentiment-labels FILE (make one with sample-to-label)"))
+        try:
+            labels_df = read_labels(sentiment_labels)
+        except (CorpusError, FileNotFoundError) as exc:
+            _fail(exc)
     start = time.perf_counter()
     cache = _cache(cache)
     embedder = load_embedder(backend, cache_dir=cache)
@@ -278,11 +316,14 @@ def analyze_cmd(
         try:
             result = analyze(corpus, embedder, codebook=book, cache=store, seed=seed, strata=strata, runs=runs,
                              n_boot=n_boot, n_topics=n_topics if n_topics == "auto" else int(n_topics), progress=True, on_stage=lambda s: typer.echo(f"== {s}", err=True),
-                             nonresponse=rules, curation=curation, wave_order=order_given,
-                             baseline=baseline)
+                             nonresponse=rules, curation=curation, wave_order=order_given, baseline=baseline,
+                             sentiment_labels=labels_df, sentiment_adapt=sentiment_adapt)
         except (ValueError, FileNotFoundError) as exc:
             _fail(exc)
-    write_report(result, out, input_path=input, force=True, redact=redact)
+    try:
+        write_report(result, out, input_path=input, force=True, redact=redact)
+    except OutputError as exc:  # e.g. the disk filled up while writing: nothing half-written is left
+        _fail(exc)
     if qdpx is not None:
         from .ingest import export_qdpx
 
@@ -315,6 +356,7 @@ def stability_cmd(
     from ..themes import TopicModel, fit_themes
 
     cache = _cache(cache)
+    _preflight(out=out, force=True, cache=cache)
     embedder = load_embedder(backend, cache_dir=cache)
     with EmbeddingCache(cache) as store:
         x = embed_texts(corpus.texts, embedder, cache=store, progress=True).vectors
@@ -325,13 +367,15 @@ def stability_cmd(
     res = run_stability(corpus.texts, x, q["wave"], q["speaker"], reference=ref, codebook=book, embedder=embedder,
                         sentiment_scores=scores, runs=runs, resample=resample, seed=seed, n_jobs=n_jobs,
                         progress=True)
+    from ..report.safety import write_csv
+
     out.mkdir(parents=True, exist_ok=True)
-    res.summary.to_csv(out / "stability_summary.csv", index=False, float_format="%.6g")
-    res.themes.to_csv(out / "stability_themes.csv", index=False, float_format="%.6g")
-    res.findings.to_csv(out / "stability_findings.csv", index=False, float_format="%.6g")
-    res.runs.to_csv(out / "stability_runs.csv", index=False)
+    write_csv(res.summary, out / "stability_summary.csv")
+    write_csv(res.themes, out / "stability_themes.csv")
+    write_csv(res.findings, out / "stability_findings.csv")
+    write_csv(res.runs, out / "stability_runs.csv", float_format=None)
     pd_cons = q[["quote_id"]].assign(consensus_topic=res.consensus, reference_topic=ref.topic_labels)
-    pd_cons.to_csv(out / "consensus_labels.csv", index=False)
+    write_csv(pd_cons, out / "consensus_labels.csv", float_format=None)
     typer.echo(res.summary.round(3).to_string(index=False))
     typer.echo(res.findings.round(2).to_string(index=False))
 

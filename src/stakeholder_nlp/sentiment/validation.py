@@ -207,8 +207,8 @@ class AdaptedHead:
     the L2 penalty from ``penalties`` by inner stratified cross-validation (log-loss) on the fitting data.
     """
 
-    def __init__(self, penalty: float | None = None, penalties: Sequence[float] = (0.3, 1.0, 3.0, 10.0, 30.0),
-                 inner_folds: int = 4, random_state: int = 0) -> None:
+    def __init__(self, penalty: float | None = None, penalties: Sequence[float] = (0.5, 2.0, 8.0, 32.0),
+                 inner_folds: int = 3, random_state: int = 0) -> None:
         self.penalty = penalty
         self.penalties = penalties
         self.inner_folds = inner_folds
@@ -231,7 +231,7 @@ class AdaptedHead:
             gc = grad_z.sum(0) + 2 * lam * c / n
             return ll + lam * (np.sum(v * v) + np.sum(c * c)) / n, np.concatenate([gv.ravel(), gc])
 
-        res = minimize(loss, np.zeros(3 * d + 3), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+        res = minimize(loss, np.zeros(3 * d + 3), jac=True, method="L-BFGS-B", options={"maxiter": 200, "gtol": 1e-4})
         return res.x[:3 * d].reshape(3, d), res.x[3 * d:]
 
     def fit(self, base_logits: np.ndarray, features: np.ndarray, y: Sequence[str]) -> AdaptedHead:

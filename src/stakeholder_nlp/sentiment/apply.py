@@ -1,0 +1,66 @@
+"""Score a corpus's quotes for the pipeline: per-quote detail, the person's labels if given, and the notice.
+
+:func:`score_corpus` returns a :class:`CorpusSentiment`:
+
+``scores`` / ``labels``  one per quote (input order)
+``detail``               one row per quote: ``quote_id`` then :data:`~.finetuned.QUOTE_SCORE_COLUMNS`
+                         (how a long quote's score was combined: ``combine``); scorers without sentence
+                         detail give ``combine = "scorer"``
+``validation``           :data:`~.validation.VALIDATION_COLUMNS` (empty without labels)
+``notice``               one paragraph for the report: how far the sentiment was checked on this corpus
+``validated``            whether a person's labels were used
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .finetuned import QUOTE_SCORE_COLUMNS
+from .validation import VALIDATION_COLUMNS, not_validated_notice, validate_sentiment
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusSentiment:
+    scores: np.ndarray
+    labels: list[str]
+    detail: pd.DataFrame
+    validation: pd.DataFrame
+    notice: str
+    validated: bool
+    scorer: str
+
+
+def score_corpus(scorer, quotes: pd.DataFrame, *, labels: pd.DataFrame | None = None, adapt: bool = False,
+                 n_boot: int = 2000, seed: int = 0) -> CorpusSentiment:
+    """``quotes`` needs ``quote_id``, ``text``, ``speaker``; ``labels`` comes from
+    :func:`~.validation.read_labels`. ``adapt`` (needs labels) scores the corpus with the head adapted to
+    all the labels; its agreement is the cross-validated one."""
+    texts = quotes["text"].astype(str).tolist()
+    name = getattr(scorer, "name", type(scorer).__name__)
+    if adapt and labels is None:
+        raise ValueError("adapting the sentiment scorer needs labelled quotes (--sentiment-labels FILE)")
+    validation = None
+    if labels is not None:
+        validation = validate_sentiment(scorer, quotes, labels, adapt=adapt, n_boot=n_boot, seed=seed)
+    head = validation.head if validation is not None else None
+    if hasattr(scorer, "score_quotes"):
+        detail = scorer.score_quotes(texts, head=head) if head is not None else scorer.score_quotes(texts)
+    else:
+        s = np.asarray(scorer.score(texts), dtype=np.float64)
+        detail = pd.DataFrame({"score": s, "label": list(scorer.label(texts)), "p_negative": np.nan,
+                               "p_neutral": np.nan, "p_positive": np.nan, "n_sentences": 1, "combine": "scorer",
+                               "min_sentence": s, "max_sentence": s}, columns=list(QUOTE_SCORE_COLUMNS))
+    detail.insert(0, "quote_id", quotes["quote_id"].astype(str).to_numpy())
+    if validation is None:
+        table = pd.DataFrame(columns=list(VALIDATION_COLUMNS))
+        notice = not_validated_notice(name)
+    else:
+        table = validation.table
+        notice = validation.sentence()
+        if validation.n_unmatched:
+            notice += f" {validation.n_unmatched} labelled quote_id(s) were not in this corpus and were ignored."
+    return CorpusSentiment(detail["score"].to_numpy(np.float64), detail["label"].tolist(), detail, table, notice,
+                           validation is not None, name + ("+adapted" if head is not None else ""))
