@@ -2,7 +2,7 @@
 
 ``quotes.csv`` (:data:`QUOTE_COLUMNS`): ``quote_id``, ``text``, ``speaker``, ``wave``, ``themes`` (theme ids,
 ``;``-separated), ``primary_theme``, ``topic`` (inductive topic, -1 none), ``sentiment`` (score in [-1, 1]),
-``sentiment_label``, then ``codes`` (human codes, ``;``-separated) and every metadata column of the input
+``sentiment_label``, ``sentiment_combine`` (how a long quote's score was combined from its sentences), then ``codes`` (human codes, ``;``-separated) and every metadata column of the input
 (role, site, organisation...) as it was read.
 
 ``framework_matrix.csv`` (:data:`MATRIX_COLUMNS`): one row per theme × wave: ``theme_id``, ``label``, ``kind``,
@@ -34,7 +34,7 @@ from ..sentiment.summary import SENTIMENT_SHIFT_COLUMNS
 from ..shift.prevalence import SHIFT_COLUMNS
 
 QUOTE_COLUMNS = ("quote_id", "text", "speaker", "wave", "themes", "primary_theme", "topic", "sentiment",
-                 "sentiment_label")
+                 "sentiment_label", "sentiment_combine")
 MATRIX_COLUMNS = ("theme_id", "label", "kind", "wave", "n_quotes", "n_speakers", "share", "share_lo", "share_hi",
                   "sentiment_mean", "sentiment_lo", "sentiment_hi", "distinctive_terms", "exemplar_quote_ids")
 SHIFT_TABLE_COLUMNS = (("theme_id", "label") + SHIFT_COLUMNS[1:]
@@ -52,6 +52,9 @@ def quotes_table(a: Analysis, texts: list[str] | None = None) -> pd.DataFrame:
         "themes": [";".join(c for c in m.columns if m.iat[i, m.columns.get_loc(c)]) for i in range(len(q))],
         "primary_theme": a.themes.primary(), "topic": a.themes.topic_labels,
         "sentiment": np.round(a.sentiment_scores, 6), "sentiment_label": a.sentiment_labels,
+        # how a quote's score was combined (whole / sentence-mean / sentence-mean-mixed): sentiment.finetuned
+        "sentiment_combine": (a.sentiment_detail["combine"].to_numpy() if a.sentiment_detail is not None
+                              else "scorer"),
     }, columns=list(QUOTE_COLUMNS))
     extra = {"codes": ["; ".join(c) for c in q["codes"]]} if "codes" in q.columns else {}
     meta = [c for c in a.corpus.metadata_columns if c not in base.columns and c != "codes"]

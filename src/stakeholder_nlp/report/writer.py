@@ -102,7 +102,10 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
            "n_quotes": len(a.corpus), "waves": a.config.get("wave_order", {}).get("levels", list(a.corpus.waves)), "model_id": a.model_id,
            "config": a.config, "redacted": redact, "timings_s": {k: round(v, 3) for k, v in a.timings.items()},
            "versions": _versions(), "files": {k: str(v.relative_to(out)) for k, v in paths.items() if k != "run"},
-           "n_set_aside": 0 if a.set_aside is None else len(a.set_aside), "n_bad_rows": len(a.corpus.skipped)}
+           "n_set_aside": 0 if a.set_aside is None else len(a.set_aside), "n_bad_rows": len(a.corpus.skipped),
+           "sentiment_notice": a.sentiment_notice,
+           "sentiment_validation": ([] if a.sentiment_validation is None
+                                    else a.sentiment_validation.to_dict(orient="records"))}
     paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")  # last: the completion marker
     return paths
 
