@@ -89,6 +89,10 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
     _csv(quotes, paths["quotes"])
     _csv(matrix, paths["matrix"])
     _csv(shifts, paths["shifts"])
+    if a.trends is not None and len(a.trends):  # three or more waves: one linear trend per theme
+        paths["trends"] = out / "trends.csv"
+        labels = dict(zip(a.themes.themes["theme_id"], a.themes.themes["label"], strict=True))
+        _csv(a.trends.assign(label=a.trends["theme_id"].map(labels)), paths["trends"])
     ranked = classify_findings(shifts, near_duplicates=a.near_duplicates)
     write_workbook(paths["matrix_xlsx"], matrix, shifts, quotes, a.themes.membership,
                    list(dict.fromkeys(a.levels["wave"].tolist())), set_aside=a.set_aside, sanitize=neutralise_frame)
