@@ -6,6 +6,8 @@ relabelling gives ARI ~0.
   Hungarian algorithm on the average Jaccard of their top-t term lists (t = 1..top), averaged.
 * :func:`theme_member_stability`: per theme of a reference run, the mean over runs of the best Jaccard
   overlap of its members with a theme of that run (on shared quotes).
+* :func:`theme_reappearance`: per theme of a reference run, the share of runs with a theme whose members
+  overlap its own (on shared quotes) by a Jaccard of at least ``at`` (0.5: the same theme, mostly).
 * :func:`consensus_labels`: average-linkage clustering of the co-association matrix (how often two quotes
   land in the same theme when both are present).
 """
@@ -54,37 +56,60 @@ def average_jaccard(terms_a: Sequence[Sequence[str]], terms_b: Sequence[Sequence
     return float(sim[r, c].sum() / max(len(terms_a), len(terms_b)))
 
 
-def theme_member_stability(reference: Run, runs: Sequence[Run]) -> dict[int, float]:
+def _best_jaccards(reference: Run, runs: Sequence[Run]) -> dict[int, list[float]]:
+    """Per reference theme, per run: the best Jaccard of its members with one of the run's themes."""
     ref_idx, ref_lab = reference
-    out: dict[int, list[float]] = {int(t): [] for t in np.unique(ref_lab) if t >= 0}
+    themes = [int(t) for t in np.unique(ref_lab) if t >= 0]
+    out: dict[int, list[float]] = {t: [] for t in themes}
     for idx, lab in runs:
-        shared, pr, po = np.intersect1d(ref_idx, idx, return_indices=True)
+        _, pr, po = np.intersect1d(ref_idx, idx, return_indices=True)
         rl, ol = ref_lab[pr], lab[po]
-        for t in out:
-            members = rl == t
-            if not members.any():
-                continue
-            best = 0.0
-            for u in np.unique(ol[members]):
-                if u < 0:
-                    continue
-                other = ol == u
-                best = max(best, (members & other).sum() / (members | other).sum())
-            out[t].append(best)
-    return {t: float(np.mean(v)) if v else float("nan") for t, v in out.items()}
+        run_themes = np.unique(ol[ol >= 0])
+        if not len(run_themes):
+            for t in themes:
+                if (rl == t).any():
+                    out[t].append(0.0)
+            continue
+        a = np.stack([rl == t for t in themes], axis=1).astype(np.float32)  # (m, R)
+        b = np.stack([ol == u for u in run_themes], axis=1).astype(np.float32)  # (m, U)
+        inter = a.T @ b
+        jac = inter / np.maximum(a.sum(0)[:, None] + b.sum(0)[None, :] - inter, 1)
+        for r, t in enumerate(themes):
+            if a[:, r].any():
+                out[t].append(float(jac[r].max()))
+    return out
+
+
+def theme_member_stability(reference: Run, runs: Sequence[Run]) -> dict[int, float]:
+    """Per theme of ``reference``: the mean over runs of the best Jaccard overlap of its members."""
+    return {t: float(np.mean(v)) if v else float("nan") for t, v in _best_jaccards(reference, runs).items()}
+
+
+def theme_reappearance(reference: Run, runs: Sequence[Run], at: float = 0.5) -> dict[int, float]:
+    """Per theme of ``reference``: the share of runs in which it reappears (best Jaccard >= ``at``)."""
+    return {t: float(np.mean(np.asarray(v) >= at)) if v else float("nan")
+            for t, v in _best_jaccards(reference, runs).items()}
 
 
 def coassociation(runs: Sequence[Run], n: int) -> np.ndarray:
-    together = np.zeros((n, n))
-    present = np.zeros((n, n))
+    """``n × n``: the share of runs that put two quotes in the same theme, among the runs holding both
+    (float32; one-hot products, no per-run ``n × n`` temporaries beyond the result)."""
+    together = np.zeros((n, n), dtype=np.float32)
+    present = np.zeros((n, n), dtype=np.float32)
     for idx, lab in runs:
+        idx = np.asarray(idx)
+        lab = np.asarray(lab)
+        seen = np.zeros(n, dtype=np.float32)
+        seen[idx] = 1
+        present += np.outer(seen, seen)
         valid = lab >= 0
-        i, lb = idx[valid], lab[valid]
-        same = (lb[:, None] == lb[None, :]).astype(float)
-        together[np.ix_(i, i)] += same
-        present[np.ix_(idx, idx)] += 1
+        if valid.any():
+            ids, inv = np.unique(lab[valid], return_inverse=True)
+            onehot = np.zeros((n, len(ids)), dtype=np.float32)
+            onehot[idx[valid], inv] = 1
+            together += onehot @ onehot.T
     with np.errstate(invalid="ignore", divide="ignore"):
-        co = np.where(present > 0, together / present, 0.0)
+        co = np.where(present > 0, together / np.maximum(present, 1), 0.0).astype(np.float32)
     np.fill_diagonal(co, 1.0)
     return co
 
@@ -94,7 +119,7 @@ def consensus_labels(runs: Sequence[Run], n: int, k: int) -> np.ndarray:
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
 
-    dist = 1.0 - coassociation(runs, n)
+    dist = 1.0 - coassociation(runs, n).astype(np.float64)
     np.fill_diagonal(dist, 0.0)
     tree = linkage(squareform(dist, checks=False), method="average")
     labels = fcluster(tree, t=k, criterion="maxclust") - 1

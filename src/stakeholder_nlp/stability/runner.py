@@ -1,20 +1,40 @@
 """Refit the theme pipeline over seeds and subsamples, and say how stable each theme and finding is.
 
-Embeddings are computed once by the caller (nothing is embedded twice); each run refits the themes
-(and the shift statistics) on its seed or its subsample (``resample`` of the quotes in each wave, without
-replacement). Runs go to a process pool where that helps (``n_jobs``).
+What does not change between reruns is computed once and shared (the "cheap" path, the default):
+
+* the embeddings (by the caller) and the lemmas (:class:`LemmaLookup`: spaCy never runs in a rerun);
+* the codebook part of the themes: a quote's codebook scores and themes depend on that quote alone, so a
+  rerun slices them from the reference (:func:`stakeholder_nlp.themes.assign.refit_themes`); no embedder is
+  needed in a rerun, so runs go to worker processes (``n_jobs``) on every backend (an OpenVINO compiled
+  model is never sent to a worker);
+* seed reruns of a model whose themes do not depend on the seed (the default ``TopicModel`` methods,
+  ``"consensus"`` and ``"agglomerative"``): the themes are the reference's, only the statistics are
+  recomputed with the run's seed. ``cheap=False`` refits everything from scratch, as before; the tests
+  check that both give the same tables.
+
+Large corpora: the subsamples are drawn from a *panel* of at most ``max_quotes`` quotes (a seeded,
+wave-stratified sample; default :data:`DEFAULT_MAX_QUOTES`); each subsample keeps ``resample`` of the
+panel's quotes in each wave. The cost of stability is then flat in the corpus size, and the estimate
+describes themes fitted on ``resample × max_quotes`` quotes: a conservative figure for the full-data
+themes (fitted on more quotes, which are at least as stable), and the significant share of a finding is
+judged at the panel's size (fewer quotes: less power).
 
 :class:`StabilityResult` holds
 
-``runs`` (DataFrame): ``run``, ``kind`` (``seed`` or ``subsample``), ``seed``, ``n_quotes``, ``n_topics``.
+``runs`` (DataFrame): ``run``, ``kind`` (``seed`` or ``subsample``), ``seed``, ``n_quotes``, ``n_topics``,
+    ``refit`` (False for a seed rerun that reused the reference themes).
 ``summary`` (DataFrame, one row per kind): ``kind``, ``n_runs``, ``ari_mean``, ``ari_min``, ``nmi_mean``,
     ``aj_mean`` (average Jaccard of top-10 terms), ``n_topics_min``, ``n_topics_max``.
-``themes`` (DataFrame, one row per theme of the full-data run): ``theme_id``, ``member_stability``.
+``themes`` (DataFrame, one row per theme of the full-data run): ``theme_id``, ``member_stability`` (mean
+    best Jaccard of its members with a theme of each rerun), ``reappearance`` (share of reruns in which a
+    theme with member Jaccard ≥ ``reappear_at`` is found).
 ``findings`` (DataFrame, one row per theme): ``theme_id``, ``prevalence_sign_agreement``,
     ``prevalence_significant_share``, ``sentiment_sign_agreement``, ``sentiment_significant_share``,
     ``n_runs``, ``stable`` (sign agrees in at least ``stable_share`` of runs and, if the full-data
     finding is significant, stays significant that often too).
-``consensus`` (ndarray): the consensus labelling of the inductive topics (-1 where none).
+``consensus`` (ndarray): the consensus labelling of the inductive topics over the subsample reruns
+    (co-association on the panel, every other quote to the nearest consensus centroid; -1 where none).
+``panel`` (ndarray): positions of the quotes the subsamples were drawn from.
 """
 
 from __future__ import annotations
@@ -27,7 +47,19 @@ import pandas as pd
 
 from ..shift import prevalence_shift, primary
 from ..themes import ThemeResult, TopicModel, fit_themes
-from .metrics import average_jaccard, consensus_labels, pairwise_partition_agreement, theme_member_stability
+from ..themes.assign import refit_themes
+from .metrics import (
+    average_jaccard,
+    consensus_labels,
+    pairwise_partition_agreement,
+    theme_member_stability,
+    theme_reappearance,
+)
+
+#: subsamples are drawn from a panel of at most this many quotes (see the module docstring)
+DEFAULT_MAX_QUOTES = 2_500
+#: ``TopicModel`` methods whose themes do not depend on ``random_state``
+SEED_FREE_METHODS = ("agglomerative", "consensus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +69,7 @@ class StabilityResult:
     themes: pd.DataFrame
     findings: pd.DataFrame
     consensus: np.ndarray
+    panel: np.ndarray | None = None
 
 
 class LemmaLookup:
@@ -48,31 +81,59 @@ class LemmaLookup:
     def __call__(self, texts: Sequence[str]) -> list[str]:
         return [self._map.get(t, "") for t in texts]
 
+    def subset(self, texts: Sequence[str]) -> LemmaLookup:
+        """The lookup restricted to ``texts`` (what a worker process needs)."""
+        keep = set(texts)
+        out = LemmaLookup((), ())
+        out._map = {t: v for t, v in self._map.items() if t in keep}
+        return out
 
-def _subsample(waves: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+
+def _subsample(waves: np.ndarray, fraction: float, rng: np.random.Generator,
+               pool: np.ndarray | None = None) -> np.ndarray:
+    pool = np.arange(len(waves)) if pool is None else pool
     keep = []
-    for w in np.unique(waves):
-        idx = np.flatnonzero(waves == w)
-        keep.append(rng.choice(idx, size=max(2, int(round(fraction * len(idx)))), replace=False))
+    for w in pd.unique(waves[pool]):
+        idx = pool[waves[pool] == w]
+        keep.append(rng.choice(idx, size=min(len(idx), max(2, int(round(fraction * len(idx))))), replace=False))
     return np.sort(np.concatenate(keep))
 
 
-def _one_run(args):
-    (idx, seed, texts, emb, codebook, mode, embedder, lemmatizer, n_topics, waves, speakers, scores, n_boot,
-     order) = args
-    sub_texts = [texts[i] for i in idx]
-    tm = TopicModel(n_topics, random_state=seed, embedder=None, lemmatizer=lemmatizer)
-    res: ThemeResult = fit_themes(sub_texts, emb[idx], codebook=codebook, mode=mode, embedder=embedder,
-                                  topic_model=tm, random_state=seed)
+def _topic_template(topic_model: TopicModel | None, n_topics) -> TopicModel:
+    return topic_model if topic_model is not None else TopicModel(n_topics)
+
+
+def _clone(template: TopicModel, seed: int, lemmatizer) -> TopicModel:
+    params = template.get_params()
+    params.update(random_state=seed, embedder=None, lemmatizer=lemmatizer)
+    return TopicModel(**params)
+
+
+def _stats(res: ThemeResult, idx, waves, speakers, scores, n_boot, seed, order):
     pair = {"wave_order": order, "wave_a": order[0], "wave_b": order[-1]}  # first -> last only
-    shift = prevalence_shift(res.membership, waves[idx], [speakers[i] for i in idx], n_boot=n_boot, seed=seed,
-                             **pair)
+    spk = [speakers[i] for i in idx]
+    shift = prevalence_shift(res.membership, waves[idx], spk, n_boot=n_boot, seed=seed, **pair)
     sent = None
     if scores is not None:
         from ..sentiment import sentiment_shift
 
-        sent = sentiment_shift(res.membership, scores[idx], waves[idx], [speakers[i] for i in idx],
-                               n_boot=n_boot, seed=seed, **pair)
+        sent = sentiment_shift(res.membership, scores[idx], waves[idx], spk, n_boot=n_boot, seed=seed, **pair)
+    return shift, sent
+
+
+def _one_run(args):
+    """One rerun. Cheap: the reference's codebook part and (``refit=False``) its themes are reused."""
+    (idx, seed, refit, texts, emb, reference, template, lemmatizer, waves, speakers, scores, n_boot, order,
+     full) = args
+    if not refit:
+        res = reference
+    elif full is not None:  # the from-scratch path: embedder, codebook calibration, spaCy
+        codebook, mode, embedder = full
+        res = fit_themes([texts[i] for i in idx], emb[idx], codebook=codebook, mode=mode, embedder=embedder,
+                         topic_model=_clone(template, seed, None), random_state=seed)
+    else:
+        res = refit_themes(reference, idx, texts, emb, topic_model=_clone(template, seed, lemmatizer))
+    shift, sent = _stats(res, idx, waves, speakers, scores, n_boot, seed, order)
     terms = res.themes.loc[res.themes["kind"] == "topic", "terms"].tolist()
     return idx, res, shift, sent, terms
 
@@ -84,9 +145,17 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
                   n_boot: int = 500, n_jobs: int = 1, stable_share: float = 0.8, alpha: float = 0.05,
                   progress: bool = False, reference_shifts: pd.DataFrame | None = None,
                   reference_sentiment_shifts: pd.DataFrame | None = None,
-                  wave_order: Sequence | None = None) -> StabilityResult:
-    """``reference_shifts``/``reference_sentiment_shifts``: the full-data shift tables, when the caller has
-    them already (the pipeline does); otherwise they are computed here."""
+                  wave_order: Sequence | None = None, topic_model: TopicModel | None = None,
+                  max_quotes: int | None = DEFAULT_MAX_QUOTES, cheap: bool = True,
+                  reappear_at: float = 0.5) -> StabilityResult:
+    """``runs`` seed reruns and ``runs`` subsample reruns of the themes and their shift statistics.
+
+    ``reference_shifts``/``reference_sentiment_shifts``: the full-data shift tables, when the caller has
+    them already (the pipeline does); otherwise they are computed here. ``topic_model``: the (unfitted)
+    model whose parameters the reruns copy (default ``TopicModel(n_topics)``). ``max_quotes``: the panel
+    size above which subsamples come from a panel (``None``: never). ``cheap=False``: refit everything from
+    scratch in every run (needs ``embedder`` with a codebook; slow; for checking the cheap path).
+    """
     texts = list(texts)
     emb = np.asarray(embeddings, dtype=np.float32)
     from ..corpus.waves import as_wave_order
@@ -96,18 +165,29 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
     waves = np.asarray(list(waves), dtype=object)
     speakers = list(speakers)
     n = len(texts)
+    template = _topic_template(topic_model, n_topics)
     rng = np.random.default_rng(seed)
-    plan = [("seed", np.arange(n), seed + 1 + r) for r in range(runs)]
-    plan += [("subsample", _subsample(waves, resample, rng), seed) for _ in range(runs)]
+    panel = None
+    if max_quotes is not None and n > max_quotes:
+        panel = _subsample(waves, max_quotes / n, np.random.default_rng([seed, 1]))
+    seed_free = cheap and template.method in SEED_FREE_METHODS
+    plan = [("seed", np.arange(n), seed + 1 + r, not seed_free) for r in range(runs)]
+    plan += [("subsample", _subsample(waves, resample, rng, panel), seed, True) for _ in range(runs)]
     if lemmatizer is None:
         from ..themes.terms import Lemmatizer
 
         lemmatizer = LemmaLookup(texts, Lemmatizer()(texts))
-    jobs = [(idx, s, texts, emb, codebook, mode or reference.mode, embedder, lemmatizer, n_topics, waves, speakers,
-             sentiment_scores, n_boot, order) for _, idx, s in plan]
+    full = None if cheap else (codebook, mode or reference.mode, embedder)
+    if panel is not None and isinstance(lemmatizer, LemmaLookup):
+        lemmatizer = lemmatizer.subset([texts[i] for i in panel])
+    jobs = [(idx, s, refit, texts, emb, reference, template, lemmatizer, waves, speakers, sentiment_scores,
+             n_boot, order, full) for _, idx, s, refit in plan]
     if n_jobs != 1:
         from joblib import Parallel, delayed
 
+        if not cheap and embedder is not None:  # a compiled model cannot travel: the workers load none
+            raise ValueError("cheap=False with n_jobs != 1 would send the embedder to worker processes; "
+                             "use cheap=True (the default) or n_jobs=1")
         outputs = Parallel(n_jobs=n_jobs)(delayed(_one_run)(j) for j in jobs)
     else:
         iterator = jobs
@@ -117,7 +197,6 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
             iterator = tqdm(jobs, desc="stability runs", unit="run")
         outputs = [_one_run(j) for j in iterator]
 
-    ref_run = (np.arange(n), reference.topic_labels)
     ref_shift = reference_shifts
     if ref_shift is None:
         ref_shift = prevalence_shift(reference.membership, waves, speakers, n_boot=n_boot, seed=seed,
@@ -130,11 +209,13 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
                                    seed=seed, wave_order=order)
     run_rows, summary_rows = [], []
     by_kind: dict[str, list] = {"seed": [], "subsample": []}
-    for (kind, _idx, s), (idx2, res, shift, sent, terms) in zip(plan, outputs, strict=True):
+    for (kind, _idx, s, refit), (idx2, res, shift, sent, terms) in zip(plan, outputs, strict=True):
         by_kind[kind].append((idx2, res, shift, sent, terms))
         run_rows.append({"run": len(run_rows), "kind": kind, "seed": s, "n_quotes": len(idx2),
-                         "n_topics": int((res.themes["kind"] == "topic").sum())})
+                         "n_topics": int((res.themes["kind"] == "topic").sum()), "refit": bool(refit)})
     for kind, items in by_kind.items():
+        if not items:
+            continue
         parts = [(idx, res.topic_labels) for idx, res, *_ in items]
         aris, nmis = pairwise_partition_agreement(parts)
         term_lists = [t for *_, t in items]
@@ -147,49 +228,83 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
                              "aj_mean": float(np.nanmean(ajs)) if len(ajs) else np.nan,
                              "n_topics_min": min(ntop), "n_topics_max": max(ntop)})
     all_items = by_kind["seed"] + by_kind["subsample"]
-    # themes: member stability for topics; codebook themes by the same Jaccard on their member sets
-    theme_rows = []
-    topic_stab = theme_member_stability(ref_run, [(idx, res.topic_labels) for idx, res, *_ in all_items])
+    themes = _theme_stability(reference, all_items, reappear_at)
+    findings = _finding_stability(reference, ref_shift, ref_sent, all_items, stable_share, alpha)
+    consensus = _consensus(reference, emb, by_kind["subsample"], panel if panel is not None else np.arange(n))
+    return StabilityResult(pd.DataFrame(run_rows), pd.DataFrame(summary_rows), themes, findings, consensus, panel)
+
+
+def _theme_stability(reference: ThemeResult, items, reappear_at: float) -> pd.DataFrame:
+    """Member stability and reappearance: topics against each run's topics, codebook themes against the
+    run's members of the same theme."""
+    n = len(reference.topic_labels)
+    ref_run = (np.arange(n), reference.topic_labels)
+    runs = [(idx, res.topic_labels) for idx, res, *_ in items]
+    topic_stab = theme_member_stability(ref_run, runs)
+    topic_back = theme_reappearance(ref_run, runs, at=reappear_at)
+    rows = []
     for _, row in reference.themes.iterrows():
         tid = row["theme_id"]
         if row["kind"] == "topic":
             t = int(tid.rsplit("_", 1)[1])
-            theme_rows.append({"theme_id": tid, "member_stability": topic_stab.get(t, np.nan)})
+            rows.append({"theme_id": tid, "member_stability": topic_stab.get(t, np.nan),
+                         "reappearance": topic_back.get(t, np.nan)})
         else:
             ref_m = reference.membership[tid].to_numpy()
             vals = []
-            for idx, res, *_ in all_items:
+            for idx, res, *_ in items:
                 a, b = ref_m[idx], res.membership[tid].to_numpy()
                 vals.append((a & b).sum() / max((a | b).sum(), 1))
-            theme_rows.append({"theme_id": tid, "member_stability": float(np.mean(vals))})
-    themes = pd.DataFrame(theme_rows)
-    findings = _finding_stability(reference, ref_shift, ref_sent, all_items, stable_share, alpha)
-    k = int(np.median([r["n_topics"] for r in run_rows])) if run_rows else 0
+            rows.append({"theme_id": tid, "member_stability": float(np.mean(vals)) if vals else np.nan,
+                         "reappearance": float(np.mean(np.asarray(vals) >= reappear_at)) if vals else np.nan})
+    return pd.DataFrame(rows, columns=["theme_id", "member_stability", "reappearance"])
+
+
+def _consensus(reference: ThemeResult, emb: np.ndarray, items, panel: np.ndarray) -> np.ndarray:
+    """Co-association consensus of the subsample reruns' topics on the panel (memory: panel²), cut at the
+    median number of topics; quotes outside the panel go to the nearest consensus centroid."""
+    n = len(reference.topic_labels)
     consensus = np.full(n, -1)
-    topic_runs = [(idx[res.topic_labels >= 0], res.topic_labels[res.topic_labels >= 0]) for idx, res, *_ in all_items]
-    covered = np.unique(np.concatenate([i for i, _ in topic_runs])) if topic_runs else np.array([], int)
-    if k >= 2 and len(covered) > k:
-        remap = {q: j for j, q in enumerate(covered)}
-        local = [(np.array([remap[i] for i in idx]), lab) for idx, lab in topic_runs]
-        consensus[covered] = consensus_labels(local, len(covered), k)
-    return StabilityResult(pd.DataFrame(run_rows), pd.DataFrame(summary_rows), themes, findings, consensus)
+    topic_runs = [(idx[res.topic_labels >= 0], res.topic_labels[res.topic_labels >= 0]) for idx, res, *_ in items]
+    topic_runs = [r for r in topic_runs if len(r[0])]
+    if not topic_runs:
+        return consensus
+    k = int(np.median([len(np.unique(lab)) for _, lab in topic_runs]))
+    covered = np.unique(np.concatenate([i for i, _ in topic_runs]))
+    if k < 2 or len(covered) <= k:
+        return consensus
+    local_of = np.full(n, -1)
+    local_of[covered] = np.arange(len(covered))
+    local = [(local_of[idx], lab) for idx, lab in topic_runs]
+    consensus[covered] = consensus_labels(local, len(covered), k)
+    # quotes the topic model saw in the full run but no subsample covered: nearest consensus centroid
+    rest = np.setdiff1d(np.flatnonzero(reference.topic_labels >= 0), covered)
+    if len(rest):
+        ids = np.unique(consensus[covered])
+        cent = np.stack([emb[covered[consensus[covered] == t]].mean(0) for t in ids])
+        cent /= np.linalg.norm(cent, axis=1, keepdims=True)
+        for start in range(0, len(rest), 20_000):
+            block = rest[start:start + 20_000]
+            consensus[block] = ids[(emb[block] @ cent.T).argmax(1)]
+    return consensus
 
 
 def _match_topics(reference: ThemeResult, idx: np.ndarray, res: ThemeResult) -> dict[str, str]:
     """Map each reference topic theme to the run's theme with the largest member overlap."""
     out = {}
-    ref_topics = reference.themes.loc[reference.themes["kind"] == "topic", "theme_id"]
+    ref_topics = reference.themes.loc[reference.themes["kind"] == "topic", "theme_id"].tolist()
     run_topics = res.themes.loc[res.themes["kind"] == "topic", "theme_id"].tolist()
-    for tid in ref_topics:
-        a = reference.membership[tid].to_numpy()[idx]
-        best, best_j = None, 0.0
-        for u in run_topics:
-            b = res.membership[u].to_numpy()
-            j = (a & b).sum() / max((a | b).sum(), 1)
-            if j > best_j:
-                best, best_j = u, j
-        if best is not None:
-            out[tid] = best
+    if not ref_topics or not run_topics:
+        return out
+    a = reference.membership[ref_topics].to_numpy(dtype=bool)[idx].astype(np.float32)  # (m, R)
+    b = res.membership[run_topics].to_numpy(dtype=bool).astype(np.float32)  # (m, U)
+    inter = a.T @ b
+    union = a.sum(0)[:, None] + b.sum(0)[None, :] - inter
+    jac = inter / np.maximum(union, 1)
+    for r, tid in enumerate(ref_topics):
+        u = int(np.argmax(jac[r]))
+        if jac[r, u] > 0:
+            out[tid] = run_topics[u]
     return out
 
 
@@ -219,7 +334,8 @@ def _finding_stability(reference, ref_shift, ref_sent, items, stable_share, alph
                 se = sent.loc[run_tid]
                 sent_sign.append(np.sign(se["sentiment_diff"]) == np.sign(ref_sd))
                 sent_sig.append(bool(se["sentiment_significant"]))
-        ps, pg = float(np.mean(prev_sign)), float(np.mean(prev_sig))
+        ps = float(np.mean(prev_sign)) if prev_sign else np.nan
+        pg = float(np.mean(prev_sig)) if prev_sig else np.nan
         ss = float(np.mean(sent_sign)) if sent_sign else np.nan
         sg = float(np.mean(sent_sig)) if sent_sig else np.nan
         stable = ps >= stable_share and (not bool(ref_shift.loc[tid, "share_significant"]) or pg >= stable_share)

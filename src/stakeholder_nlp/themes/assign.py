@@ -60,21 +60,55 @@ def fit_themes(texts: Sequence[str], embeddings: np.ndarray, *, codebook: Codebo
         raise ValueError("codebook themes need the embedder that made the quote embeddings")
     texts = list(texts)
     emb = np.asarray(embeddings, dtype=np.float32)
+    threshold = None
+    codebook_part = None
+    if mode in ("deductive", "hybrid"):
+        clf = CodebookClassifier(codebook, embedder).fit()
+        threshold = clf.threshold_
+        codebook_part = (codebook, clf.scores(emb), clf.indicator(emb))
+    return _assemble(texts, emb, mode, codebook_part, threshold, topic_model or TopicModel(
+        random_state=random_state, embedder=embedder), min_uncoded_for_topics)
+
+
+def refit_themes(reference: ThemeResult, rows: Sequence[int], texts: Sequence[str], embeddings: np.ndarray, *,
+                 topic_model: TopicModel, codebook: Codebook | None = None,
+                 min_uncoded_for_topics: int = 8) -> ThemeResult:
+    """What :func:`fit_themes` gives on the quotes at ``rows`` (of ``texts``/``embeddings``), with the
+    same mode, without refitting what cannot change: a quote's codebook scores and themes depend on that
+    quote alone (its similarity to the prototypes, the threshold calibrated on the codebook, the margin to
+    its own best theme), so they are taken from ``reference``; only the topics are refitted (on the quotes
+    of ``rows`` no codebook theme claims, in hybrid mode). Needs no embedder: stability reruns use this in
+    worker processes."""
+    rows = np.asarray(rows, dtype=np.int64)
+    sub_texts = [texts[i] for i in rows]
+    emb = np.asarray(embeddings, dtype=np.float32)[rows]
+    codebook_part = None
+    if reference.mode in ("deductive", "hybrid"):
+        ids = reference.themes.loc[reference.themes["kind"] == "codebook", "theme_id"].tolist()
+        if codebook is None:
+            from .codebook import Theme
+
+            codebook = Codebook("reference", tuple(Theme(i, str(lab), "", ()) for i, lab in zip(
+                ids, reference.themes.loc[reference.themes["kind"] == "codebook", "label"], strict=True)))
+        codebook_part = (codebook, reference.scores[ids].iloc[rows].reset_index(drop=True),
+                         reference.membership[ids].iloc[rows].reset_index(drop=True))
+    return _assemble(sub_texts, emb, reference.mode, codebook_part, reference.threshold, topic_model,
+                     min_uncoded_for_topics)
+
+
+def _assemble(texts: list[str], emb: np.ndarray, mode: str, codebook_part, threshold: float | None,
+              model: TopicModel, min_uncoded_for_topics: int) -> ThemeResult:
     n = len(texts)
     theme_rows: list[dict] = []
     member_cols: dict[str, np.ndarray] = {}
     score_cols: dict[str, np.ndarray] = {}
-    threshold = None
     topic_labels = np.full(n, -1, dtype=np.int64)
     claimed = np.zeros(n, dtype=bool)
-    if mode in ("deductive", "hybrid"):
-        clf = CodebookClassifier(codebook, embedder).fit()
-        threshold = clf.threshold_
-        scores = clf.scores(emb)
-        indicator = clf.indicator(emb)
+    if codebook_part is not None:
+        codebook, scores, indicator = codebook_part
         for theme in codebook.themes:
             s = scores[theme.id].to_numpy()
-            m = indicator[theme.id].to_numpy()
+            m = indicator[theme.id].to_numpy(dtype=bool)
             member_cols[theme.id] = m
             score_cols[theme.id] = s
             claimed |= m
@@ -84,7 +118,6 @@ def fit_themes(texts: Sequence[str], embeddings: np.ndarray, *, codebook: Codebo
     if mode in ("inductive", "hybrid"):
         pool = np.flatnonzero(~claimed) if mode == "hybrid" else np.arange(n)
         if len(pool) >= min_uncoded_for_topics:
-            model = topic_model or TopicModel(random_state=random_state, embedder=embedder)
             model.fit([texts[i] for i in pool], emb[pool])
             topic_labels[pool] = model.labels_
             prefix = "emergent" if mode == "hybrid" else "topic"
