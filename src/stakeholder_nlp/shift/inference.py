@@ -33,6 +33,7 @@ import pandas as pd
 WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
 WEBB2 = WEBB * WEBB
 _CHUNK_ELEMENTS = 4_000_000  # weights drawn at most this many at a time (memory stays flat in G)
+_FLOAT32_CLUSTERS = 20_000  # from this many clusters on, the bootstrap products run in float32
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,22 +131,32 @@ def wild_cluster_test(y: np.ndarray, ids: np.ndarray, n_clusters: int, z: np.nda
     se = np.sqrt(small * ee) / s_zz
 
     # bootstrap coefficients: two matrix products per chunk of draws, against stacked right-hand sides
-    # v @ [E, R, E*H, E*F, F, H, F*H, F*F] and v² @ [E², E*F, F²]
+    # v @ [E, E*F, F, F*F (, R, E*H, H, F*H)] and v² @ [E², E*F, F²]; the bracketed ones only with a
+    # constant. With many clusters the products run in float32 (their error, ~1e-6 relative, is far below
+    # the bootstrap's own); the results stay deterministic.
     rng = np.random.default_rng(seed)
     chunk = max(1, min(n_boot, _CHUNK_ELEMENTS // max(g, 1)))
-    rhs1 = np.column_stack([e, resid_sum, e * h[:, None], e * f[:, None], f, h, f * h, f * f])
-    rhs2 = np.column_stack([e * e, e * f[:, None], f * f])
+    cols1 = [e, e * f[:, None], f[:, None], (f * f)[:, None]]
+    if const:
+        cols1 += [resid_sum, e * h[:, None], h[:, None], (f * h)[:, None]]
+    dtype = np.float32 if g >= _FLOAT32_CLUSTERS else np.float64
+    rhs1 = np.column_stack(cols1).astype(dtype)
+    rhs2 = np.column_stack([e * e, e * f[:, None], f * f]).astype(dtype)
+    table, table2 = WEBB.astype(dtype), WEBB2.astype(dtype)
     out1, out2, done = [], [], 0
     while done < n_boot:
         m = min(chunk, n_boot - done)
         idx = rng.integers(0, 6, size=(m, g), dtype=np.uint8)
-        out1.append(WEBB[idx] @ rhs1)
-        out2.append(WEBB2[idx] @ rhs2)
+        out1.append(table[idx] @ rhs1)
+        out2.append(table2[idx] @ rhs2)
         done += m
-    p1, p2 = np.concatenate(out1), np.concatenate(out2)
-    c = {"PE": p1[:, :k], "PR": p1[:, k:2 * k], "VEH": p1[:, 2 * k:3 * k], "VEF": p1[:, 3 * k:4 * k],
-         "PF": p1[:, 4 * k:4 * k + 1], "PH": p1[:, 4 * k + 1:4 * k + 2], "VFH": p1[:, 4 * k + 2:4 * k + 3],
-         "VFF": p1[:, 4 * k + 3:4 * k + 4], "V2EE": p2[:, :k], "V2EF": p2[:, k:2 * k], "V2FF": p2[:, 2 * k:]}
+    p1, p2 = np.concatenate(out1).astype(np.float64), np.concatenate(out2).astype(np.float64)
+    c = {"PE": p1[:, :k], "VEF": p1[:, k:2 * k], "PF": p1[:, 2 * k:2 * k + 1], "VFF": p1[:, 2 * k + 1:2 * k + 2],
+         "V2EE": p2[:, :k], "V2EF": p2[:, k:2 * k], "V2FF": p2[:, 2 * k:]}
+    if const:
+        o = 2 * k + 2
+        c.update({"PR": p1[:, o:o + k], "VEH": p1[:, o + k:o + 2 * k], "PH": p1[:, o + 2 * k:o + 2 * k + 1],
+                  "VFH": p1[:, o + 2 * k + 1:o + 2 * k + 2]})
     shh, shf, sff = float((h * h).sum()), float((h * f).sum()), float((f * f).sum())
     obs_scale = np.sqrt(ee) / s_zz  # observed t = theta / obs_scale
 
@@ -153,10 +164,11 @@ def wild_cluster_test(y: np.ndarray, ids: np.ndarray, n_clusters: int, z: np.nda
         """p of H0: b = est - theta, for each column (theta: (K,))."""
         kap = c["PE"] + theta * c["PF"]  # (B, K)
         a = kap / s_zz
-        mu = (c["PR"] + theta * c["PH"]) / big_n if const else 0.0
         var = (c["V2EE"] + 2 * theta * c["V2EF"] + theta ** 2 * c["V2FF"]
-               - 2 * mu * (c["VEH"] + theta * c["VFH"]) - 2 * a * (c["VEF"] + theta * c["VFF"])
-               + mu ** 2 * shh + 2 * mu * a * shf + a ** 2 * sff)
+               - 2 * a * (c["VEF"] + theta * c["VFF"]) + a ** 2 * sff)
+        if const:
+            mu = (c["PR"] + theta * c["PH"]) / big_n
+            var = var - 2 * mu * (c["VEH"] + theta * c["VFH"]) + mu ** 2 * shh + 2 * mu * a * shf
         var = np.maximum(var, 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             t_star = np.abs(kap) / np.sqrt(var)

@@ -33,15 +33,21 @@ def detectable_share(n, *, power: float = 0.8):
         return np.where(n > 0, 1.0 - (1.0 - power) ** (1.0 / np.maximum(n, 1)), np.nan)
 
 
-def power_sentence(row, *, measure: str = "share") -> str:
-    """The plain-language statement for a non-significant, emerging or vanished prevalence shift."""
+def power_sentence(row, *, alpha: float = 0.05) -> str:
+    """The plain-language statement for a prevalence shift that is not called significant: why, and what
+    the design could have detected. ``row``: a row of ``result.shifts`` / ``shifts.csv``."""
     a, b = row["wave_a"], row["wave_b"]
     if row["status"] in ("emerging", "vanished"):
         absent, n = (a, row["n_speakers_a"]) if row["status"] == "emerging" else (b, row["n_speakers_b"])
-        return (f"not voiced in {absent}: with {int(n)} speakers, a view held by 20% of speakers is missed with "
-                f"probability {row['miss_probability']:.2f}; a view held by {row['detectable_share']:.0%} or more "
-                f"would have been heard with 80% probability")
+        return (f"not voiced in {absent}: with {int(n)} speakers there (an unattributed quote counts as one), a "
+                f"view held by 20% of speakers is missed with probability {row['miss_probability']:.2f}; a view "
+                f"held by {row['detectable_share']:.0%} or more would have been heard with 80% probability")
+    p, q = row.get("share_p", np.nan), row.get("share_q", np.nan)
+    if np.isfinite(p) and p < alpha:
+        return (f"p < {alpha:g} but q = {q:.2f} after testing every theme and comparison" if q >= alpha
+                else "not called significant (see caveats)")
     if np.isfinite(row.get("share_mdd", np.nan)):
-        return (f"no firm change: with {int(row['n_speakers_a'])} and {int(row['n_speakers_b'])} speakers, only a "
-                f"difference of about {100 * row['share_mdd']:.0f} points or more is detected with 80% power")
+        return (f"not significant: with {int(row['n_speakers_a'])} and {int(row['n_speakers_b'])} speakers "
+                f"(an unattributed quote counts as one), a difference of about {100 * row['share_mdd']:.0f} "
+                f"points would have been detected with 80% power")
     return ""
