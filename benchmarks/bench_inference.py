@@ -19,7 +19,8 @@ Methods, in the same run on the same data:
 Replicates are vectorised as columns: a block draws one set of speakers and quote counts and ``COLS``
 independent outcomes on it. ``REPS`` replicates per design and hypothesis (default 200: a 95% coverage is
 then known to about ±3 points), ``B`` bootstrap draws per replicate (default 499).
-Run: ``nice -n 5 .venv/bin/python benchmarks/bench_inference.py [REPS] [GEE_REPS] [B]``.
+Run: ``nice -n 5 .venv/bin/python benchmarks/bench_inference.py [REPS] [GEE_REPS] [B] [COLS]`` (``COLS``
+replicates share one drawn design, so ``REPS / COLS`` designs are drawn per cell).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from stakeholder_nlp.shift.bootstrap import bootstrap_means, cluster_ids, cluste
 from stakeholder_nlp.shift.inference import canonical_clusters, wild_cluster_test  # noqa: E402
 
 REPS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "scale" else 200
-COLS = 100
+COLS = int(sys.argv[4]) if len(sys.argv) > 4 else 40
 GEE_REPS = int(sys.argv[2]) if len(sys.argv) > 2 else 12
 B = int(sys.argv[3]) if len(sys.argv) > 3 else 499
 ICC_SD = {"none": 0.0, "moderate": 1.0, "strong": 2.0}

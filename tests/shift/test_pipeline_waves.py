@@ -58,3 +58,15 @@ def test_baseline_and_order_override_reverse_the_comparison():
                 n_topics=3, baseline="post")
     assert a.config["wave_order"]["levels"] == ["post", "pre"] and a.config["wave_order"]["basis"] == "given"
     assert (a.shifts["wave_a"] == "post").all() and (a.shifts["wave_b"] == "pre").all()
+
+
+def test_cli_rejects_a_wave_order_that_leaves_out_a_wave(tmp_path):
+    from typer.testing import CliRunner
+
+    from stakeholder_nlp.cli import app
+
+    src = tmp_path / "c.csv"
+    pd.DataFrame({"text": ["a b", "c d", "e f"], "wave": ["pre", "post", "later"],
+                  "speaker": ["x", "y", "z"]}).to_csv(src, index=False)
+    res = CliRunner().invoke(app, ["analyze", str(src), "--out", str(tmp_path / "o"), "--wave-order", "pre,post"])
+    assert res.exit_code == 2 and "leaves out" in res.output
