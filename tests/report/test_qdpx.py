@@ -181,3 +181,53 @@ def test_cli_reads_a_project_as_input_and_as_codebook_and_exports_with_its_sourc
     src = next(s for s in back.sources if s.name == "interview.txt")
     assert src.text == "I: Ça marche 😀 ok\r\nR: yes"
     assert sorted(src.text[x.start:x.end] for x in src.selections) == ["yes", "Ça marche 😀", "Ça marche 😀 ok"]
+
+
+def test_ingested_interviews_analysed_and_exported_end_to_end(tmp_path):
+    """Transcripts -> ingest -> the real pipeline (cheap embedder) -> .qdpx -> re-import: exact texts and offsets."""
+    import numpy as np
+
+    from stakeholder_nlp.corpus.manifest import parse_manifest
+    from stakeholder_nlp.embedding import HashingEmbedder
+    from stakeholder_nlp.pipeline import analyze
+    from stakeholder_nlp.sentiment import VaderScorer
+    from stakeholder_nlp.themes import parse_codebook
+    from tests.themes.test_codebook import GOOD
+
+    rng = np.random.default_rng(0)
+    words = {"data": ["data", "missing", "access", "extract", "données"], "team": ["nurse", "team", "excluded", "😀"],
+             "time": ["time", "session", "workload", "busy"]}
+    rows = ["file,wave,speaker,interviewer,site"]
+    for wave in (2021, 2024):
+        for s in range(5):
+            name = f"int_{wave}_{s}.txt"
+            turns = []
+            for j in range(5):
+                topic = list(words)[(s + j + (wave == 2024)) % 3]
+                turns.append(f"Interviewer: question {j}?\r\n\r\nP{wave}{s}: " + " ".join(rng.choice(words[topic], 6))
+                             + f" réponse {j}.")
+            (tmp_path / name).write_text("Header, consent\r\n\r\n" + "\r\n\r\n".join(turns), encoding="utf-8",
+                                         newline="")
+            rows.append(f"{name},{wave},,,{'a' if s % 2 else 'b'}")
+    rows.append("*,,Interviewer,yes,")
+    res = ingest(sorted(tmp_path.glob("int_*.txt")), parse_manifest("\n".join(rows) + "\n"))
+    assert len(res.corpus) == 50 and res.corpus.quotes["speaker"].nunique() == 10
+    book = parse_codebook(GOOD)  # deductive: the codebook's themes only (no topic model: keeps the test cheap)
+    a = analyze(res.corpus, HashingEmbedder(dim=64), codebook=book, mode="deductive", sentiment=VaderScorer(),
+                runs=0, n_boot=50, strata=["site"])
+    summary = export_analysis(a, tmp_path / "out.qdpx", sources={d.name: d.text for d in res.sources}, codebook=book)
+    back = read_qdpx(tmp_path / "out.qdpx")
+    assert summary.sources == 10 and len(back.cases) == 10
+    texts = {d.name: d.text for d in res.sources}
+    assert all(s.text == texts[s.name] for s in back.sources)
+    q = a.corpus.quotes
+    units = {(r.source, r.start, r.end): r.text for r in q.itertuples()}
+    for s in back.sources:
+        for x in s.selections:
+            assert units[(s.name, x.start, x.end)] == s.text[x.start:x.end]
+    n_codings = int(a.themes.membership.to_numpy().sum())
+    assert sum(len(x.codes) for s in back.sources for x in s.selections) == n_codings
+    assert {(c.name, c.description) for c in back.codes} == {("Data", "data are missing"),
+                                                              ("Teams", "the team is left out")}
+    assert n_codings > 0 and back.notes and back.notes[-1].name.startswith("Shifts")
+    assert all(c.variables.get("site") in ("a", "b") for c in back.cases)
