@@ -71,6 +71,17 @@ def test_timestamps_are_removed_and_teams_style_speaker_lines_work():
     assert got == [("Ann", "hello"), ("Bob", "hi there")]
     _, got = turns_of("Ann Smith   0:03\nFirst words.\n\nBob Jones   0:10\nReply.")
     assert got == [("Ann Smith", "First words."), ("Bob Jones", "Reply.")]
+    t, got = turns_of("Ann: one\n\n[00:01:02] two")
+    assert got == [("Ann", "one\n\n[00:01:02] two")]
+    assert [u.text for u in segment(t, "paragraph")] == ["one", "two"]
+
+
+def test_teams_docx_transcript(tmp_path):
+    doc = read_document(_docx(tmp_path / "teams.docx", ["Ann Lee   0:03", "Hello all.", "Bob   0:09", "Hi Ann.",
+                                                        "More from Bob."]))
+    t, got = turns_of(doc.text)
+    assert t.rule == "timestamped"
+    assert got == [("Ann Lee", "Hello all."), ("Bob", "Hi Ann.\n\nMore from Bob.")]
 
 
 def test_custom_pattern_and_bad_patterns():

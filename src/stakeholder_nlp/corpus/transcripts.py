@@ -14,8 +14,9 @@ custom         ``turn_pattern=`` a regular expression with a named group ``speak
                the start of a paragraph; the words start where the match ends.
 
 ``rule="auto"`` picks, per document, the rule whose markers open the most paragraphs (ties in the order
-bold, bracket, timestamped, colon). A leading timestamp (``[00:01:02]``, ``00:01``, ``(0:05)``) before or
-after a marker is removed from the words. Text before the first marker (a title, a consent preamble) is
+bold, bracket, timestamped, colon). A timestamp (``[00:01:02]``, ``00:01``, ``(0:05)``) before or after a
+marker, or opening a paragraph, is removed from the words (one inside a multi-paragraph turn stays in the
+turn's text, which is always one contiguous span of the source). Text before the first marker (a title, a consent preamble) is
 left out and counted in :attr:`Transcript.header_chars`. Headings (reStructuredText underlines, Markdown
 ``#``), stage directions written as a whole paragraph in ``*...*``, ``(...)`` or ``[...]``, timestamp-only
 lines and directives (``.. x::``) are *not speech*: they end the current turn and belong to no turn; words
@@ -49,6 +50,7 @@ TURN_RULES: dict[str, str] = {
 RULE_ORDER = ("bold", "bracket", "timestamped", "colon")
 MAX_NAME_WORDS = 6
 
+_LEAD_TS_RX = re.compile(rf"[ \t]*{_TS}[ \t]+")
 _UNDERLINE = re.compile(r"^[ \t]*([=\-^~`'\"#*+_.])\1{2,}[ \t]*$")
 _ATX = re.compile(r"^[ \t]*#{1,6}[ \t]")
 _WRAPPED = re.compile(r"^[ \t]*(?:\*[^*].*\*|\*\*.*\*\*|\(.*\)|\[[^\]]*\])[ \t]*$", re.S)
@@ -233,7 +235,9 @@ def split_turns(doc: SourceDocument, *, rule: str = "auto", pattern: str | None 
                 header += p.end - p.start
                 continue
             cur = {"speaker": last_speaker, "spans": [], "continued": True}
-        cur["spans"].append((p.start, p.end))
+        ts = _LEAD_TS_RX.match(text, p.start, p.end)  # a paragraph opening with a timestamp: drop it
+        s = _trim(text, ts.end(), p.end)[0] if ts and ts.end() > p.start else p.start
+        cur["spans"].append((s, p.end))
     close()
     if not any_marker:  # no marker at all: the whole document is one unnamed speaker's text
         spans = [(p.start, p.end) for p in paras if not _not_speech(text, p)]
