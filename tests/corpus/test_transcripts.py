@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from stakeholder_nlp.corpus.formats import SourceDocument, read_document
@@ -282,6 +283,8 @@ def test_ingest_command_writes_corpus_and_sources(tmp_path):
             out.with_suffix(".sources.jsonl").read_text(encoding="utf-8").splitlines()}
     for x in rows:
         assert side[x["source"]][x["start"]:x["end"]] == x["text"]
+    counts = pd.read_csv(out.with_suffix(".counts.csv"))
+    assert counts[counts["role"] == "unit"][["speaker", "wave", "units"]].values.tolist() == [["R", 1, 2], ["R", 2, 1]]
     from stakeholder_nlp.corpus import load_corpus
 
     assert load_corpus(out).waves == [1, 2]

@@ -25,7 +25,8 @@ def _json_default(value):
 
 
 def write_ingested(result, out: Path) -> Path:
-    """Write the corpus (one JSON object per unit) and the sources sidecar; return the sidecar's path."""
+    """Write the corpus (one JSON object per unit), ``OUT.counts.csv`` (units and turns per speaker and wave)
+    and the sources sidecar; return the sidecar's path."""
     out.parent.mkdir(parents=True, exist_ok=True)
     q = result.corpus.quotes
     with out.open("w", encoding="utf-8", newline="\n") as f:
@@ -33,6 +34,7 @@ def write_ingested(result, out: Path) -> Path:
             rec["codes"] = list(rec.get("codes") or ())
             rec = {k: v for k, v in rec.items() if not (isinstance(v, float) and v != v)}
             f.write(json.dumps(rec, ensure_ascii=False, default=_json_default) + "\n")
+    result.counts.to_csv(out.with_suffix(".counts.csv"), index=False)
     side = sources_path(out)
     with side.open("w", encoding="utf-8", newline="\n") as f:
         for doc in result.sources:
@@ -58,8 +60,8 @@ def read_sources(corpus_path: Path) -> dict[str, str] | None:
 def ingest_cmd(
     files: list[Path] = typer.Argument(..., help="Transcripts (.txt .md .rst .docx .odt .vtt .srt) and/or "
                                                  "REFI-QDA projects (.qdpx)."),
-    out: Path = typer.Option(..., "--out", help="Corpus JSONL to write (plus OUT.sources.jsonl with the full "
-                                                "texts, for --qdpx export)."),
+    out: Path = typer.Option(..., "--out", help="Corpus JSONL to write (plus OUT.counts.csv, and "
+                                                "OUT.sources.jsonl with the full texts for --qdpx export)."),
     manifest: Path | None = typer.Option(None, help="CSV: file, wave[, speaker, speaker_id, interviewer, "
                                                     "attributes...]. See the README."),
     unit: str = typer.Option("turn", help="turn | paragraph | sentences | codings (a project's coded segments)."),
