@@ -327,7 +327,7 @@ def analyze_cmd(
     if qdpx is not None:
         from .ingest import export_qdpx
 
-        export_qdpx(result, input, qdpx, book)
+        export_qdpx(result, input, qdpx, book, redact=redact)
     typer.echo(one_screen_summary(result, out))
     typer.echo(f"total {time.perf_counter() - start:.1f}s")
 

@@ -135,8 +135,16 @@ def refi_codebook(path: Path):
         _fail(exc)
 
 
-def export_qdpx(result, input: Path, target: Path, codebook=None) -> None:
-    """``analyze --qdpx``: write the analysis as a REFI-QDA project, with the input's source texts."""
+def export_qdpx(result, input: Path, target: Path, codebook=None, *, redact: bool = False) -> None:
+    """``analyze --qdpx``: write the analysis as a REFI-QDA project, with the input's source texts.
+
+    ``--redact`` does not reach the project: codings point at offsets of the original texts, so the sources
+    are written as they are; the command says so.
+    """
+    if redact:
+        typer.secho(f"warning: --redact does not apply to {target}: a REFI-QDA project holds the original "
+                    "source texts (the codings' offsets refer to them); do not share it as a redacted file",
+                    fg=typer.colors.YELLOW, err=True)
     from ..corpus.refi_qda import read_qdpx
     from ..report.qdpx import export_analysis
 
