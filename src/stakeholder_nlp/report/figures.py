@@ -90,8 +90,11 @@ def write_figures(a: Analysis, matrix: pd.DataFrame, out_dir: Path, shifts: pd.D
     waves = list(dict.fromkeys(a.levels["wave"].tolist())) or sorted(matrix["wave"].unique().tolist())
     marks = _marks(shifts)
     fig, ax = plt.subplots(figsize=(10, _height(matrix)))
-    _grouped(ax, matrix, "share", "share_lo", "share_hi", "share of the wave's quotes (95% cluster-bootstrap CI)",
+    _grouped(ax, matrix, "share", "share_lo", "share_hi", "share of the wave's quotes (95% CI, speakers as clusters)",
              waves, marks)
+    from matplotlib.ticker import PercentFormatter
+
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     title = "Prevalence of each theme by wave"
     if any(marks.values()):
         title += "\n* significant after FDR and robust; † significant but needs care"

@@ -104,6 +104,8 @@ def themes_file_text(result: ThemeResult, *, assignment: str = "assignment.csv",
         if terms:
             lines.append("terms = [" + ", ".join(_q(t) for t in terms[:10]) + "]  # c-TF-IDF terms, for reference")
         lines.append(f"# {int(row['n_quotes'])} quotes")
+        if isinstance(row.get("term_label"), str) and row["term_label"] != row["label"]:
+            lines.append(f"# term label: {row['term_label']}")
         for other in dup.get(tid, []):
             lines.append(f"# NEAR-DUPLICATE of {other}: consider action = \"merge\", into = "
                          f"\"{other.split(' ')[0]}\"")
