@@ -186,7 +186,7 @@ def analysis_project(quotes: pd.DataFrame, themes: pd.DataFrame, membership: pd.
         qid = str(q.at[i, "quote_id"])
         g = guid("selection", qid, src, s, e)
         sel_by_source.setdefault(src, []).append(
-            RefiSelection(g, s, e, tuple(theme_guid[t] for t in on), qid))
+            RefiSelection(g, s, e, tuple(theme_guid[t] for t in on), qid, guid("user", "stakeholder-nlp")))
         sp = q.at[i, "speaker"]
         speaker_sel.setdefault("unattributed" if _missing(sp) else str(sp), []).append(g)
     # variables: wave per source (where constant) and per speaker; constant attributes per speaker
