@@ -124,6 +124,10 @@ def test_qc_coded_sample_imports_codes_sources_and_codings():
         (262, 7, 2, 158, 205)
     assert sorted(x.name for x in proj.sources) == ["admin-1.txt", "board_2017.txt"]  # no name attribute
     assert proj.skipped == ()
+    from stakeholder_nlp.themes.codebook import parse_codebook
+
+    book = parse_codebook(codebook_toml(proj))
+    assert len(book.themes) == 262 and len(set(book.ids)) == 262
     res = ingest([SAMPLES / "qc132_demo_coded.qdpx"], unit="codings", default_wave=1)
     assert len(res.corpus) == 158 and sum(len(c) for c in res.corpus.quotes["codes"]) == 205
 
