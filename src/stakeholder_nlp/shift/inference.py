@@ -87,6 +87,13 @@ def cluster_sums(values: np.ndarray, ids: np.ndarray, g: int) -> np.ndarray:
     return out
 
 
+def _products(rhs: np.ndarray, weights_t: np.ndarray) -> np.ndarray:
+    """``weights (draws × G) @ rhs (G × c)`` computed as ``(rhs.T @ weights_t).T`` from the clusters × draws
+    layout: with two BLAS threads the direct skinny product is ~15x slower (measured on this project's
+    2-core machines)."""
+    return (rhs.T @ weights_t).T
+
+
 def webb_weights(rng: np.random.Generator, n: int, g: int) -> np.ndarray:
     return WEBB[rng.integers(0, 6, size=(n, g), dtype=np.uint8)]
 
@@ -146,9 +153,9 @@ def wild_cluster_test(y: np.ndarray, ids: np.ndarray, n_clusters: int, z: np.nda
     out1, out2, done = [], [], 0
     while done < n_boot:
         m = min(chunk, n_boot - done)
-        idx = rng.integers(0, 6, size=(m, g), dtype=np.uint8)
-        out1.append(table[idx] @ rhs1)
-        out2.append(table2[idx] @ rhs2)
+        idx = rng.integers(0, 6, size=(g, m), dtype=np.uint8)  # clusters × draws: see _products
+        out1.append(_products(rhs1, table[idx]))
+        out2.append(_products(rhs2, table2[idx]))
         done += m
     p1, p2 = np.concatenate(out1).astype(np.float64), np.concatenate(out2).astype(np.float64)
     c = {"PE": p1[:, :k], "VEF": p1[:, k:2 * k], "PF": p1[:, 2 * k:2 * k + 1], "VFF": p1[:, 2 * k + 1:2 * k + 2],
@@ -237,7 +244,7 @@ def wild_linear_functional(contrib: np.ndarray, estimate: np.ndarray, *, n_boot:
     reps, done = [], 0
     while done < n_boot:
         m = min(chunk, n_boot - done)
-        reps.append(webb_weights(rng, m, g) @ contrib)
+        reps.append(_products(contrib, WEBB[rng.integers(0, 6, size=(g, m), dtype=np.uint8)]))
         done += m
     r = np.concatenate(reps) * np.sqrt(g / max(g - 1, 1))
     a = (1 - level) / 2
