@@ -7,7 +7,9 @@ The corpus is real text nobody on this project wrote, read in place from ../shar
 interleaved so that every size mixes all five, split into two waves by a hash of the row, one speaker per
 comment (survey-style). Each size runs in its own Python process (clean peak RSS) with a fresh, empty
 embedding cache (cold: every text is embedded); the fast backend's model files come from models/cache.
-Per stage: wall seconds (``Analysis.timings``) and the process's peak RSS while that stage ran.
+Per stage: wall seconds (``Analysis.timings``), CPU seconds of the process (user + system, all threads:
+robust to other jobs on a shared machine) and the process's peak RSS while that stage ran; the load
+average at the start and end says how shared the machine was.
 Writes benchmarks/results/scale_<label>.json.
 """
 
@@ -69,18 +71,25 @@ def mixed_corpus(n: int):
 
 def child(n: int, runs: int | None, out_json: Path) -> None:
     """One size, in this process: load, analyze (cold cache), write the report."""
+    import os
+    import resource
     import threading
 
-    from common import rss_mb
-
     import stakeholder_nlp
+    from common import rss_mb
     from stakeholder_nlp.corpus import load_corpus
     from stakeholder_nlp.embedding import EmbeddingCache, load_embedder
     from stakeholder_nlp.pipeline import analyze
     from stakeholder_nlp.report import write_report
 
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
     peaks: dict[str, float] = {}
-    state = {"stage": "load"}
+    cpu_s: dict[str, float] = {}
+    state = {"stage": "load", "cpu": cpu()}
+    load_start = os.getloadavg()
     stop = threading.Event()
 
     def sample():
@@ -98,7 +107,9 @@ def child(n: int, runs: int | None, out_json: Path) -> None:
 
     def on_stage(s):
         peaks[s] = max(peaks.get(s, 0.0), rss_mb())
-        state["stage"] = s
+        now = cpu()
+        cpu_s[state["stage"]] = cpu_s.get(state["stage"], 0.0) + now - state["cpu"]
+        state["stage"], state["cpu"] = s, now
 
     with tempfile.TemporaryDirectory() as tmp:
         with EmbeddingCache(Path(tmp) / "cache") as cache:
@@ -109,12 +120,15 @@ def child(n: int, runs: int | None, out_json: Path) -> None:
         t2 = time.perf_counter()
         write_report(result, Path(tmp) / "out", force=True)
         t_report = time.perf_counter() - t2
+    on_stage("done")
     stop.set()
     timings = dict(result.timings)
     timings.update(load=t_load, report=t_report)
     payload = {"n_quotes": len(corpus.quotes), "wall_s": time.perf_counter() - t0, "analyze_s": t_analyze,
                "stage_s": {k: round(v, 2) for k, v in timings.items()},
-               "stage_peak_rss_mb": {k: round(v, 1) for k, v in peaks.items()},
+               "stage_cpu_s": {k: round(v, 2) for k, v in cpu_s.items()},
+               "stage_peak_rss_mb": {k: round(v, 1) for k, v in peaks.items() if k != "done"},
+               "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
                "peak_rss_mb": round(max(peaks.values()), 1), "config": result.config,
                "n_themes": int(len(result.themes.themes)), "version": stakeholder_nlp.__version__}
     out_json.write_text(json.dumps(payload, indent=2, default=str))
@@ -141,8 +155,8 @@ def main() -> None:
             subprocess.run(cmd, check=True, cwd=ROOT)
             r = json.loads(out.read_text())
         results.append(r)
-        stages = " ".join(f"{k} {v:.1f}s/{r['stage_peak_rss_mb'].get(k, 0) / 1024:.2f}GB"
-                          for k, v in r["stage_s"].items())
+        stages = " ".join(f"{k} {v:.1f}s (cpu {r['stage_cpu_s'].get(k, float('nan')):.1f}s) "
+                          f"{r['stage_peak_rss_mb'].get(k, 0) / 1024:.2f}GB" for k, v in r["stage_s"].items())
         print(f"n={r['n_quotes']}: {r['wall_s']:.1f}s, peak {r['peak_rss_mb'] / 1024:.2f} GB | {stages}", flush=True)
     print(f"wrote {write_result(f'scale_{args.label}', {'runs_arg': args.runs, 'results': results})}")
 

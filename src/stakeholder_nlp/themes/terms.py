@@ -29,6 +29,14 @@ class Lemmatizer:
         self.batch_size = batch_size
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
+        """Lemmas of each text. Each distinct text is lemmatised once (survey comments repeat: "Nothing",
+        "Very good service"); spaCy's output for a text does not depend on its batch, so this is exact."""
+        texts = list(texts)
+        unique = list(dict.fromkeys(texts))
+        done = dict(zip(unique, self._lemmatise(unique), strict=True))
+        return [done[t] for t in texts]
+
+    def _lemmatise(self, texts: list[str]) -> list[str]:
         out = []
         for doc in self.nlp.pipe(texts, batch_size=self.batch_size):
             words = []
