@@ -80,6 +80,8 @@ def from_records(
     present: set[str] = set(columns or ())
     for r in records:
         present.update(r.keys())
+    if not records and not skipped and not columns:
+        raise CorpusFormatError("no quotes: the input holds no rows", path=path)
     for needed, option in ((text_col, "text_col"), (wave_col, "wave_col")):
         if needed not in present:
             raise CorpusFormatError(
