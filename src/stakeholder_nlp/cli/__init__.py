@@ -290,6 +290,9 @@ def analyze_cmd(
         _fail(exc)
     try:
         corpus.require_waves(2)
+        from ..corpus.validate import check_analysable
+
+        check_analysable(corpus)  # a clear minimum before any model is loaded (checked again after set-aside)
         from ..corpus.waves import infer_wave_order
 
         order_given = [w.strip() for w in wave_order.split(",") if w.strip()] if wave_order else None
