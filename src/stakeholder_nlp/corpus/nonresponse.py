@@ -7,8 +7,9 @@ themes so that they neither form themes nor head the findings.
 (``nonresponse: <phrase>`` or ``short: N words``).
 
 A text is a non-response when, lower-cased and stripped of punctuation, it is entirely one of
-:data:`NONRESPONSE_PHRASES` (a full match, so "nothing to improve, the staff were lovely" is kept), or
-when it has fewer than ``min_words`` words. Both are configurable through :class:`NonResponseRules`.
+:data:`NONRESPONSE_PHRASES` (a full match, so "nothing to improve, the staff were lovely" is kept), or is
+at most eight words all from :data:`FILLER_WORDS` including a "no"/"nothing"/"none" ("No nothing",
+"Nothing really, thank you"), or has fewer than ``min_words`` words. Both are configurable through :class:`NonResponseRules`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,18 @@ NONRESPONSE_PHRASES: tuple[str, ...] = (
     "xxx", "ok", "okay",
 )
 
+#: an answer made only of these words, with at least one of :data:`_NEGATIONS`, says nothing
+#: ("No nothing", "Nothing really, thank you", "None at all", "No not really")
+FILLER_WORDS = frozenset({"no", "nothing", "none", "nil", "na", "n/a", "n", "a", "not", "really", "thanks", "thank",
+                          "you", "all", "at", "comment", "comments", "further", "else", "to", "add", "more", "say",
+                          "i", "can", "can't", "cant", "think", "of", "anything", "that", "this", "time", "as", "yet",
+                          "sorry", "just", "so", "far", "nope", "nah", "ta", "much", "very", "applicable", "answer",
+                          "absolutely", "thing", "comes", "come", "mind", "springs", "spring", "could", "would", "be",
+                          "improve", "improved", "improvement", "improvements", "change", "changed", "done", "about",
+                          "do", "i'd", "id", "personally", "whatsoever", "honestly", "specific", "particular",
+                          "any", "the", "moment", "there", "is", "it", "sure", "don't", "dont", "know", "me", "my",
+                          "opinion", "in", "for", "now", "suggestions", "suggest", "need", "needs", "needed"})
+_NEGATIONS = frozenset({"no", "nothing", "none", "nil", "na", "n/a", "nope", "nah", "not"})
 _PUNCT = re.compile(r"[^\w\s'/]+")
 _SPACE = re.compile(r"\s+")
 
@@ -72,7 +85,10 @@ def _reason(text: str, lookup: frozenset[str], min_words: int) -> str:
     norm = _normalise(text)
     if norm == "" or norm in lookup:
         return f"nonresponse: {norm or 'punctuation only'}"
-    n = len(norm.split())
+    words = norm.split()
+    if len(words) <= 8 and set(words) <= FILLER_WORDS and set(words) & _NEGATIONS:
+        return f"nonresponse: {norm}"
+    n = len(words)
     if n < min_words:
         return f"short: {n} word{'s' if n != 1 else ''}"
     return ""

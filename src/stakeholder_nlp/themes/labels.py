@@ -7,12 +7,12 @@ Candidates are phrases read off spaCy's part-of-speech tags (small English model
 * noun + "be" + adjective ("staff were friendly", "the data is poor"), shown without the article;
 * noun phrase + "of" + noun phrase ("test of change", "lack of support").
 
-Each candidate is counted once per quote under its lemma key (so "staff were friendly" and "staff are
-friendly" count together) and shown in its most frequent surface form, lower-cased except acronyms: a
+Each candidate is counted once per quote under its content lemmas (so "friendly staff", "staff were
+friendly" and "staff are friendly" count together) and shown in its most frequent surface form, lower-cased except acronyms: a
 label is always words a respondent wrote, never lemma debris ("cent population", "atwas"). A phrase must
 occur in at least two quotes of the theme (one, for themes of fewer than 16 quotes). The score of phrase p for theme t is
 
-    coverage(p, t) * distinctiveness(p, t)^2 * (1 + 0.15 * (words(p) - 1))
+    coverage(p, t) * distinctiveness(p, t)^2 * (1 + 0.5 * (min(words(p), 3) - 1))
 
 where coverage is the share of the theme's quotes containing p, each quote weighted by its cosine
 similarity to the theme's centroid (representativeness), and distinctiveness is coverage in t divided by
@@ -47,15 +47,20 @@ def _surface(tok) -> str:
 def _ok(tok) -> bool:
     t = tok.text
     return (len(t) >= 2 and t.replace("-", "").replace("'", "").isalpha() and t.isascii() and not tok.is_stop
-            and not tok.like_url and not tok.like_email)
+            and not tok.like_url and not tok.like_email and len(set(t.lower())) > 1)  # not "XXXX" (redacted)
 
 
 def _is_mod(tok) -> bool:
     return _ok(tok) and (tok.pos_ in _MOD or tok.tag_ == "VBG")
 
 
+def _key(lemmas) -> str:
+    """Phrases with the same content words count together: "friendly staff" = "staff were friendly"."""
+    return " ".join(sorted({w.lower() for w in lemmas} - {"be", "of"}))
+
+
 def candidates(doc, max_len: int = 4) -> dict[str, str]:
-    """Phrase candidates of one spaCy ``Doc``: lemma key -> surface form."""
+    """Phrase candidates of one spaCy ``Doc``: key (sorted content lemmas) -> surface form."""
     out: dict[str, str] = {}
     toks = list(doc)
     n = len(toks)
@@ -69,7 +74,9 @@ def candidates(doc, max_len: int = 4) -> dict[str, str]:
             span = toks[s:end + 1]
             if (span[0].pos_ == "VERB" and len(span) == 1) or span[0].lower_ in _VAGUE:
                 continue
-            key = " ".join(t.lemma_.lower() for t in span)
+            if s == start and s > 0 and toks[s - 1].lower_ == "no":  # keep the negation: "no complaints"
+                span = [toks[s - 1], *span]
+            key = _key(t.lemma_ for t in span)
             out.setdefault(key, " ".join(_surface(t) for t in span))
         # noun phrase + "of" + noun phrase: "test of change", "lack of support"
         if end + 2 < n and toks[end + 1].lower_ == "of":
@@ -82,7 +89,7 @@ def candidates(doc, max_len: int = 4) -> dict[str, str]:
                     head = head[1:]
                 if head:
                     span = [*head, toks[end + 1], *toks[end + 2:k + 1]]
-                    key = " ".join(t.lemma_.lower() for t in span)
+                    key = _key(t.lemma_ for t in span)
                     out.setdefault(key, " ".join(_surface(t) for t in span))
         # noun + be + (adverb) + adjective: "staff were (very) friendly"
         j = end + 1
@@ -92,7 +99,7 @@ def candidates(doc, max_len: int = 4) -> dict[str, str]:
                 k += 1
             if k < n and toks[k].pos_ == "ADJ" and _ok(toks[k]):
                 head = toks[start:end + 1] if end - start < 2 else toks[end:end + 1]
-                key = " ".join(t.lemma_.lower() for t in head) + " be " + toks[k].lemma_.lower()
+                key = _key([*(t.lemma_ for t in head), toks[k].lemma_])
                 out.setdefault(key, " ".join(_surface(t) for t in [*head, *toks[j:k + 1]]))
     return out
 
@@ -159,8 +166,8 @@ def phrase_labels(texts: Sequence[str], members: Mapping[str, np.ndarray], embed
                 continue
             elsewhere = float(np.mean([coverage[o].get(key, 0.0) for o in others])) if others else 0.0
             distinct = cov / (cov + elsewhere)
-            n_words = len(key.split()) - (" be " in f" {key} ")
-            scored.append((cov * distinct ** 2 * (1 + 0.15 * (n_words - 1)), key))
+            n_words = len(key.split())
+            scored.append((cov * distinct ** 2 * (1 + 0.5 * (min(n_words, 3) - 1)), key))
         scored.sort(key=lambda s: (-s[0], s[1]))
         scored = scored[:200]
         chosen: list[str] = []
@@ -180,7 +187,23 @@ def phrase_labels(texts: Sequence[str], members: Mapping[str, np.ndarray], embed
             used |= words
             if len(chosen) == n_phrases:
                 break
-        out[tid] = [surfaces[k].most_common(1)[0][0] for k in chosen]
+        shown = [surfaces[k].most_common(1)[0][0] for k in chosen]
+        if chosen and len(chosen[0].split()) == 1:
+            # a lone noun ("staff") says more with the words respondents used with it: "staff (lovely, friendly)"
+            head = chosen[0]
+            mods = []
+            for _, k in scored:
+                words = k.split()
+                if len(words) == 2 and head in words:
+                    other = [w for w in surfaces[k].most_common(1)[0][0].lower().split()
+                             if w != shown[0].lower() and not w.startswith(head)]
+                    if len(other) == 1 and other[0] not in mods and other[0] not in ("no",):
+                        mods.append(other[0])
+                if len(mods) == 3:
+                    break
+            if len(mods) >= 2:
+                shown[0] = f"{shown[0]} ({', '.join(mods)})"
+        out[tid] = shown
     return out
 
 
@@ -188,7 +211,7 @@ def label_from_phrases(phrases: Sequence[str], n: int = 2, fallback: str = "") -
     """'Waiting time; car parking' from the best phrases (``fallback`` when there are none)."""
     if not phrases:
         return fallback
-    text = "; ".join(phrases[:n])
+    text = phrases[0] if "(" in phrases[0] else "; ".join(phrases[:n])  # "staff (lovely, friendly)" alone
     return text[0].upper() + text[1:]
 
 
