@@ -1,0 +1,71 @@
+"""The shipped default sentiment model: offline loading, polarity, sentence-level quotes, no torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from stakeholder_nlp.errors import ModelError
+from stakeholder_nlp.sentiment import QUOTE_SCORE_COLUMNS, FineTunedScorer, SentimentScorer, load_scorer
+from stakeholder_nlp.sentiment.finetuned import split_sentences
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    return load_scorer("default")
+
+
+def test_split_sentences_joins_fragments_and_cuts_run_ons():
+    assert split_sentences("We tried. It failed badly in the end. Yes.") == ["We tried. It failed badly in the end. Yes."]
+    assert split_sentences("It was hopeful at first, truly. Now we are all tired of it.") == [
+        "It was hopeful at first, truly.", "Now we are all tired of it."]
+    long = " ".join(["word"] * 100)
+    pieces = split_sentences(long, max_words=40)
+    assert len(pieces) == 3 and all(len(p.split()) <= 40 for p in pieces)
+    assert split_sentences("") == [""]
+
+
+def test_missing_model_folder_says_what_to_do(tmp_path):
+    with pytest.raises(ModelError, match="model.int8.onnx"):
+        FineTunedScorer(tmp_path)
+
+
+@pytest.mark.slow
+def test_default_scorer_is_the_finetuned_model_and_reads_polarity(scorer):
+    assert isinstance(scorer, FineTunedScorer) and isinstance(scorer, SentimentScorer)
+    s = scorer.score(["The staff were kind and the care was excellent.",
+                      "Nobody listened and I waited six hours in pain.",
+                      "The meeting is held on the first Tuesday of each month."])
+    assert s[0] > 0.4 and s[1] < -0.4 and abs(s[2]) < 0.5
+    assert np.all(np.abs(scorer.score(["a", "b c", ""])) <= 1.0)
+
+
+@pytest.mark.slow
+def test_quote_turning_from_hope_to_complaint_is_scored_on_its_sentences(scorer):
+    d = scorer.score_quotes(["At the start we were genuinely hopeful and excited about it. Now most of us feel "
+                             "let down, ignored and worn out by the whole thing."])
+    assert list(d.columns) == list(QUOTE_SCORE_COLUMNS)
+    assert d.loc[0, "n_sentences"] == 2 and d.loc[0, "combine"].startswith("sentence-mean")
+    assert d.loc[0, "min_sentence"] < 0 < d.loc[0, "max_sentence"]
+
+
+@pytest.mark.slow
+def test_scores_do_not_depend_on_batch_neighbours_or_order(scorer):
+    texts = ["I felt quite disempowered in the process.", "Great support from the team.",
+             "It is what it is."] * 3
+    one = np.array([scorer.score([t])[0] for t in texts[:3]])
+    np.testing.assert_allclose(scorer.score(texts)[:3], one, atol=0.03)
+    np.testing.assert_allclose(scorer.score(texts[::-1])[::-1][:3], one, atol=0.03)
+
+
+def test_importing_the_package_and_loading_the_scorer_imports_no_torch():
+    code = ("import sys, stakeholder_nlp, stakeholder_nlp.sentiment, stakeholder_nlp.pipeline, "
+            "stakeholder_nlp.sentiment.validation, stakeholder_nlp.sentiment.apply\n"
+            "from stakeholder_nlp.sentiment.finetuned import default_model_dir, FineTunedScorer\n"
+            "try:\n    FineTunedScorer(default_model_dir()).score(['fine'])\nexcept Exception:\n    pass\n"
+            "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
