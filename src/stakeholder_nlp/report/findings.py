@@ -62,6 +62,8 @@ def classify_findings(shifts: pd.DataFrame, *, min_stability: float = 0.8,
                 b.append("not rerun")
         if sig and rerun and not stable and "fragile" not in cav:
             cav = [*cav, "fragile"]
+        if not sig:  # the direction of a change that was not found cannot be fragile or stable
+            cav = [c for c in cav if c != "fragile"]
         b += [c for c in cav if c not in b]
         if r.get("theme_id") in dup:
             b.append("near-duplicate")
