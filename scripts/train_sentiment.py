@@ -1,7 +1,8 @@
 """Fine-tune the default sentiment model: MiniLM (the lower layers of all-MiniLM-L6-v2) + a 3-class head,
 trained across registers, exported to int8 ONNX under ``models/sentiment_minilm/``.
 
-    nice -n 5 .venv/bin/python scripts/train_sentiment.py [--layers 4] [--n-goemotions 9000] [--resume]
+    nice -n 5 .venv/bin/python scripts/train_sentiment.py --stop-at 450     # the shipped model
+    nice -n 5 .venv/bin/python scripts/train_sentiment.py --resume          # after an interruption
 
 Training data (licences allow a shipped model; no text is shipped):
 * GoEmotions train split (Reddit, CC BY 4.0; rows whose emotions map to one sentiment group only),
@@ -161,6 +162,8 @@ def main() -> None:
     ap.add_argument("--checkpoint-every", type=int, default=50)
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: one epoch)")
     ap.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--stop-at", type=int, default=0,
+                    help="stop after this step, keeping the one-epoch learning-rate schedule (the shipped model: 450)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--export-only", action="store_true")
     ap.add_argument("--eval", action=argparse.BooleanOptionalAction, default=True,
@@ -215,7 +218,8 @@ def main() -> None:
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     model.train()
     t0, seen, running = time.perf_counter(), 0, []
-    for step in range(start, n_steps if not args.export_only else start):
+    last = start if args.export_only else min(n_steps, args.stop_at or n_steps)
+    for step in range(start, last):
         idx = plan[step]
         ids, mask = pad([enc[i] for i in idx], args.max_length)
         logits, _ = model(ids, mask)
@@ -231,7 +235,7 @@ def main() -> None:
             rate = seen / (time.perf_counter() - t0)
             print(f"step {step + 1}/{n_steps} loss {np.mean(running[-10:]):.4f} {rate:.1f} texts/s "
                   f"eta {(n_steps - step - 1) * args.batch_size / rate / 60:.1f} min", flush=True)
-        if (step + 1) % args.checkpoint_every == 0 or step + 1 == n_steps:
+        if (step + 1) % args.checkpoint_every == 0 or step + 1 == last:
             tmp = ckpt.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                         "step": step + 1}, tmp)
@@ -244,8 +248,8 @@ def main() -> None:
     val_sets = {"nhs_fft_val": nhs[split_by_text(nhs) == "val"],
                 "goemotions_dev": load_goemotions(DATA / "goemotions" / "goemotions_sentiment.csv", "dev")
                 .sample(n=1500, random_state=args.seed)}
-    metrics = {"n_train": len(df), "by_source": df["source"].value_counts().to_dict(), "steps": n_steps,
-               "train_seconds_this_run": round(train_s, 1), "args": vars(args)}
+    metrics = {"n_train": len(df), "by_source": df["source"].value_counts().to_dict(), "steps_planned": n_steps,
+               "steps_trained": max(start, last), "train_seconds_this_run": round(train_s, 1), "args": vars(args)}
     for name, vdf in (val_sets.items() if args.eval else ()):
         pred = predict(model, tok, vdf["text"].tolist(), args.max_length).argmax(1)
         gold = vdf["label3"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()

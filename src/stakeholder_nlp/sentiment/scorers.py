@@ -114,7 +114,7 @@ class EmbeddingHeadScorer:
 
 SCORERS = ("default", "minilm-sentiment", "embedding-head", "vader")
 #: what ``"default"`` means
-DEFAULT_SCORER = "embedding-head"
+DEFAULT_SCORER = "minilm-sentiment"
 
 
 def load_scorer(name: str, embedder: Embedder | None = None, *, cache: EmbeddingCache | None = None):
