@@ -30,7 +30,7 @@ from .findings import (
 
 
 def _fmt_pct(x: float) -> str:
-    return "–" if not np.isfinite(x) else f"{100 * x:.0f}%"
+    return "–" if not np.isfinite(x) else f"{100 * x + 0.0:.0f}%".replace("-0%", "0%")
 
 
 def _fmt_ci(v: float, lo: float, hi: float, pct: bool) -> str:

@@ -31,7 +31,7 @@ SHEETS = (GRID_SHEET, "numbers", "shifts", "quotes", "set aside")
 
 
 def _pct(x) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{100 * x:.0f}%"
+    return "–" if x is None or not np.isfinite(x) else f"{100 * x:.0f}%".replace("-0%", "0%")
 
 
 def _rounded(df: pd.DataFrame) -> pd.DataFrame:
