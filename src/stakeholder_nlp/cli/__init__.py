@@ -345,7 +345,9 @@ def stability_cmd(
     seed: int = typer.Option(0, help="Random seed."),
     backend: str = typer.Option("fast", help="Embedding backend: fast | reference."),
     cache: Path | None = typer.Option(None, help=CACHE_HELP),
-    n_jobs: int = typer.Option(1, help="Parallel processes for the reruns."),
+    n_jobs: int = typer.Option(1, help="Parallel processes for the reruns (any backend: workers get no model)."),
+    max_quotes: int = typer.Option(2500, help="Above this many quotes, subsamples come from a panel of this "
+                                              "many (cost flat in corpus size; see README)."),
     text_col: str = typer.Option("text", help="Column holding the quote text."),
     wave_col: str = typer.Option("wave", help="Column holding the wave."),
     speaker_col: str = typer.Option("speaker", help="Column holding the speaker id."),
@@ -369,7 +371,7 @@ def stability_cmd(
                      topic_model=TopicModel(random_state=seed))
     res = run_stability(corpus.texts, x, q["wave"], q["speaker"], reference=ref, codebook=book, embedder=embedder,
                         sentiment_scores=scores, runs=runs, resample=resample, seed=seed, n_jobs=n_jobs,
-                        progress=True)
+                        progress=True, max_quotes=max_quotes)
     from ..report.safety import write_csv
 
     out.mkdir(parents=True, exist_ok=True)
