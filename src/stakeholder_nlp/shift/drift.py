@@ -58,7 +58,10 @@ def _permutation_p(sums: np.ndarray, is_b: np.ndarray, observed: float, n_perm: 
     permutation is one matrix product ``masks (P × G) @ cluster sums (G × d)``."""
     total = sums.sum(0)
     masks = rng.permuted(np.tile(is_b, (n_perm, 1)), axis=1).T.astype(np.float32)  # G × P
-    sb = (sums.T.astype(np.float32) @ masks).T  # the skinny product in its fast orientation
+    from .inference import _one_blas_thread
+
+    with _one_blas_thread():  # see inference._products
+        sb = (sums.T.astype(np.float32) @ masks).T
     dist = _cosine_distance((total - sb).astype(np.float64), sb.astype(np.float64))
     hits = int((dist >= observed - 1e-6).sum())
     return (hits + 1) / (n_perm + 1)

@@ -112,7 +112,8 @@ def prevalence_shift(membership: pd.DataFrame, waves: Sequence, speakers: Sequen
     spk = np.asarray(list(speakers), dtype=object)
     key = None
     if strata is not None and len(strata.columns):
-        key = strata.astype(str).agg("|".join, axis=1).to_numpy()
+        parts = [strata[c].astype(str) for c in strata.columns]  # vectorised: no row-wise join
+        key = parts[0].str.cat(parts[1:], sep="|").to_numpy() if len(parts) > 1 else parts[0].to_numpy()
         code = np.unique(key, return_inverse=True)[1].astype(np.float64)  # sorted: row-order free
         ids_all, _ = canonical_clusters(spk, np.column_stack([rank, code, y]))
     else:
