@@ -11,7 +11,7 @@ import pytest
 from stakeholder_nlp.corpus import from_dataframe
 from stakeholder_nlp.corpus.waves import infer_wave_order, strata_wave_table
 from stakeholder_nlp.errors import TooFewWavesError
-from stakeholder_nlp.sentiment import sentiment_shift
+from stakeholder_nlp.sentiment import sentiment_levels, sentiment_shift
 from stakeholder_nlp.shift import prevalence_levels, prevalence_shift
 
 
@@ -72,7 +72,9 @@ def test_outputs_do_not_depend_on_the_row_order():
         sh = prevalence_shift(mm, d["wave"].tolist(), d["speaker"].tolist(), strata=d[["site"]], n_boot=199)
         lv = prevalence_levels(mm, d["wave"].tolist(), d["speaker"].tolist(), n_boot=199)
         ss = sentiment_shift(mm, sc, d["wave"].tolist(), d["speaker"].tolist(), n_boot=199)
-        return sh, lv, ss
+        labels = np.where(sc > 0.2, "positive", np.where(sc < -0.2, "negative", "neutral"))
+        sl = sentiment_levels(mm, sc, labels, d["wave"].tolist(), d["speaker"].tolist(), n_boot=199)
+        return sh, lv, ss, sl
 
     first = run(df, m, scores)
     second = run(df.iloc[perm].reset_index(drop=True), m.iloc[perm].reset_index(drop=True), scores[perm])

@@ -48,7 +48,8 @@ def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Seque
         has = membership[col].to_numpy(bool)
         if not has.any():
             continue
-        cl = cluster_ids([s for s, h in zip(speakers, has, strict=True) if h], waves[has])
+        cl = cluster_ids([s for s, h in zip(speakers, has, strict=True) if h], waves[has],
+                         tiebreak=values[has])  # canonical clusters: row-order free
         totals = cluster_totals(values[has], cl, waves[has])
         reps = bootstrap_means(totals, levels, n_boot=n_boot, seed=seed)
         lo, hi = percentile_ci(reps, level)
@@ -57,7 +58,7 @@ def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Seque
             if len(np.unique(cl[waves[has] == w])) < 2:  # voiced by fewer than 2 speakers: not estimable
                 lo[j], hi[j] = np.nan, np.nan
             row = {"theme_id": col, "wave": w, "n": int(sel.sum()),
-                   "mean": float(scores[sel].mean()) if sel.any() else np.nan,
+                   "mean": float(np.sort(scores[sel]).mean()) if sel.any() else np.nan,
                    "mean_lo": float(lo[j, 0]), "mean_hi": float(hi[j, 0])}
             for k, lab in enumerate(LABELS, start=1):
                 row[f"share_{lab}"] = float(values[sel, k].mean()) if sel.any() else np.nan

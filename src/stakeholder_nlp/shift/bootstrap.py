@@ -11,16 +11,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 
-def cluster_ids(speakers: Sequence, waves: Sequence) -> np.ndarray:
-    """An integer cluster id per quote: the speaker within its wave; a missing speaker is its own cluster."""
-    out = np.empty(len(speakers), dtype=np.int64)
-    index: dict[tuple, int] = {}
-    for i, (s, w) in enumerate(zip(speakers, waves, strict=True)):
-        key = ("__quote__", i) if s is None or (isinstance(s, float) and np.isnan(s)) or s == "" else (w, s)
-        out[i] = index.setdefault(key, len(index))
-    return out
+def cluster_ids(speakers: Sequence, waves: Sequence, tiebreak: np.ndarray | None = None) -> np.ndarray:
+    """An integer cluster id per quote: the speaker within its wave; a missing speaker is its own cluster.
+
+    Ids are canonical (row-order free): named (wave, speaker) pairs in sorted order, then unattributed
+    quotes ordered by wave and by the rows of ``tiebreak`` (their values) when given, else by position.
+    """
+    from .inference import canonical_clusters, is_missing_speaker
+
+    keyed = [None if is_missing_speaker(s) else f"{w}\x1f{s}" for s, w in zip(speakers, waves, strict=True)]
+    rank = pd.factorize(pd.Series([str(w) for w in waves], dtype=object), sort=True)[0].astype(np.float64)
+    extra = np.arange(len(keyed), dtype=np.float64)[:, None] if tiebreak is None else \
+        np.asarray(tiebreak, dtype=np.float64).reshape(len(keyed), -1)
+    ids, _ = canonical_clusters(keyed, np.column_stack([rank, extra]))
+    return ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +48,9 @@ def cluster_totals(values: np.ndarray, clusters: np.ndarray, waves: Sequence, we
     m = int(clusters.max()) + 1 if len(clusters) else 0
     w = np.ones(len(clusters)) if weights is None else np.asarray(weights, dtype=np.float64)
     n = np.bincount(clusters, weights=w, minlength=m)
-    sums = np.zeros((m, values.shape[1]))
-    np.add.at(sums, clusters, values * w[:, None])
+    from .inference import cluster_sums
+
+    sums = cluster_sums(values * w[:, None], clusters, m)  # summed in a canonical row order
     wave_of = np.empty(m, dtype=object)
     wave_of[clusters] = np.asarray(list(waves), dtype=object)
     return ClusterTotals(wave_of, n, sums)
