@@ -51,6 +51,9 @@ class Analysis:
     sentiment_validation: pd.DataFrame | None = None
     #: one paragraph for the report: validated on this corpus or not, and how to do it
     sentiment_notice: str = ""
+    #: agreement of the codebook coding with the corpus's human codes, per theme (Cohen's kappa with a speaker
+    #: bootstrap interval, human vs machine prevalence; themes.crossval.AGREEMENT_COLUMNS); None without codes
+    agreement: pd.DataFrame | None = None
 
 
 def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = None, mode: str | None = None,
@@ -59,7 +62,8 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
             progress: bool = False, on_stage: Callable[[str], None] | None = None,
             nonresponse: NonResponseRules | None = _DEFAULT_RULES, curation: ThemesFile | None = None,
             phrase_labels: bool = True, wave_order: Sequence | None = None, baseline=None,
-            sentiment_labels: pd.DataFrame | None = None, sentiment_adapt: bool = False) -> Analysis:
+            sentiment_labels: pd.DataFrame | None = None, sentiment_adapt: bool = False,
+            learn_from_codes: bool = False, use_context: bool = True) -> Analysis:
     """Run every stage; ``runs=0`` skips the stability reruns.
 
     ``nonresponse``: rules for answers set aside before themes (``None`` keeps every quote).
@@ -70,6 +74,9 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     order, else first appearance; :func:`stakeholder_nlp.corpus.waves.infer_wave_order`).
     ``sentiment_labels``: a person's labels of some quotes (:func:`stakeholder_nlp.sentiment.validation.read_labels`):
     agreement is reported; ``sentiment_adapt`` also adapts the scorer to them (agreement by cross-validation).
+    ``learn_from_codes``: the codebook coder learns from the quotes that carry human ``codes`` and codes the
+    rest (agreement cross-validated by speaker); without it, coding is zero-shot and agreement is measured on
+    every coded quote. ``use_context``: codebook coding uses each quote's ``context`` when the corpus has one.
     """
     from .sentiment import load_scorer, sentiment_levels, sentiment_shift
     from .shift import content_drift, prevalence_levels, prevalence_shift, prevalence_trend
@@ -105,6 +112,7 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     lemmatizer = Lemmatizer()
     lemmas = lemmatizer(texts)
     lookup = LemmaLookup(texts, lemmas)
+    ctx = None
     if curation is not None:
         from .themes.curation import read_assignment, themes_from_assignment
 
@@ -113,9 +121,17 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
         themes = themes_from_assignment(read_assignment(curation.assignment, q["quote_id"].tolist()), curation)
         runs = 0
     else:
+        ctx, codes = None, None
+        if codebook is not None:
+            from .themes.coder import context_vectors
+
+            ctx = context_vectors(corpus.contexts, embedder, cache=cache) if use_context else None
+            codes = q["codes"].tolist() if any(len(c) for c in q["codes"]) else None
         themes = fit_themes(texts, x, codebook=codebook, mode=mode, embedder=embedder, random_state=seed,
                             topic_model=TopicModel(n_topics, random_state=seed, embedder=embedder,
-                                                   lemmatizer=lookup))
+                                                   lemmatizer=lookup),
+                            context=ctx, codes=codes, speakers=speakers, learn=learn_from_codes, cache=cache,
+                            n_boot=min(n_boot, 1000))
         if phrase_labels:
             from .themes.labels import relabel_topics
 
@@ -163,6 +179,8 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
               "sentiment_validated": scored.validated,
               "codebook": codebook.path if codebook is not None else None,
               "codebook_threshold": themes.threshold,
+              "codebook_coding": themes.coding, "learn_from_codes": learn_from_codes,
+              "codebook_context": ctx is not None,
               "wave_order": order.to_dict(),
               "inference": "restricted wild cluster bootstrap-t (Webb weights, speakers as clusters), intervals "
                            "by test inversion; BH q-values over every theme x wave comparison, per measure "
@@ -174,4 +192,4 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     return Analysis(corpus, x, emb.model_id, themes, levels, shifts, drift, scores, labels, s_levels, s_shifts,
                     stability, timings, config, set_aside=set_aside_table, near_duplicates=near,
                     trends=trends, sentiment_detail=scored.detail, sentiment_validation=scored.validation,
-                    sentiment_notice=scored.notice)
+                    sentiment_notice=scored.notice, agreement=themes.agreement)

@@ -26,7 +26,7 @@ def _fail(exc: Exception, code: int = 2) -> None:
 
 
 def _load(input: Path, text_col: str, wave_col: str, speaker_col: str, id_col: str = "quote_id",
-          on_error: str = "raise"):
+          on_error: str = "raise", codes_col: str = "codes"):
     from ..corpus import load_corpus
 
     if input.suffix.lower() in (".qdpx", ".qde"):  # a REFI-QDA project: see cli/ingest.py
@@ -35,7 +35,7 @@ def _load(input: Path, text_col: str, wave_col: str, speaker_col: str, id_col: s
         return load_refi_corpus(input)
     try:
         return load_corpus(input, text_col=text_col, wave_col=wave_col, speaker_col=speaker_col, id_col=id_col,
-                           on_error=on_error)
+                           on_error=on_error, codes_col=codes_col)
     except (CorpusError, FileNotFoundError) as exc:
         _fail(exc)
 
@@ -266,6 +266,12 @@ def analyze_cmd(
                                                  "with a person's labels: agreement goes into the report."),
     sentiment_adapt: bool = typer.Option(False, "--sentiment-adapt", help="With --sentiment-labels: adapt the "
                                          "sentiment scorer to the labels (agreement by cross-validation)."),
+    codes_col: str | None = typer.Option(None, "--codes-col", help="Column of your own codes (a JSON list or "
+                                         "'a; b'; empty = not coded yet), mapped to codebook themes by "
+                                         "human_codes: the codebook coder learns from the coded quotes and codes "
+                                         "the rest; agreement is cross-validated by speaker."),
+    no_context: bool = typer.Option(False, "--no-context", help="Code with the codebook without the quotes' "
+                                    "'context' column (used by default when the corpus has one)."),
 ) -> None:
     """Run corpus -> embedding -> themes -> shift -> sentiment -> stability -> report."""
     import time
@@ -274,7 +280,10 @@ def analyze_cmd(
     from ..report import one_screen_summary, write_report
 
     _preflight(out=out, force=force, input=input, cache=_cache(cache))
-    corpus = _load(input, text_col, wave_col, speaker_col, id_col, "skip" if skip_bad_rows else "raise")
+    if codes_col is not None and codebook is None:
+        _fail(ValueError("--codes-col needs --codebook: your codes are mapped to its themes by human_codes"))
+    corpus = _load(input, text_col, wave_col, speaker_col, id_col, "skip" if skip_bad_rows else "raise",
+                   codes_col=codes_col or "codes")
     if corpus.skipped:
         typer.echo(f"{len(corpus.skipped)} bad rows skipped (listed in {out / 'bad_rows.csv'})", err=True)
     if "kind" in corpus.quotes.columns:
@@ -320,7 +329,8 @@ def analyze_cmd(
             result = analyze(corpus, embedder, codebook=book, cache=store, seed=seed, strata=strata, runs=runs,
                              n_boot=n_boot, n_topics=n_topics if n_topics == "auto" else int(n_topics), progress=True, on_stage=lambda s: typer.echo(f"== {s}", err=True),
                              nonresponse=rules, curation=curation, wave_order=order_given, baseline=baseline,
-                             sentiment_labels=labels_df, sentiment_adapt=sentiment_adapt)
+                             sentiment_labels=labels_df, sentiment_adapt=sentiment_adapt,
+                             learn_from_codes=codes_col is not None, use_context=not no_context)
         except (ValueError, FileNotFoundError) as exc:
             _fail(exc)
     try:

@@ -98,6 +98,10 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
                    list(dict.fromkeys(a.levels["wave"].tolist())), set_aside=a.set_aside, sanitize=neutralise_frame)
     strip_formula_cells(paths["matrix_xlsx"])  # no formula cell from data, whatever the workbook code does
     paths.update(_write_curation(a, out, texts, input_path))
+    agreement = getattr(a, "agreement", None)
+    if agreement is not None:  # codebook coding vs the corpus's human codes (themes.crossval.AGREEMENT_COLUMNS)
+        paths["agreement"] = out / "agreement.csv"
+        _csv(agreement, paths["agreement"])
     figures = write_figures(a, matrix, out / "figures", shifts=ranked)
     paths.update({f"figure_{k}": v for k, v in figures.items() if isinstance(v, Path)})
     paths["html"].write_text(render_html(a, matrix, shifts, figures, texts, title), encoding="utf-8")
@@ -109,7 +113,8 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
            "n_set_aside": 0 if a.set_aside is None else len(a.set_aside), "n_bad_rows": len(a.corpus.skipped),
            "sentiment_notice": a.sentiment_notice,
            "sentiment_validation": ([] if a.sentiment_validation is None
-                                    else a.sentiment_validation.to_dict(orient="records"))}
+                                    else a.sentiment_validation.to_dict(orient="records")),
+           "agreement": [] if agreement is None else agreement.to_dict(orient="records")}
     paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")  # last: the completion marker
     return paths
 

@@ -15,13 +15,13 @@ first, then topics on the quotes no codebook theme claims, so emergent themes st
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from ..embedding import Embedder
-from .codebook import Codebook, CodebookClassifier
+from .codebook import Codebook
 from .topics import TopicModel
 
 THEME_COLUMNS = ("theme_id", "label", "kind", "n_quotes", "terms", "representative")
@@ -36,6 +36,10 @@ class ThemeResult:
     topic_labels: np.ndarray
     mode: str
     threshold: float | None = None
+    #: agreement of the codebook coding with the human codes (themes.crossval.AGREEMENT_COLUMNS), or None
+    agreement: pd.DataFrame | None = None
+    #: how the codebook was applied: "zero-shot" or "learned" (from coded quotes); None without a codebook
+    coding: str | None = None
 
     def theme_ids(self) -> list[str]:
         return self.themes["theme_id"].tolist()
@@ -49,8 +53,15 @@ class ThemeResult:
 
 def fit_themes(texts: Sequence[str], embeddings: np.ndarray, *, codebook: Codebook | None = None,
                mode: str | None = None, embedder: Embedder | None = None, topic_model: TopicModel | None = None,
-               random_state: int = 0, min_uncoded_for_topics: int = 8) -> ThemeResult:
-    """Fit the themes of a corpus. ``mode`` defaults to ``hybrid`` with a codebook, else ``inductive``."""
+               random_state: int = 0, min_uncoded_for_topics: int = 8, context: np.ndarray | None = None,
+               codes: Sequence[Sequence[str]] | None = None, speakers: Sequence | None = None, learn: bool = False,
+               cache=None, n_boot: int = 1000) -> ThemeResult:
+    """Fit the themes of a corpus. ``mode`` defaults to ``hybrid`` with a codebook, else ``inductive``.
+
+    Codebook themes are coded by :func:`~stakeholder_nlp.themes.crossval.code_corpus` (one decision per
+    theme): ``context`` (context embeddings, zeros where none) is used when given; ``codes`` (human codes
+    per quote, empty = not coded) give agreement, and with ``learn`` the coder learns from them
+    (agreement cross-validated by ``speakers``). Codebook scores in the result are probabilities."""
     mode = mode or ("hybrid" if codebook is not None else "inductive")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
@@ -62,12 +73,19 @@ def fit_themes(texts: Sequence[str], embeddings: np.ndarray, *, codebook: Codebo
     emb = np.asarray(embeddings, dtype=np.float32)
     threshold = None
     codebook_part = None
+    coding = None
     if mode in ("deductive", "hybrid"):
-        clf = CodebookClassifier(codebook, embedder).fit()
-        threshold = clf.threshold_
-        codebook_part = (codebook, clf.scores(emb), clf.indicator(emb))
-    return _assemble(texts, emb, mode, codebook_part, threshold, topic_model or TopicModel(
+        from .crossval import code_corpus
+
+        coding = code_corpus(codebook, embedder, emb, context=context, codes=codes, speakers=speakers, learn=learn,
+                             seed=random_state, cache=cache, n_boot=n_boot)
+        threshold = coding.coder.threshold
+        codebook_part = (codebook, coding.probability, coding.membership)
+    result = _assemble(texts, emb, mode, codebook_part, threshold, topic_model or TopicModel(
         random_state=random_state, embedder=embedder), min_uncoded_for_topics)
+    if coding is None:
+        return result
+    return replace(result, agreement=coding.agreement, coding=coding.mode)
 
 
 def refit_themes(reference: ThemeResult, rows: Sequence[int], texts: Sequence[str], embeddings: np.ndarray, *,

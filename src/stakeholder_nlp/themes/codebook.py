@@ -9,8 +9,15 @@ Codebook file::
     id = "data_inadequacy"            # unique, [a-z0-9_]
     name = "Data inadequacy"
     description = "Data unavailable, inadequate, hard to extract; analytic support missing."
-    examples = ["we cannot get the data", "..."]   # phrases or quotes, at least one
-    human_codes = ["Problems with data access"]    # optional: table codes it matches, for agreement
+    examples = ["we cannot get the data", "..."]   # positives: phrases or quotes, at least one
+    near_misses = ["there is no forum to share what worked"]  # optional: "not this theme"
+    human_codes = ["Problems with data access"]    # optional: human codes it matches (agreement, learning)
+
+``near_misses`` are how coders write decision rules: phrases that sound like the theme but belong
+elsewhere. :class:`~stakeholder_nlp.themes.coder.ThemeCoder` (the default coder) lowers a quote's score for
+a theme when the quote is closer to one of its near-misses than to its positives, and learns from them as
+negatives. A human code maps to a theme when it is listed in ``human_codes`` or equals the theme's id or
+name (:meth:`Codebook.human_matrix`).
 
 A quote's score for a theme is its highest cosine similarity to the theme's description and examples.
 It carries every theme whose score reaches the threshold and lies within ``margin`` of its best theme's
@@ -24,6 +31,7 @@ alone: 3.2 themes per quote) to 0.41.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +55,12 @@ class Theme:
     description: str
     examples: tuple[str, ...]
     human_codes: tuple[str, ...] = ()
+    near_misses: tuple[str, ...] = ()
+
+    def matches_code(self, code: str) -> bool:
+        """Whether a human code means this theme (listed in ``human_codes``, or the theme's id or name)."""
+        c = code.strip()
+        return c in self.human_codes or c == self.id or c.casefold() == self.name.casefold()
 
     @property
     def prototypes(self) -> tuple[str, ...]:
@@ -62,6 +76,11 @@ class Codebook:
     @property
     def ids(self) -> list[str]:
         return [t.id for t in self.themes]
+
+    def human_matrix(self, codes: Sequence[Sequence[str]]) -> np.ndarray:
+        """Quote × theme booleans: which themes each quote's human codes map to."""
+        return np.array([[any(t.matches_code(c) for c in qc) for t in self.themes] for qc in codes],
+                        dtype=bool).reshape(len(codes), len(self.themes))
 
     def theme(self, theme_id: str) -> Theme:
         for t in self.themes:
@@ -109,8 +128,15 @@ def parse_codebook(text: str, *, path: str | None = None) -> Codebook:
         if not isinstance(raw["description"], str) or not raw["description"].strip():
             raise CodebookError(f"{at}: 'description' must be a non-empty string")
         codes = raw.get("human_codes", [])
+        near = raw.get("near_misses", [])
+        if isinstance(near, str):
+            near = [near]
+        if not isinstance(near, list) or not all(isinstance(e, str) and e.strip() for e in near):
+            raise CodebookError(f"{at}: 'near_misses' must be a list of non-empty strings (phrases that are "
+                                "not this theme)")
         themes.append(Theme(tid, str(raw["name"]), raw["description"].strip(),
-                            tuple(e.strip() for e in examples), tuple(str(c) for c in codes)))
+                            tuple(e.strip() for e in examples), tuple(str(c) for c in codes),
+                            tuple(e.strip() for e in near)))
     name = str(data.get("codebook", {}).get("name", Path(where).stem))
     return Codebook(name, tuple(themes), path)
 

@@ -1,0 +1,258 @@
+"""Deductive coding, one decision per theme: zero-shot from the codebook, or learned from coded quotes.
+
+:class:`ThemeCoder` gives every quote a probability for every codebook theme and carries each theme whose
+probability reaches that theme's threshold, so a quote may carry zero, one or several themes.
+
+Zero-shot (no coded quotes)
+    A quote's score for a theme is its highest cosine similarity to the theme's description and examples,
+    lowered by how much closer it is to one of the theme's near-misses. Each theme's scores are standardised
+    over the quotes being coded and the codebook's own phrases (a theme whose phrases sit in a crowded region
+    of the embedding space would otherwise claim everything), turned into probabilities by a softmax whose
+    temperature is fitted so that each codebook example, left out, is given its own theme (maximum
+    likelihood), and each theme is carried when its probability reaches ``threshold`` (0.3: a quote split
+    between two or three themes carries them all; one close to none carries none).
+Learned (``fit(..., y=..., coded=...)``)
+    Per theme, a logistic regression whose offset is the zero-shot logit: ``logit p = logit p0 + b + w . v``
+    with a Gaussian prior (L2, strength ``1 / C``) on ``b`` and ``w``. With few coded quotes the coder stays
+    close to the codebook (the prior); the researcher's coding takes over as it grows. Each theme still
+    decides on its own (probability ≥ ``threshold``).
+Context
+    When context vectors are given (the embedding of the sentence or turn around each quote, zeros where
+    there is none), a quote is represented by ``normalise(quote + context_weight * context)``.
+
+Agreement of a learned coder is only ever measured on quotes it did not learn from: see
+:mod:`stakeholder_nlp.themes.crossval`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..embedding import Embedder, EmbeddingCache, embed_texts
+from ..errors import NotFittedError
+from .codebook import Codebook
+
+
+def mix_context(x: np.ndarray, context: np.ndarray | None, weight: float) -> np.ndarray:
+    """``normalise(x + weight * context)`` row by row; rows of ``context`` that are zero leave ``x`` as is."""
+    x = np.asarray(x, dtype=np.float32)
+    if context is None or weight == 0:
+        v = x.copy()
+    else:
+        c = np.nan_to_num(np.asarray(context, dtype=np.float32))
+        if c.shape != x.shape:
+            raise ValueError(f"context vectors have shape {c.shape}; expected {x.shape} (one row per quote, zeros "
+                             "where a quote has no context)")
+        v = x + weight * c
+    norm = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.where(norm > 0, norm, 1.0)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class ThemeCoder:
+    """Code quotes with a codebook, one-vs-rest; zero-shot, or learned from coded quotes.
+
+    Parameters
+    ----------
+    codebook : Codebook
+    embedder : Embedder
+        The embedder that made the quote vectors (used to embed the codebook's phrases).
+    context_weight : float
+        Weight of a quote's context vector (0: ignore context).
+    threshold : float
+        Probability a theme needs (every theme, zero-shot and learned).
+    C : float
+        Inverse strength of the prior that keeps a learned coder near the codebook.
+    none_score : float or None
+        Standardised score of "no theme", a pseudo-theme in the zero-shot softmax (0: a theme must beat the
+        average score of its own quotes to take probability from it); ``None``: every quote is shared out
+        among the themes.
+    phrase_vectors : ndarray, optional
+        Embeddings of :meth:`phrases`, when already computed (cross-validation fits many coders).
+    cache : EmbeddingCache, optional
+    random_state : int
+    """
+
+    def __init__(self, codebook: Codebook, embedder: Embedder, *, context_weight: float = 0.5,
+                 threshold: float = 0.3, C: float = 0.3, none_score: float | None = 0.0,
+                 phrase_vectors: np.ndarray | None = None, cache: EmbeddingCache | None = None,
+                 random_state: int = 0) -> None:
+        self.codebook = codebook
+        self.embedder = embedder
+        self.context_weight = context_weight
+        self.threshold = threshold
+        self.C = C
+        self.none_score = none_score
+        self.phrase_vectors = phrase_vectors
+        self.cache = cache
+        self.random_state = random_state
+
+    # -- codebook phrases -------------------------------------------------------------------------------
+    def phrases(self) -> list[str]:
+        """The codebook's phrases in the order of ``phrase_vectors``: descriptions and examples, then near-misses."""
+        return ([p for t in self.codebook.themes for p in t.prototypes]
+                + [p for t in self.codebook.themes for p in t.near_misses])
+
+    def _embed_codebook(self) -> None:
+        pos = [(k, p) for k, t in enumerate(self.codebook.themes) for p in t.prototypes]
+        neg = [(k, p) for k, t in enumerate(self.codebook.themes) for p in t.near_misses]
+        if self.phrase_vectors is not None:
+            vecs = np.asarray(self.phrase_vectors, dtype=np.float32)
+            if len(vecs) != len(pos) + len(neg):
+                raise ValueError(f"phrase_vectors has {len(vecs)} rows; the codebook has {len(pos) + len(neg)} "
+                                 "phrases (see ThemeCoder.phrases)")
+        else:
+            vecs = np.asarray(embed_texts(self.phrases(), self.embedder, cache=self.cache).vectors,
+                              dtype=np.float32)
+        self.phrase_vectors_ = vecs
+        self.positive_vectors_ = vecs[: len(pos)]
+        self.positive_owner_ = np.array([k for k, _ in pos], dtype=np.int64)
+        self.near_miss_vectors_ = vecs[len(pos):]
+        self.near_miss_owner_ = np.array([k for k, _ in neg], dtype=np.int64)
+        # examples (not descriptions), for calibration
+        self.positive_is_example_ = np.array([p != self.codebook.themes[k].description for k, p in pos])
+
+    def _raw(self, v: np.ndarray, *, leave_out: int | None = None) -> np.ndarray:
+        """Quote × theme: best positive similarity minus how much closer a near-miss is."""
+        n_t = len(self.codebook.themes)
+        sp = v @ self.positive_vectors_.T
+        if leave_out is not None:
+            sp[:, leave_out] = -np.inf
+        out = np.full((len(v), n_t), -1.0, dtype=np.float64)
+        for k in range(n_t):
+            cols = self.positive_owner_ == k
+            best = sp[:, cols].max(axis=1) if cols.any() else np.full(len(v), -1.0)
+            negs = self.near_miss_owner_ == k
+            if negs.any():
+                sn = (v @ self.near_miss_vectors_[negs].T).max(axis=1)
+                best = best - np.maximum(sn - best, 0.0)
+            out[:, k] = best
+        return out
+
+    def zero_shot_scores(self, v: np.ndarray) -> np.ndarray:
+        """Standardised zero-shot scores (quote × theme) of already context-mixed vectors."""
+        return (self._raw(v) - self.score_mean_) / self.score_sd_
+
+    # -- fitting ----------------------------------------------------------------------------------------
+    def fit(self, x: np.ndarray, *, context: np.ndarray | None = None, y: np.ndarray | None = None,
+            coded: np.ndarray | None = None, groups: Sequence | None = None) -> ThemeCoder:
+        """Fit on the quotes to be coded.
+
+        ``x``: quote embeddings (the corpus; used, without labels, to standardise theme scores);
+        ``context``: context embeddings, zeros where none; ``y``: quote × theme booleans of human codes;
+        ``coded``: which rows of ``y`` are coded (default: rows with at least one theme). Without ``y``
+        (or with no coded quote) the coder is zero-shot. ``groups`` (speakers) are accepted for API symmetry
+        with cross-validation and not needed by the fit itself.
+        """
+        self._embed_codebook()
+        v = mix_context(x, context, self.context_weight)
+        n_t = len(self.codebook.themes)
+        ref = np.vstack([self._raw(v), self._raw(self.positive_vectors_)])
+        self.score_mean_ = ref.mean(axis=0)
+        sd = ref.std(axis=0)
+        self.score_sd_ = np.where(sd > 1e-9, sd, 1.0)
+        self.temperature_ = self._calibrate_temperature()
+        self.thresholds_ = pd.Series(self.threshold, index=self.codebook.ids, dtype=float)
+        self.weights_: np.ndarray | None = None
+        self.n_coded_ = 0
+        if y is not None:
+            y = np.asarray(y, dtype=bool).reshape(len(v), n_t)
+            coded = y.any(axis=1) if coded is None else np.asarray(coded, dtype=bool)
+            if coded.any():
+                self._fit_learned(v[coded], y[coded])
+                self.n_coded_ = int(coded.sum())
+        self.mode_ = "learned" if self.weights_ is not None else "zero-shot"
+        return self
+
+    def _calibrate_temperature(self) -> float:
+        """Softmax temperature maximising the left-out likelihood of each example's own theme."""
+        rows, own = [], []
+        for i in np.flatnonzero(self.positive_is_example_):
+            z = (self._raw(self.positive_vectors_[i:i + 1], leave_out=i) - self.score_mean_) / self.score_sd_
+            rows.append(z[0])
+            own.append(self.positive_owner_[i])
+        if not rows:
+            return 1.0
+        z, own = np.array(rows), np.array(own)
+        grid = np.exp(np.linspace(np.log(0.05), np.log(5.0), 61))
+        nll = [-np.log(self._softmax(z, t)[np.arange(len(own)), own] + 1e-12).mean() for t in grid]
+        return float(grid[int(np.argmin(nll))])
+
+    def _fit_learned(self, v: np.ndarray, y: np.ndarray) -> None:
+        """Per theme, ``logit p = zero-shot logit + b + w . v`` with an L2 prior (``1 / C``) on ``b`` and ``w``."""
+        from scipy.optimize import minimize
+        from scipy.special import expit
+
+        off = self._zero_shot_logit(v)
+        lam = 1.0 / self.C
+        d = v.shape[1]
+        vv = v.astype(np.float64)
+        weights = []
+        for k in range(y.shape[1]):
+            yk = y[:, k].astype(np.float64)
+
+            def loss(w, off_k=off[:, k], yk=yk):
+                z = off_k + w[0] + vv @ w[1:]
+                ll = np.logaddexp(0, z).sum() - (yk * z).sum()
+                g = expit(z) - yk
+                return ll + lam * (w @ w), np.r_[g.sum(), vv.T @ g] + 2 * lam * w
+
+            weights.append(minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B").x)
+        self.weights_ = np.array(weights)
+
+    def _softmax(self, z: np.ndarray, temperature: float) -> np.ndarray:
+        if self.none_score is None:
+            return _softmax(z / temperature)
+        p = _softmax(np.hstack([z, np.full((len(z), 1), float(self.none_score))]) / temperature)
+        return p[:, :-1]
+
+    def _zero_shot_proba(self, v: np.ndarray) -> np.ndarray:
+        return self._softmax(self.zero_shot_scores(v), self.temperature_)
+
+    def _zero_shot_logit(self, v: np.ndarray) -> np.ndarray:
+        p = np.clip(self._zero_shot_proba(v), 1e-6, 1 - 1e-6)
+        return np.log(p) - np.log1p(-p)
+
+    # -- coding -----------------------------------------------------------------------------------------
+    def _check(self) -> None:
+        if not hasattr(self, "thresholds_"):
+            raise NotFittedError("This ThemeCoder instance is not fitted yet. Call 'fit' with appropriate "
+                                 "arguments before using this coder.")
+
+    def predict_proba(self, x: np.ndarray, *, context: np.ndarray | None = None) -> pd.DataFrame:
+        """Quote × theme probabilities."""
+        from scipy.special import expit
+
+        self._check()
+        v = mix_context(x, context, self.context_weight)
+        if self.weights_ is None:
+            p = self._zero_shot_proba(v)
+        else:
+            z = self._zero_shot_logit(v) + self.weights_[:, 0] + v.astype(np.float64) @ self.weights_[:, 1:].T
+            p = expit(z)
+        return pd.DataFrame(p, columns=self.codebook.ids)
+
+    def predict(self, x: np.ndarray, *, context: np.ndarray | None = None) -> pd.DataFrame:
+        """Quote × theme booleans: each theme's probability against its own threshold."""
+        p = self.predict_proba(x, context=context)
+        return p.ge(self.thresholds_, axis=1)
+
+
+def context_vectors(contexts: Sequence[str | None], embedder: Embedder, *,
+                    cache: EmbeddingCache | None = None) -> np.ndarray | None:
+    """Embeddings of the contexts, zeros where a quote has none; ``None`` when no quote has a context."""
+    have = [i for i, c in enumerate(contexts) if c]
+    if not have:
+        return None
+    vecs = np.asarray(embed_texts([contexts[i] for i in have], embedder, cache=cache).vectors, dtype=np.float32)
+    out = np.zeros((len(contexts), vecs.shape[1]), dtype=np.float32)
+    out[have] = vecs
+    return out

@@ -1,0 +1,45 @@
+"""Agreement with the researcher's coding reaches the Analysis, run.json and the report."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from stakeholder_nlp.corpus import load_corpus
+from stakeholder_nlp.embedding import HashingEmbedder
+from stakeholder_nlp.themes import parse_codebook
+from tests.themes.test_coder import BOOK
+
+
+def _corpus():
+    rows = []
+    for w in (2020, 2021):
+        for i in range(10):
+            s = f"{w}-s{i % 5}"
+            rows += [{"text": f"the data are missing in week {i} {w}", "wave": w, "speaker": s, "codes": "Data access",
+                      "context": "they complained that no data at all were available"},
+                     {"text": f"nurses left out of meeting {i} {w}", "wave": w, "speaker": s,
+                      "codes": "MDT" if i % 2 else ""},
+                     {"text": f"rainy weather on day {i} {w}", "wave": w, "speaker": s, "codes": "Weather"}]
+    return load_corpus(pd.DataFrame(rows))
+
+
+@pytest.mark.parametrize("learn", [False, True])
+def test_analysis_carries_agreement_and_run_json_has_it(tmp_path, learn):
+    from stakeholder_nlp.pipeline import analyze
+    from stakeholder_nlp.report import write_report
+    from stakeholder_nlp.sentiment import VaderScorer
+
+    a = analyze(_corpus(), HashingEmbedder(256), codebook=parse_codebook(BOOK), sentiment=VaderScorer(), runs=0,
+                n_boot=50, n_topics=2, learn_from_codes=learn, nonresponse=None)
+    assert a.agreement is not None and set(a.agreement["theme_id"]) == {"data", "teams", "weather"}
+    assert a.config["codebook_coding"] == ("learned" if learn else "zero-shot")
+    assert a.config["codebook_context"] is True
+    assert (a.agreement["n_quotes"] == 50).all()  # the 50 coded quotes; the 10 uncoded are not evaluated
+    write_report(a, tmp_path / "out")
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert [r["theme_id"] for r in run["agreement"]] == ["data", "teams", "weather"]
+    assert (tmp_path / "out" / "agreement.csv").exists()
+    assert "Agreement with your coding" in (tmp_path / "out" / "report.html").read_text()
