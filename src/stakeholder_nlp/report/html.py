@@ -37,7 +37,10 @@ def _fmt_ci(v: float, lo: float, hi: float, pct: bool) -> str:
     if not np.isfinite(v):
         return "–"
     if pct:
-        return f"{100 * v:+.0f} pts ({100 * lo:+.0f} to {100 * hi:+.0f})"
+        def sg(x: float) -> str:
+            return f"{100 * x:+.0f}" if round(100 * x) != 0 else "0"
+
+        return f"{sg(v)} pts ({sg(lo)} to {sg(hi)})"
     return f"{v:+.2f} ({lo:+.2f} to {hi:+.2f})"
 
 
