@@ -115,3 +115,11 @@ def test_the_default_embedder_pickles_for_worker_processes(fast_embedder):
     texts = ["a short one", "a somewhat longer sentence about data access in general practice"]
     assert clone.model_id == fast_embedder.model_id
     assert np.array_equal(clone.encode(texts), fast_embedder.encode(texts))
+
+
+def test_the_cache_api_on_a_read_only_folder_is_an_output_error(tmp_path):
+    from stakeholder_nlp.embedding import EmbeddingCache
+    from stakeholder_nlp.errors import OutputError
+
+    with _read_only(tmp_path / f"ro-{uuid.uuid4().hex[:6]}") as ro, pytest.raises(OutputError, match="--cache"):
+        EmbeddingCache(ro / "cache")

@@ -7,12 +7,15 @@ miss. WAL mode lets a reader and a writer share the file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from ..errors import OutputError
 
 # a rowid table: vectors are ~1.5 kB, too large for an efficient WITHOUT ROWID b-tree
 SCHEMA = """
@@ -53,17 +56,21 @@ class EmbeddingCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if self.path.suffix != ".sqlite":
-            self.path.mkdir(parents=True, exist_ok=True)
-            self.path = self.path / "embeddings.sqlite"
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.path), timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA mmap_size=1073741824")
-        self._conn.execute("PRAGMA cache_size=-262144")
-        self._conn.executescript(SCHEMA)
+        try:
+            if self.path.suffix != ".sqlite":
+                self.path.mkdir(parents=True, exist_ok=True)
+                self.path = self.path / "embeddings.sqlite"
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(self.path), timeout=30)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA mmap_size=1073741824")
+            self._conn.execute("PRAGMA cache_size=-262144")
+            self._conn.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:  # read-only, full, or not a folder: say which cache
+            raise OutputError(errno.EACCES, f"embedding cache {self.path} cannot be opened for writing ({exc}); "
+                                            "choose another --cache folder") from None
 
     def close(self) -> None:
         self._conn.close()
