@@ -187,3 +187,21 @@ def test_a_read_only_location_fails_the_preflight(tmp_path):
             check_output_dir(mnt / "out", False)
         with pytest.raises(OutputError, match="read-only"):
             check_writable_dir(mnt / "cache", what="cache folder")
+
+
+def test_an_output_folder_that_cannot_be_renamed_gets_its_entries_swapped(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stale.csv").write_text("old")
+    real_replace = os.replace
+
+    def no_dir_rename(src, dst):
+        if Path(src) == out:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(safety.os, "replace", no_dir_rename)
+    with atomic_output_dir(out) as tmp:
+        _write_run(tmp)
+    assert sorted(p.name for p in out.iterdir()) == ["framework_matrix.xlsx", "quotes.csv", "run.json", "shifts.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

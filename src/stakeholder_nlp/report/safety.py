@@ -231,6 +231,18 @@ def _fsync_tree(folder: Path) -> None:
             os.close(fd)
 
 
+def _swap_entries(tmp: Path, out: Path, old: Path) -> None:
+    """Move ``out``'s entries aside into ``old``, then ``tmp``'s into ``out`` (the completion file last)."""
+    old.mkdir()
+    (old / PARTIAL_MARKER).write_text(json.dumps({"pid": os.getpid()}))
+    for p in list(out.iterdir()):
+        os.replace(p, old / p.name)
+    entries = sorted(tmp.iterdir(), key=lambda p: p.name == COMPLETION_FILE)
+    for p in entries:
+        os.replace(p, out / p.name)
+    tmp.rmdir()
+
+
 @contextlib.contextmanager
 def atomic_output_dir(out: str | Path, *, input_sha256: str | None = None) -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; on success it replaces ``out`` (whose previous content,
@@ -253,9 +265,13 @@ def atomic_output_dir(out: str | Path, *, input_sha256: str | None = None) -> It
         (tmp / PARTIAL_MARKER).unlink()
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-            (old / PARTIAL_MARKER).write_text(json.dumps({"pid": os.getpid()}))
-            os.replace(tmp, out)
+            try:
+                os.replace(out, old)
+            except OSError:  # OUT is a mount point or in use as a working directory: swap its entries
+                _swap_entries(tmp, out, old)
+            else:
+                (old / PARTIAL_MARKER).write_text(json.dumps({"pid": os.getpid()}))
+                os.replace(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
