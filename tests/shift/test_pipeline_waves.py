@@ -66,7 +66,7 @@ def test_cli_rejects_a_wave_order_that_leaves_out_a_wave(tmp_path):
     from stakeholder_nlp.cli import app
 
     src = tmp_path / "c.csv"
-    pd.DataFrame({"text": ["a b", "c d", "e f"], "wave": ["pre", "post", "later"],
-                  "speaker": ["x", "y", "z"]}).to_csv(src, index=False)
+    pd.DataFrame({"text": [f"quote number {i} about topic {i % 4}" for i in range(15)],
+                  "wave": ["pre", "post", "later"] * 5, "speaker": [f"s{i}" for i in range(15)]}).to_csv(src, index=False)
     res = CliRunner().invoke(app, ["analyze", str(src), "--out", str(tmp_path / "o"), "--wave-order", "pre,post"])
     assert res.exit_code == 2 and "leaves out" in res.output

@@ -137,8 +137,8 @@ def _sentence(label, row) -> str:
     if "vanished" in cav:
         parts.append(f"voiced only in {a}")
     if "not-estimable" in cav:
-        parts.append(f"voiced by fewer than 2 speakers in {a if not row['estimable_a'] else b}: not estimable, "
-                     "never called significant")
+        where = " and ".join(str(w) for w, ok in ((a, row["estimable_a"]), (b, row["estimable_b"])) if not ok)
+        parts.append(f"voiced by fewer than 2 speakers in {where}: not estimable, never called significant")
     if not row["share_significant"]:
         said = power_sentence(row)
         if said:
