@@ -152,6 +152,9 @@ def _sentence(label, row) -> str:
         parts.append(f"direction of the share change held in {row['prevalence_stability']:.0%} of reruns")
     if "underpowered" in cav:
         parts.append("too few quotes or speakers in a wave for a firm conclusion")
+    if np.isfinite(row["adj_diff"]) and "composition" not in cav:
+        parts.append(f"adjusted for the strata {100 * row['adj_diff']:+.0f} points (95% CI "
+                     f"{100 * row['adj_diff_lo']:+.0f} to {100 * row['adj_diff_hi']:+.0f})")
     if "composition" in cav:
         ad = row["adj_diff"]
         parts.append(f"the change may reflect who took part: adjusted for the strata the difference is "
