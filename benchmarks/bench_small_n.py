@@ -10,7 +10,8 @@ Methods: ours (``TopicModel()`` defaults: consensus of subsample fits, k chosen 
 silhouette); BERTopic with its defaults (UMAP seeded) and tuned for small N (UMAP n_neighbors 10,
 HDBSCAN min_cluster_size max(3, N/40), min_samples 1, outliers reassigned by embedding similarity);
 Turftopic (MIT) KeyNMF, GMM and Topeax with ``n_components="auto"`` where the model takes one (our
-embedder is passed as their encoder, so nothing is downloaded).
+embedder is passed as their encoder, so nothing is downloaded; vocabulary: every word but English stop
+words, since their default keeps only words in 10+ documents).
 
 Per method and N: ten 80% subsamples (one seed per subsample) -> mean and min pairwise ARI on shared
 quotes (-1/outliers count as a label), average Jaccard of top-10 terms (Greene et al. 2014); a fit on
@@ -83,7 +84,12 @@ def method_fns(embedder, lookup):
             import turftopic
 
             cls = getattr(turftopic, cls_name)
-            kwargs = {"encoder": _Encoder(embedder), "random_state": seed}
+            from sklearn.feature_extraction.text import CountVectorizer
+
+            # Turftopic's default vocabulary keeps words in >= 10 documents: a handful at N=100; all words
+            # (English stop words out) here, so that every model has terms to show
+            kwargs = {"encoder": _Encoder(embedder), "random_state": seed,
+                      "vectorizer": CountVectorizer(stop_words="english")}
             if cls_name in ("KeyNMF", "GMM"):
                 kwargs["n_components"] = "auto"
             model = cls(**kwargs)
@@ -132,6 +138,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 1000])
     ap.add_argument("--methods", nargs="+", default=None)
+    ap.add_argument("--out-name", default="small_n", help="results file name (benchmarks/results/NAME.json)")
     args = ap.parse_args()
     from stakeholder_nlp.stability import LemmaLookup
     from stakeholder_nlp.themes.terms import Lemmatizer
@@ -161,7 +168,7 @@ def main() -> None:
         apes = [v[method]["ape"] for v in results.values() if method in v and "ape" in v[method]]
         mape[method] = float(np.mean(apes)) if apes else None
     print("MAPE of the number of themes:", {k: round(v, 2) for k, v in mape.items() if v is not None})
-    path = write_result("small_n", {"embedder": embedder.model_id, "results": results, "mape": mape,
+    path = write_result(args.out_name, {"embedder": embedder.model_id, "results": results, "mape": mape,
                                     "runs": args.runs})
     print(f"wrote {path}")
 

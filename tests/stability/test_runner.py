@@ -20,3 +20,15 @@ def test_stability_run_on_planted_topics_is_stable():
     assert set(res.findings.columns) >= {"theme_id", "prevalence_sign_agreement", "stable"}
     assert (res.themes["member_stability"] > 0.8).all()
     assert (res.consensus >= 0).all()
+
+
+def test_consensus_partition_recovers_planted_themes():
+    from stakeholder_nlp.themes import partition_agreement
+
+    texts, x, truth = planted(n_per=25, noise=0.45)
+    waves = np.where(np.arange(len(texts)) % 2, 2021, 2016)
+    speakers = [f"{w}-{i % 6}" for i, w in enumerate(waves)]
+    ref = fit_themes(texts, x, topic_model=TopicModel(lemmatizer=_plain))
+    res = run_stability(texts, x, waves, speakers, reference=ref, runs=4, lemmatizer=_plain, n_boot=49)
+    assert partition_agreement(res.consensus, [[str(t)] for t in truth])["ari"] > 0.95
+    assert (res.themes["reappearance"] >= 0.75).all()

@@ -29,7 +29,8 @@ def test_planted_topics_are_recovered():
     m = TopicModel(lemmatizer=_plain).fit(texts, x)
     assert m.n_topics_ == 4
     assert partition_agreement(m.labels_, [[str(t)] for t in truth])["ari"] > 0.95
-    assert list(m.topic_info_.columns) == ["topic", "label", "n_quotes", "terms", "mmr_terms", "representative"]
+    assert list(m.topic_info_.columns) == ["topic", "label", "n_quotes", "terms", "mmr_terms", "representative",
+                                          "reappearance"]
     assert all(3 <= len(r) <= 5 for r in m.topic_info_["representative"])
 
 
@@ -42,7 +43,7 @@ def test_same_seed_same_labels_and_seed_does_not_matter():
     np.testing.assert_array_equal(a, c)
 
 
-@pytest.mark.parametrize("method", ["agglomerative", "kmeans"])
+@pytest.mark.parametrize("method", ["consensus", "agglomerative", "kmeans"])
 def test_order_invariant(method):
     texts, x, _ = planted(noise=0.8)
     perm = np.random.default_rng(3).permutation(len(texts))
@@ -81,3 +82,27 @@ def test_hybrid_runs_topics_on_uncoded_quotes_only():
     assert (res.topic_labels[coded] == -1).all()
     assert (res.topic_labels[~coded] >= 0).all()
     assert set(res.themes["kind"]) <= {"codebook", "topic"}
+
+
+def test_consensus_is_the_default_and_marks_how_often_each_theme_reappears():
+    texts, x, truth = planted(n_per=25, noise=0.5)
+    m = TopicModel(lemmatizer=_plain).fit(texts, x)
+    assert m.method == "consensus" and m.n_topics_ == 4
+    assert partition_agreement(m.labels_, [[str(t)] for t in truth])["ari"] > 0.95
+    assert m.topic_info_["reappearance"].between(0.9, 1.0).all()  # planted themes come back in every fit
+
+
+def test_consensus_themes_survive_resampling_and_ignore_the_seed():
+    from stakeholder_nlp.stability import pairwise_partition_agreement
+
+    texts, x, _ = planted(n_per=30, noise=0.55)
+    rng = np.random.default_rng(0)
+    parts = []
+    for r in range(5):
+        idx = np.sort(rng.choice(len(texts), int(0.8 * len(texts)), replace=False))
+        parts.append((idx, TopicModel(random_state=r, lemmatizer=_plain).fit([texts[i] for i in idx], x[idx]).labels_))
+    aris, _ = pairwise_partition_agreement(parts)
+    assert aris.mean() > 0.9
+    a = TopicModel(random_state=1, lemmatizer=_plain).fit(texts, x).labels_
+    b = TopicModel(random_state=9, lemmatizer=_plain).fit(texts, x).labels_
+    np.testing.assert_array_equal(a, b)

@@ -6,10 +6,15 @@ the input order. Here:
 
 * the quotes are put in a canonical order (by a hash of text and vector) before anything random happens,
   and labels are mapped back, so the same quotes in any order give identical labels;
-* the embeddings are reduced by PCA (deterministic) and clustered by average-linkage agglomerative
-  clustering on cosine distance (``method="agglomerative"``, the default): no random restarts, so the
-  seed cannot change the themes (measured on the GP-cluster corpus: seed-to-seed ARI 1.0, against 0.35 for
-  BERTopic's defaults and 0.68 for k-means with 50 restarts); ``method="kmeans"`` is available;
+* the embeddings are reduced by PCA (deterministic). The default, ``method="consensus"``, reports the
+  consensus of resampled fits: for k themes, k-means in the k - 1 leading principal components (where
+  k-means' cluster structure lives: Ding & He 2004) is fitted on ``stability_draws`` hash-chosen
+  subsamples, the subsamples' centroids are pooled and clustered (bagged clustering, Leisch 1999; the
+  ensembles of Hoyle et al. 2022, gensim's EnsembleLda and EnsTop work the same way), and every quote goes
+  to the nearest pooled centroid; each theme is marked with how often it reappears (Jaccard >= 0.5) in the
+  subsample fits (``topic_info_["reappearance"]``). Its restarts use a fixed internal seed on data-chosen
+  subsamples, so the seed cannot change the themes. ``method="agglomerative"`` (average linkage on cosine
+  distance; the previous default) and ``method="kmeans"`` are available;
 * k is chosen by *excess stability* (Lange et al. 2004) plus the silhouette: for each candidate k the
   clustering is refitted on subsamples (hash folds of the quotes) and its mean pairwise ARI is compared
   with the same on a structureless null (each PCA component permuted); the silhouette (cosine) of the
@@ -24,13 +29,15 @@ the input order. Here:
   theme (closest to the centroid).
 
 Fitted attributes: ``labels_`` (int per quote, -1 unassigned), ``n_topics_``, ``topic_info_`` (DataFrame,
-see :data:`TOPIC_INFO_COLUMNS`), ``centroids_``, ``k_scores_`` (stability per candidate k), ``reducer_``.
+see :data:`TOPIC_INFO_COLUMNS`), ``centroids_``, ``k_scores_`` (stability per candidate k), ``reducer_``,
+``reappearance_`` (per topic, share of subsample fits it reappears in; NaN where not measured).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -38,7 +45,9 @@ import pandas as pd
 from ..errors import NotFittedError
 
 #: columns of ``TopicModel.topic_info_``
-TOPIC_INFO_COLUMNS = ("topic", "label", "n_quotes", "terms", "mmr_terms", "representative")
+TOPIC_INFO_COLUMNS = ("topic", "label", "n_quotes", "terms", "mmr_terms", "representative", "reappearance")
+#: ``method`` values
+METHODS = ("consensus", "agglomerative", "kmeans", "hdbscan")
 
 
 def _hash_keys(texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
@@ -61,6 +70,87 @@ def _pairwise_ari(partitions: list[tuple[np.ndarray, np.ndarray]]) -> float:
     return float(np.mean(scores)) if scores else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class _KMeansFit:
+    labels_: np.ndarray
+    cluster_centers_: np.ndarray
+    inertia_: float
+
+
+def _kmeans(x: np.ndarray, k: int, *, n_init: int = 4, seed: int = 0, max_iter: int = 50) -> _KMeansFit:
+    """Lloyd's k-means with k-means++ seeding, best of ``n_init``; plain numpy (the ensemble runs hundreds
+    of small fits, where scikit-learn's per-call overhead dominates). Deterministic for a given seed."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    k = min(k, n)
+    rng = np.random.default_rng(seed)
+    sq = (x ** 2).sum(1)
+    best = None
+    for _ in range(n_init):
+        centres = np.empty((k, x.shape[1]))
+        centres[0] = x[rng.integers(n)]
+        d2 = np.maximum(sq - 2 * x @ centres[0] + centres[0] @ centres[0], 0)
+        for j in range(1, k):
+            total = d2.sum()
+            pick = rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)
+            centres[j] = x[pick]
+            d2 = np.minimum(d2, np.maximum(sq - 2 * x @ centres[j] + centres[j] @ centres[j], 0))
+        labels = None
+        for _it in range(max_iter):
+            dist = sq[:, None] - 2 * x @ centres.T + (centres ** 2).sum(1)[None, :]
+            new = dist.argmin(1)
+            if labels is not None and np.array_equal(new, labels):
+                break
+            labels = new
+            counts = np.bincount(labels, minlength=k)
+            sums = np.zeros_like(centres)
+            np.add.at(sums, labels, x)
+            filled = counts > 0
+            centres[filled] = sums[filled] / counts[filled, None]
+        inertia = float(np.maximum(dist[np.arange(n), labels], 0).sum())
+        if best is None or inertia < best.inertia_ - 1e-12:
+            best = _KMeansFit(labels.astype(np.int64), centres.copy(), inertia)
+    return best
+
+
+def _kmeans_low(z: np.ndarray, k: int) -> _KMeansFit:
+    """k-means in the k - 1 leading components of ``z`` (PCA scores, leading first); fixed seed."""
+    return _kmeans(z[:, :max(1, min(k - 1, z.shape[1]))], k, n_init=4, seed=0)
+
+
+def _bagged(z: np.ndarray, k: int, keys: np.ndarray, draws: int) -> tuple[np.ndarray, dict[int, float]]:
+    """Consensus of ``draws`` subsample fits (fold f of the hash keys left out in fit f): the fits'
+    centroids pooled and clustered into k, every quote to the nearest pooled centroid. Also each theme's
+    reappearance: the share of fits with a cluster whose members overlap the theme's by Jaccard >= 0.5."""
+    zk = z[:, :max(1, min(k - 1, z.shape[1]))]
+    folds = keys % draws
+    cents, parts = [], []
+    for f in range(draws):
+        d = np.flatnonzero(folds != f)
+        if len(d) <= k:
+            continue
+        km = _kmeans_low(z[d], k)
+        cents.append(km.cluster_centers_)
+        parts.append((d, km.labels_))
+    if not cents:
+        km = _kmeans_low(z, k)
+        return km.labels_, {}
+    final = _kmeans(np.vstack(cents), k, n_init=10, seed=0).cluster_centers_
+    dist = (zk ** 2).sum(1)[:, None] - 2 * zk @ final.T + (final ** 2).sum(1)[None, :]
+    labels = dist.argmin(1)
+    reappear = {}
+    for t in np.unique(labels):
+        hits = []
+        for d, lab in parts:
+            a = labels[d] == t
+            onehot = lab[:, None] == np.arange(k)[None, :]
+            inter = (onehot & a[:, None]).sum(0)
+            union = onehot.sum(0) + a.sum() - inter
+            hits.append((inter / np.maximum(union, 1)).max() >= 0.5)
+        reappear[int(t)] = float(np.mean(hits))
+    return labels, reappear
+
+
 class TopicModel:
     """Find themes in quotes from all waves jointly.
 
@@ -69,7 +159,7 @@ class TopicModel:
     n_topics : int, "auto"
         Number of themes; ``"auto"`` picks k by stability (from 3 to about the square root of the number
         of quotes, at most 20, or 40 above 5,000 quotes).
-    method : {"kmeans", "hdbscan"}
+    method : {"consensus", "agglomerative", "kmeans", "hdbscan"}
     k_range : (int, int) or None
         Candidate k for ``"auto"``; default from the corpus size (3 .. ~n/8, at most 20).
     min_topic_size : int or None
@@ -94,7 +184,7 @@ class TopicModel:
         ``list[str] -> list[str]``; defaults to spaCy lemmas without stop words.
     """
 
-    def __init__(self, n_topics: int | str = "auto", *, method: str = "agglomerative",
+    def __init__(self, n_topics: int | str = "auto", *, method: str = "consensus",
                  k_range: tuple[int, int] | None = None, min_topic_size: int | None = None,
                  n_components: int = 30, stability_draws: int = 10, subsample: float = 0.8,
                  max_fit_samples: int = 5_000, k_tolerance: float = 0.08, max_outlier_share: float = 0.10, n_representative: int = 5,
@@ -117,6 +207,8 @@ class TopicModel:
     # -- clustering --------------------------------------------------------------------------------
     def _partitions(self, x: np.ndarray, ks: Sequence[int], seed: int) -> dict[int, np.ndarray]:
         """Labels of ``x`` for each k in ``ks`` (one linkage tree cut at every k for agglomerative)."""
+        if self.method == "consensus":
+            return {k: _kmeans_low(x, k).labels_ for k in ks}
         if self.method == "agglomerative":
             from scipy.cluster.hierarchy import fcluster, linkage
 
@@ -137,19 +229,23 @@ class TopicModel:
         hi = min(hi, n - 1)
         lo = min(lo, hi)
         ks = list(range(lo, hi + 1))
+        if self.method == "consensus" and len(ks) > 12:  # every k to 12, then a coarser grid (cost at scale)
+            ks = [k for k in ks if k <= 12 or (k <= 20 and k % 2 == 0) or k % 4 == 0 or k == hi]
         min_size = self.min_topic_size or max(5, n // 100)
         if n > 2000:  # select on a hash-chosen subset
             pick = np.argsort(keys % 1_000_003, kind="stable")[:2000]
             x, keys = x[np.sort(pick)], keys[np.sort(pick)]
         m = len(x)
-        folds = keys % self.stability_draws
+        n_draws = self.stability_draws if self.method != "consensus" or m <= 1000 else min(self.stability_draws, 5)
+        folds = keys % n_draws
         null = np.column_stack([x[np.argsort((keys * (2 * j + 3)) % 2_147_483_647, kind="stable"), j]
                                 for j in range(x.shape[1])])
-        draws = [np.flatnonzero(folds != f) for f in range(self.stability_draws)]
+        draws = [np.flatnonzero(folds != f) for f in range(n_draws)]
         real = [(d, self._partitions(x[d], ks, self.random_state)) for d in draws]
         fake = [(d, self._partitions(null[d], ks, self.random_state)) for d in draws]
         full = self._partitions(x, ks, self.random_state)
         scores: dict[int, float] = {}
+        excess_of: dict[int, float] = {}
         eligible = []
         from sklearn.metrics import silhouette_score
 
@@ -158,6 +254,7 @@ class TopicModel:
             n_found = len(np.unique(full[k]))
             sil = silhouette_score(x, full[k], metric="cosine") if 1 < n_found < m else -1.0
             scores[k] = excess + sil
+            excess_of[k] = excess
             sizes = np.bincount(full[k])
             if np.median(sizes[sizes > 0]) * n / m >= min_size:
                 eligible.append(k)
@@ -165,7 +262,13 @@ class TopicModel:
         best = max(scores[k] for k in eligible)
         # among near-ties, the most granular k: the score curve is flat near its top on real text, and
         # taking its arg-max made k jump between subsamples (NHS: 4-20 themes, subsample ARI 0.46 -> 0.57)
-        chosen = max(k for k in eligible if scores[k] >= best - self.k_tolerance)
+        near = [k for k in eligible if scores[k] >= best - self.k_tolerance]
+        if self.method == "consensus":
+            # the consensus reports what survives resampling: among the near-ties in stability + fit, the k
+            # whose partitions agree most across subsamples beyond the null (fewer themes on a tie)
+            chosen = max(near, key=lambda k: (round(excess_of[k], 3), -k))
+        else:
+            chosen = max(near)
         return chosen, scores
 
     def fit(self, texts: Sequence[str], embeddings: np.ndarray) -> TopicModel:
@@ -175,8 +278,8 @@ class TopicModel:
             raise ValueError(f"embeddings must be (n_texts, dim) = ({len(texts)}, dim); got {emb.shape}")
         if len(texts) < 4:
             raise ValueError(f"a topic model needs at least 4 quotes; got {len(texts)}")
-        if self.method not in ("agglomerative", "kmeans", "hdbscan"):
-            raise ValueError(f"method must be 'agglomerative', 'kmeans' or 'hdbscan'; got {self.method!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
         keys_all = _hash_keys(texts, emb)
         order = np.lexsort((np.arange(len(texts)), keys_all))
         keys = keys_all[order]
@@ -194,12 +297,16 @@ class TopicModel:
         z = self.reducer_.transform(x_all)
         z_fit = z[fit_idx]
         self.k_scores_: dict[int, float] = {}
+        self.reappearance_ = None
         if self.method != "hdbscan":
             if self.n_topics == "auto":
                 k, self.k_scores_ = self._choose_k(z_fit, keys[fit_idx], n)
             else:
                 k = int(self.n_topics)
-            fit_labels = np.asarray(self._partitions(z_fit, [k], self.random_state)[k])
+            if self.method == "consensus":
+                fit_labels, self.reappearance_ = _bagged(z_fit, k, keys[fit_idx], self.stability_draws)
+            else:
+                fit_labels = np.asarray(self._partitions(z_fit, [k], self.random_state)[k])
         else:
             fit_labels = self._hdbscan(x_all[fit_idx])
         # centroids in the (normalised) embedding space; assign every quote to the nearest
@@ -220,6 +327,8 @@ class TopicModel:
         first = {t: int(np.flatnonzero(labels_canon == t)[0]) for t in ids}
         ranked = sorted(ids, key=lambda t: (-sizes[t], first[t]))
         remap = {old: new for new, old in enumerate(ranked)}
+        reappear = self.reappearance_ or {}
+        self.reappearance_ = np.array([reappear.get(old, np.nan) for old in ranked], dtype=float)
         remap[-1] = -1
         labels_canon = np.array([remap[int(v)] for v in labels_canon], dtype=np.int64)
         labels = np.empty(n, dtype=np.int64)
@@ -288,7 +397,8 @@ class TopicModel:
             label_terms = terms[t]["mmr"][:4] or terms[t]["ctfidf"][:4]
             rows.append({"topic": t, "label": ", ".join(label_terms) or f"topic {t}", "n_quotes": len(members),
                          "terms": list(terms[t]["ctfidf"]), "mmr_terms": list(terms[t]["mmr"]),
-                         "representative": [int(i) for i in rep]})
+                         "representative": [int(i) for i in rep],
+                         "reappearance": float(self.reappearance_[t])})
         return pd.DataFrame(rows, columns=list(TOPIC_INFO_COLUMNS))
 
     def _check(self) -> None:
