@@ -63,7 +63,26 @@ def _corpus(n_per: int = 6):
     return texts, codes, speakers
 
 
-def test_a_quote_can_carry_zero_one_or_several_themes(book, emb):
+class KeywordEmbedder:
+    """Three topic axes (data, team, weather) and a small word-hash part so that phrases differ."""
+
+    model_id = "keywords-test"
+    dim = 16
+
+    def encode(self, texts, *, batch_size: int = 32) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            words = t.lower().replace(",", " ").split()
+            out[i, 0] = sum(w == "data" for w in words)
+            out[i, 1] = sum(w in ("nurses", "team") for w in words)
+            out[i, 2] = sum(w in ("weather", "rainy", "sunny") for w in words)
+            for w in words:
+                out[i, 3 + sum(map(ord, w)) % 13] += 0.15
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_a_quote_can_carry_zero_one_or_several_themes(book):
+    emb = KeywordEmbedder()
     quotes = ["no data at all, nurses left out", "the data are missing again", "zzz qqq xxyy"]
     x = emb.encode(quotes)
     coder = ThemeCoder(book, emb, threshold=0.3).fit(emb.encode(_corpus()[0]))
@@ -141,6 +160,16 @@ def test_learns_from_a_codes_column(book, emb):
     assert set(zero.agreement["evaluation"]) == {ZERO_SHOT}
     # the theme with no human_codes matches a code equal to its name
     assert learned.agreement.set_index("theme_id").loc["weather", "n_human"] == 6
+
+
+def test_a_learned_coder_learns_multi_label_coding(book, emb):
+    texts, codes, speakers = _corpus(8)  # every fourth quote is coded both Data access and MDT
+    x = emb.encode(texts)
+    coder = ThemeCoder(book, emb, C=10.0).fit(x, y=book.human_matrix(codes))
+    both = coder.predict(emb.encode(["no data and the nurses left out 99"]))
+    assert set(both.columns[both.iloc[0]]) == {"data", "teams"}
+    one = coder.predict(emb.encode(["rainy weather on day 99"]))
+    assert set(one.columns[one.iloc[0]]) == {"weather"}
 
 
 def test_coded_quotes_keep_their_human_coding_and_the_rest_is_coded_by_machine(book, emb):

@@ -40,7 +40,11 @@ def _fmt_ci(v: float, lo: float, hi: float, pct: bool) -> str:
         def sg(x: float) -> str:
             return f"{100 * x:+.0f}" if round(100 * x) != 0 else "0"
 
+        if not (np.isfinite(lo) and np.isfinite(hi)):  # e.g. a theme too rare to resample
+            return f"{sg(v)} pts"
         return f"{sg(v)} pts ({sg(lo)} to {sg(hi)})"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{v:+.2f}"
     return f"{v:+.2f} ({lo:+.2f} to {hi:+.2f})"
 
 

@@ -6,11 +6,13 @@ probability reaches that theme's threshold, so a quote may carry zero, one or se
 Zero-shot (no coded quotes)
     A quote's score for a theme is its highest cosine similarity to the theme's description and examples,
     lowered by how much closer it is to one of the theme's near-misses. Each theme's scores are standardised
-    over the quotes being coded and the codebook's own phrases (a theme whose phrases sit in a crowded region
-    of the embedding space would otherwise claim everything), turned into probabilities by a softmax whose
+    by the mean and spread of the codebook's own phrases' scores for it (a theme whose phrases sit in a
+    crowded region of the embedding space would otherwise claim everything; a quote's coding depends on that
+    quote and the codebook alone, not on the rest of the corpus), turned into probabilities by a softmax whose
     temperature is fitted so that each codebook example, left out, is given its own theme (maximum
-    likelihood), and each theme is carried when its probability reaches ``threshold`` (0.3: a quote split
-    between two or three themes carries them all; one close to none carries none).
+    likelihood) with a "no theme" option at standardised score ``none_score``, and each theme is carried when
+    its probability reaches ``threshold`` (0.3: a quote split between two or three themes carries them all;
+    one close to none carries none).
 Learned (``fit(..., y=..., coded=...)``)
     Per theme, a logistic regression whose offset is the zero-shot logit: ``logit p = logit p0 + b + w . v``
     with a Gaussian prior (L2, strength ``1 / C``) on ``b`` and ``w``. With few coded quotes the coder stays
@@ -72,9 +74,8 @@ class ThemeCoder:
     C : float
         Inverse strength of the prior that keeps a learned coder near the codebook.
     none_score : float or None
-        Standardised score of "no theme", a pseudo-theme in the zero-shot softmax (0: a theme must beat the
-        average score of its own quotes to take probability from it); ``None``: every quote is shared out
-        among the themes.
+        Standardised score of "no theme", a pseudo-theme in the zero-shot softmax (-0.5: half a spread below
+        the theme's codebook phrases' mean score); ``None``: every quote is shared out among the themes.
     phrase_vectors : ndarray, optional
         Embeddings of :meth:`phrases`, when already computed (cross-validation fits many coders).
     cache : EmbeddingCache, optional
@@ -82,7 +83,7 @@ class ThemeCoder:
     """
 
     def __init__(self, codebook: Codebook, embedder: Embedder, *, context_weight: float = 0.5,
-                 threshold: float = 0.3, C: float = 0.3, none_score: float | None = 0.0,
+                 threshold: float = 0.3, C: float = 0.3, none_score: float | None = -0.5,
                  phrase_vectors: np.ndarray | None = None, cache: EmbeddingCache | None = None,
                  random_state: int = 0) -> None:
         self.codebook = codebook
@@ -146,7 +147,7 @@ class ThemeCoder:
             coded: np.ndarray | None = None, groups: Sequence | None = None) -> ThemeCoder:
         """Fit on the quotes to be coded.
 
-        ``x``: quote embeddings (the corpus; used, without labels, to standardise theme scores);
+        ``x``: quote embeddings (the learned coder learns from its coded rows);
         ``context``: context embeddings, zeros where none; ``y``: quote × theme booleans of human codes;
         ``coded``: which rows of ``y`` are coded (default: rows with at least one theme). Without ``y``
         (or with no coded quote) the coder is zero-shot. ``groups`` (speakers) are accepted for API symmetry
@@ -155,7 +156,7 @@ class ThemeCoder:
         self._embed_codebook()
         v = mix_context(x, context, self.context_weight)
         n_t = len(self.codebook.themes)
-        ref = np.vstack([self._raw(v), self._raw(self.positive_vectors_)])
+        ref = self._raw(self.positive_vectors_)  # the codebook's own phrases: a quote's coding is its own
         self.score_mean_ = ref.mean(axis=0)
         sd = ref.std(axis=0)
         self.score_sd_ = np.where(sd > 1e-9, sd, 1.0)

@@ -111,8 +111,7 @@ def cross_validated_predictions(make_coder: Callable[[], ThemeCoder], x: np.ndar
     """Code every coded quote with a coder that learned from other speakers' coded quotes only.
 
     The coded quotes are split into ``n_splits`` folds by group (speaker); the coder of a fold learns from
-    the coded quotes of the other folds (and sees all quote vectors, without labels, to standardise its
-    scores).
+    the coded quotes of the other folds.
     """
     from sklearn.model_selection import GroupKFold
 

@@ -1,0 +1,255 @@
+"""Codebook coding vs human coding: zero-shot and learned, against today's classifier and BERTopic's
+zero-shot topic assignment, in one run.
+
+    .venv/bin/python benchmarks/bench_codebook.py [--draws 20] [--nhs-draws 3]
+
+GP-cluster corpus (120 quotes): the table-row codes are the human coding (the shipped codebook's
+``human_codes``). Zero-shot kappa per theme (95% speaker-bootstrap interval); learned kappa with 10%, 25%
+and 50% of the speakers' quotes coded (``--draws`` random draws of speakers; kappa on the other speakers'
+quotes only, beside the zero-shot kappa on the same quotes), and 5-fold speaker-grouped cross-validation
+with every quote coded (what ``analyze --codes-col`` reports).
+NHS FFT phase 1 (10,302 comments, 9 categories): benchmarks/nhs_fft_codebook.toml, written from the category
+names; zero-shot kappa per category, and learned from 50 coded comments per category (kappa on the rest).
+Beside ours: today's ``CodebookClassifier`` (max similarity, one threshold, within 0.02 of the best theme),
+and BERTopic's zero-shot topic assignment (bertopic 0.17 ``_zeroshot_topic_modeling``: cosine of each
+document to the embedded theme names, argmax, assigned when >= ``zeroshot_min_similarity``) with its default
+0.7 and with the best value for each set (an oracle: chosen on the very quotes it is scored on).
+All on the same embeddings (the project's cache). Writes benchmarks/results/codebook.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DATA, ROOT, require, write_result  # noqa: E402
+
+GP_CODEBOOK = ROOT / "corpus" / "gp_clusters" / "codebook.toml"
+NHS_CODEBOOK = ROOT / "benchmarks" / "nhs_fft_codebook.toml"
+
+
+def embed(texts, embedder):
+    from stakeholder_nlp.embedding import EmbeddingCache, embed_texts
+
+    with EmbeddingCache(ROOT / "models" / "cache") as cache:
+        return np.asarray(embed_texts(list(texts), embedder, cache=cache).vectors, dtype=np.float32)
+
+
+def bertopic_zero_shot(x, names, embedder, min_similarity):
+    """BERTopic's zero-shot assignment (single label; unassigned below ``min_similarity``)."""
+    topics = embed(names, embedder)
+    sims = x @ topics.T  # both L2-normalised: cosine similarity
+    out = np.zeros(sims.shape, dtype=bool)
+    ok = sims.max(axis=1) >= min_similarity
+    out[np.flatnonzero(ok), sims.argmax(axis=1)[ok]] = True
+    return out
+
+
+def mean_kappa(h, m):
+    from stakeholder_nlp.themes.crossval import kappa_columns
+
+    return float(np.nanmean(kappa_columns(h, m)))
+
+
+def bertopic_rows(h, x, book, embedder):
+    from stakeholder_nlp.themes.crossval import kappa_columns
+
+    names = [t.name for t in book.themes]
+    default = bertopic_zero_shot(x, names, embedder, 0.7)
+    grid = np.round(np.arange(0.0, 0.91, 0.01), 2)
+    scores = [mean_kappa(h, bertopic_zero_shot(x, names, embedder, s)) for s in grid]
+    best_s = float(grid[int(np.nanargmax(scores))])
+    best = bertopic_zero_shot(x, names, embedder, best_s)
+    return {"default_min_similarity": 0.7, "default_kappa": kappa_columns(h, default).tolist(),
+            "default_mean": mean_kappa(h, default), "default_assigned_share": float(default.any(axis=1).mean()),
+            "best_min_similarity": best_s, "best_kappa": kappa_columns(h, best).tolist(),
+            "best_mean": mean_kappa(h, best)}
+
+
+def today(h, x, book, embedder):
+    from stakeholder_nlp.themes import CodebookClassifier
+    from stakeholder_nlp.themes.crossval import kappa_columns
+
+    m = CodebookClassifier(book, embedder).fit().indicator(x).to_numpy()
+    return {"kappa": kappa_columns(h, m).tolist(), "mean": mean_kappa(h, m), "themes_per_quote": float(m.sum(1).mean())}
+
+
+def codebook_v1():
+    """The GP codebook as first shipped (commit 811885d), for the before/after breakdown; None if unavailable."""
+    import subprocess
+
+    from stakeholder_nlp.themes import parse_codebook
+
+    r = subprocess.run(["git", "show", "811885d:corpus/gp_clusters/codebook.toml"], cwd=ROOT, capture_output=True,
+                       text=True)
+    return parse_codebook(r.stdout, path="codebook v1") if r.returncode == 0 else None
+
+
+def gp(embedder, draws: int, seed: int) -> dict:
+    from stakeholder_nlp.corpus import read_jsonl
+    from stakeholder_nlp.themes import load_codebook
+    from stakeholder_nlp.themes.coder import ThemeCoder, context_vectors
+    from stakeholder_nlp.themes.crossval import (
+        CROSS_VALIDATED,
+        agreement_table,
+        cross_validated_predictions,
+        kappa_columns,
+        speaker_groups,
+    )
+
+    corpus = read_jsonl(ROOT / "corpus" / "gp_clusters" / "quotes.jsonl")
+    book = load_codebook(GP_CODEBOOK)
+    x = embed(corpus.texts, embedder)
+    from stakeholder_nlp.embedding import EmbeddingCache
+
+    with EmbeddingCache(ROOT / "models" / "cache") as cache:
+        ctx = context_vectors(corpus.contexts, embedder, cache=cache)
+    phrases = embed(ThemeCoder(book, embedder).phrases(), embedder)
+    h = book.human_matrix(corpus.quotes["codes"].tolist())
+    groups = speaker_groups(corpus.quotes["speaker"].tolist())
+
+    def coder(**kw):
+        return ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed, **kw)
+
+    out = {"n": len(x), "themes": book.ids, "n_human": h.sum(0).tolist(),
+           "n_with_context": int(sum(c is not None for c in corpus.contexts))}
+    out["today"] = today(h, x, book, embedder)
+    variants = {"zero_shot_no_context": (coder(context_weight=0.0), None), "zero_shot": (coder(), ctx)}
+    for name, (c, cx) in variants.items():
+        c.fit(x, context=cx)
+        m = c.predict(x, context=cx).to_numpy()
+        table = agreement_table(h, m, book, groups, evaluation="zero-shot", n_boot=2000, seed=seed)
+        out[name] = {"kappa": table["kappa"].tolist(), "kappa_lo": table["kappa_lo"].tolist(),
+                     "kappa_hi": table["kappa_hi"].tolist(), "mean": float(table["kappa"].mean()),
+                     "human_prevalence": table["human_prevalence"].tolist(),
+                     "machine_prevalence": table["machine_prevalence"].tolist(),
+                     "themes_per_quote": float(m.sum(1).mean()), "uncoded_share": float((m.sum(1) == 0).mean())}
+    v1 = codebook_v1()
+    if v1 is not None:  # the codebook as shipped before this benchmark (examples only, no near-misses)
+        z = ThemeCoder(v1, embedder, random_state=seed).fit(x, context=ctx)
+        z0 = ThemeCoder(v1, embedder, random_state=seed, context_weight=0.0).fit(x)
+        out["codebook_v1"] = {"today": today(h, x, v1, embedder),
+                              "zero_shot_no_context": {"mean": mean_kappa(h, z0.predict(x).to_numpy())},
+                              "zero_shot": {"mean": mean_kappa(h, z.predict(x, context=ctx).to_numpy())}}
+    uniq = np.unique(groups)
+    curve = {}
+    for frac in (0.10, 0.25, 0.50):
+        learned, zero, n_coded = [], [], []
+        for r in range(draws):
+            rng = np.random.default_rng(seed + r)
+            coded = np.zeros(len(x), dtype=bool)
+            for s in rng.permutation(uniq):
+                if coded.mean() >= frac:
+                    break
+                coded |= groups == s
+            c = coder().fit(x, context=ctx, y=np.where(coded[:, None], h, False), coded=coded)
+            learned.append(kappa_columns(h[~coded], c.predict(x[~coded], context=ctx[~coded]).to_numpy()))
+            z = coder().fit(x, context=ctx)
+            zero.append(kappa_columns(h[~coded], z.predict(x[~coded], context=ctx[~coded]).to_numpy()))
+            n_coded.append(int(coded.sum()))
+        learned, zero = np.array(learned), np.array(zero)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            curve[f"{int(frac * 100)}%"] = {
+                "draws": draws, "mean_quotes_coded": float(np.mean(n_coded)),
+                "learned_kappa": np.nanmean(learned, 0).tolist(), "learned_mean": float(np.nanmean(learned)),
+                "learned_mean_sd_over_draws": float(np.nanstd(np.nanmean(learned, 1))),
+                "zero_shot_kappa_same_quotes": np.nanmean(zero, 0).tolist(), "zero_shot_mean_same_quotes":
+                float(np.nanmean(zero))}
+    out["learned"] = curve
+    cv = cross_validated_predictions(lambda: coder(), x, y=h, coded=np.ones(len(x), bool), groups=groups,
+                                     context=ctx, n_splits=5, random_state=seed)
+    table = agreement_table(h, cv.predictions.to_numpy(), book, groups, evaluation=CROSS_VALIDATED, n_boot=2000,
+                            seed=seed)
+    out["cv5_all_coded"] = {"kappa": table["kappa"].tolist(), "kappa_lo": table["kappa_lo"].tolist(),
+                            "kappa_hi": table["kappa_hi"].tolist(), "mean": float(table["kappa"].mean())}
+    mix = (x + 0.5 * ctx) / np.linalg.norm(x + 0.5 * ctx, axis=1, keepdims=True)
+    out["bertopic_zero_shot"] = bertopic_rows(h, x, book, embedder)
+    out["bertopic_zero_shot_with_context"] = bertopic_rows(h, mix, book, embedder)
+    return out
+
+
+def nhs(embedder, draws: int, seed: int, per_category: int = 50) -> dict:
+    from stakeholder_nlp.themes import load_codebook
+    from stakeholder_nlp.themes.coder import ThemeCoder
+    from stakeholder_nlp.themes.crossval import kappa_columns
+
+    df = pd.read_csv(require(DATA / "nhs_fft_phase1" / "text_data.csv"))
+    df = df[df["feedback"].fillna("").str.strip() != ""].reset_index(drop=True)
+    book = load_codebook(NHS_CODEBOOK)
+    t = time.perf_counter()
+    x = embed(df["feedback"].astype(str).tolist(), embedder)
+    embed_s = time.perf_counter() - t
+    h = book.human_matrix([[c] for c in df["label"]])
+    phrases = embed(ThemeCoder(book, embedder).phrases(), embedder)
+    out = {"n": len(x), "themes": book.ids, "n_human": h.sum(0).tolist(), "embed_s": embed_s}
+    out["today"] = today(h, x, book, embedder)
+    t = time.perf_counter()
+    z = ThemeCoder(book, embedder, phrase_vectors=phrases).fit(x)
+    m = z.predict(x).to_numpy()
+    out["zero_shot"] = {"kappa": kappa_columns(h, m).tolist(), "mean": mean_kappa(h, m), "fit_predict_s":
+                        time.perf_counter() - t, "themes_per_quote": float(m.sum(1).mean()),
+                        "human_prevalence": h.mean(0).tolist(), "machine_prevalence": m.mean(0).tolist()}
+    learned, zero = [], []
+    for r in range(draws):
+        rng = np.random.default_rng(seed + r)
+        coded = np.zeros(len(x), dtype=bool)
+        for k in range(h.shape[1]):
+            idx = np.flatnonzero(h[:, k])
+            coded[rng.choice(idx, size=min(per_category, len(idx)), replace=False)] = True
+        t = time.perf_counter()
+        c = ThemeCoder(book, embedder, phrase_vectors=phrases).fit(x, y=np.where(coded[:, None], h, False),
+                                                                   coded=coded)
+        learned.append(kappa_columns(h[~coded], c.predict(x[~coded]).to_numpy()))
+        zero.append(kappa_columns(h[~coded], m[~coded]))
+        out.setdefault("learn_fit_s", []).append(time.perf_counter() - t)
+    out["learned"] = {"per_category": per_category, "draws": draws, "kappa": np.mean(learned, 0).tolist(),
+                      "mean": float(np.mean(learned)), "zero_shot_mean_same_quotes": float(np.mean(zero))}
+    out["bertopic_zero_shot"] = bertopic_rows(h, x, book, embedder)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--draws", type=int, default=20)
+    ap.add_argument("--nhs-draws", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-nhs", action="store_true")
+    args = ap.parse_args()
+    from stakeholder_nlp.embedding import load_embedder
+
+    embedder = load_embedder("fast", cache_dir=ROOT / "models" / "cache")
+    res = {"model_id": embedder.model_id, "gp_clusters": gp(embedder, args.draws, args.seed)}
+    g = res["gp_clusters"]
+    if "codebook_v1" in g:
+        v = g["codebook_v1"]
+        print(f"GP codebook v1: today {v['today']['mean']:.3f} | zero-shot no context "
+              f"{v['zero_shot_no_context']['mean']:.3f} | zero-shot {v['zero_shot']['mean']:.3f}")
+    print("GP zero-shot per theme:", dict(zip(g["themes"], np.round(g["zero_shot"]["kappa"], 2), strict=True)))
+    print(f"GP mean kappa: today {g['today']['mean']:.3f} | zero-shot no context {g['zero_shot_no_context']['mean']:.3f}"
+          f" | zero-shot {g['zero_shot']['mean']:.3f} | CV5 learned {g['cv5_all_coded']['mean']:.3f} | BERTopic "
+          f"default {g['bertopic_zero_shot']['default_mean']:.3f}, best "
+          f"{g['bertopic_zero_shot']['best_mean']:.3f} (min_similarity {g['bertopic_zero_shot']['best_min_similarity']})",
+          flush=True)
+    for k, v in g["learned"].items():
+        print(f"GP learned {k}: {v['learned_mean']:.3f} (zero-shot on the same quotes {v['zero_shot_mean_same_quotes']:.3f})",
+              flush=True)
+    if not args.skip_nhs:
+        res["nhs_fft"] = n = nhs(embedder, args.nhs_draws, args.seed)
+        print("NHS zero-shot per category:", dict(zip(n["themes"], np.round(n["zero_shot"]["kappa"], 2), strict=True)))
+        print(f"NHS mean kappa: today {n['today']['mean']:.3f} | zero-shot {n['zero_shot']['mean']:.3f} | learned "
+              f"(50/category) {n['learned']['mean']:.3f} | BERTopic default {n['bertopic_zero_shot']['default_mean']:.3f},"
+              f" best {n['bertopic_zero_shot']['best_mean']:.3f}", flush=True)
+    print(write_result("codebook", res))
+
+
+if __name__ == "__main__":
+    main()
