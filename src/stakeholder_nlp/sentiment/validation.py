@@ -315,8 +315,9 @@ def cross_validated_predictions(base_logits: np.ndarray, features: np.ndarray, y
     if k < 2:
         raise ValueError(f"cross-validated adaptation needs at least 2 labelled quotes in each class used; "
                          f"have {counts.to_dict()}")
+    groups = None if groups is None else [str(g) for g in groups]  # a missing speaker (None) is a group too
     if groups is not None and len(set(groups)) >= k:
-        splitter = StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(features, y, list(groups))
+        splitter = StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(features, y, groups)
     else:
         splitter = StratifiedKFold(k, shuffle=True, random_state=seed).split(features, y)
     pred = np.empty(len(y), dtype=object)
