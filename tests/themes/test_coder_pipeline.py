@@ -43,3 +43,15 @@ def test_analysis_carries_agreement_and_run_json_has_it(tmp_path, learn):
     assert [r["theme_id"] for r in run["agreement"]] == ["data", "teams", "weather"]
     assert (tmp_path / "out" / "agreement.csv").exists()
     assert "Agreement with your coding" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_codes_col_without_a_codebook_stops_with_a_clear_message(tmp_path):
+    from typer.testing import CliRunner
+
+    from stakeholder_nlp.cli import app
+
+    p = tmp_path / "c.csv"
+    p.write_text("text,wave,speaker,mycodes\na b c,1,s1,Data access\nd e f,2,s2,\n")
+    res = CliRunner().invoke(app, ["analyze", str(p), "--out", str(tmp_path / "out"), "--codes-col", "mycodes"])
+    assert res.exit_code == 2
+    assert "--codes-col needs --codebook" in res.output
