@@ -19,7 +19,10 @@ a theme when the quote is closer to one of its near-misses than to its positives
 negatives. A human code maps to a theme when it is listed in ``human_codes`` or equals the theme's id or
 name (:meth:`Codebook.human_matrix`).
 
-A quote's score for a theme is its highest cosine similarity to the theme's description and examples.
+:class:`CodebookClassifier` is the previous classifier, kept as the benchmark baseline; themes are now coded
+by :class:`~stakeholder_nlp.themes.coder.ThemeCoder` (one calibrated decision per theme, context, learning
+from coded quotes). In :class:`CodebookClassifier`, a quote's score for a theme is its highest cosine
+similarity to the theme's description and examples.
 It carries every theme whose score reaches the threshold and lies within ``margin`` of its best theme's
 score (several themes when they are about equally close, or none: "uncoded"). The threshold is
 calibrated on the codebook itself: each example is scored, leaving itself out, against its own theme and
