@@ -56,7 +56,7 @@ def classify_findings(shifts: pd.DataFrame, *, min_stability: float = 0.8,
         b = []
         if sig:
             b.append("significant")
-            if stable:
+            if stable and "fragile" not in cav:  # never both: a caveat of the stage wins
                 b.append("stable")
             elif not rerun:
                 b.append("not rerun")
