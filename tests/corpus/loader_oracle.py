@@ -174,7 +174,7 @@ def _ident(v: Any) -> str | None:
     if isinstance(v, int):
         return str(v)
     if isinstance(v, float):
-        if v == int(v):
+        if math.isfinite(v) and v == int(v):
             return str(int(v))
         raise ValueError
     if not isinstance(v, str) or not _utf8(v):
