@@ -48,6 +48,27 @@ def _fmt_ci(v: float, lo: float, hi: float, pct: bool) -> str:
     return f"{v:+.2f} ({lo:+.2f} to {hi:+.2f})"
 
 
+def _agreement_view(df) -> dict | None:
+    """The coder's agreement table (:data:`themes.crossval.AGREEMENT_COLUMNS`) as a readable table."""
+    if df is None or not isinstance(df, pd.DataFrame) or len(df) == 0:
+        return None
+
+    def num(v, fmt="{:.2f}"):
+        return "–" if v is None or not np.isfinite(float(v)) else fmt.format(float(v))
+
+    rows = []
+    for _, r in df.iterrows():
+        kappa = num(r["kappa"])
+        if np.isfinite(float(r["kappa_lo"])) and np.isfinite(float(r["kappa_hi"])):
+            kappa += f" ({num(r['kappa_lo'])} to {num(r['kappa_hi'])})"
+        rows.append([str(r["label"]), f"{int(r['n_human'])} ({num(r['human_prevalence'], '{:.0%}')})",
+                     f"{int(r['n_machine'])} ({num(r['machine_prevalence'], '{:.0%}')})", str(int(r["n_both"])),
+                     kappa, num(r["precision"]), num(r["recall"]), str(r["evaluation"])])
+    return {"columns": ["Theme", "Coded by you (share)", "Coded by the tool (share)", "Both",
+                        "Cohen's kappa (95% CI)", "Precision", "Recall", "How measured"], "rows": rows,
+            "n_quotes": int(df["n_quotes"].max())}
+
+
 def _frame(df) -> dict | None:
     """A DataFrame as header + rows of strings for a generic table (None when absent or empty)."""
     if df is None or not isinstance(df, pd.DataFrame) or len(df) == 0:
@@ -223,7 +244,7 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
         mode=a.themes.mode, codebook=a.config.get("codebook"), themes_file=a.config.get("themes_file"),
         model_id=a.model_id, seed=a.config.get("seed"), n_themes=len(a.themes.themes),
         holds=holds, care=care, sentiment=sent, unchanged=unchanged, set_aside=set_aside_view,
-        n_skipped=len(skipped), near=_frame(near), agreement=_frame(getattr(a, "agreement", None)),
+        n_skipped=len(skipped), near=_frame(near), agreement=_agreement_view(getattr(a, "agreement", None)),
         sentiment_validation=_frame(getattr(a, "sentiment_validation", None)),
         sentiment_notice=getattr(a, "sentiment_notice", None) or "",
         matrix_rows=rows, shift_rows=shift_rows, stability_summary=stability_summary, figures=figs,
