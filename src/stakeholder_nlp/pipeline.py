@@ -54,6 +54,8 @@ class Analysis:
     #: agreement of the codebook coding with the corpus's human codes, per theme (Cohen's kappa with a speaker
     #: bootstrap interval, human vs machine prevalence; themes.crossval.AGREEMENT_COLUMNS); None without codes
     agreement: pd.DataFrame | None = None
+    #: per quote: spaCy lemmas of its content words (saved for a curation rerun, not written as a table)
+    lemmas: list[str] | None = None
 
 
 def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = None, mode: str | None = None,
@@ -109,8 +111,13 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
 
     t = time.perf_counter()
     say("themes")
-    lemmatizer = Lemmatizer()
-    lemmas = lemmatizer(texts)
+    state = None
+    if curation is not None:
+        from .themes.curation import read_state
+
+        state = read_state(curation, q["quote_id"].tolist(), texts)
+    lemmatizer = Lemmatizer() if state is None else None
+    lemmas = state["lemmas"].tolist() if state is not None else lemmatizer(texts)
     lookup = LemmaLookup(texts, lemmas)
     ctx = None
     if curation is not None:
@@ -156,8 +163,20 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     from .sentiment.apply import score_corpus
 
     scorer = sentiment or load_scorer("default", embedder, cache=cache)
-    scored = score_corpus(scorer, q.assign(text=texts), labels=sentiment_labels, adapt=sentiment_adapt,
-                          n_boot=n_boot, seed=seed)
+    scorer_name = getattr(scorer, "name", type(scorer).__name__)
+    if (state is not None and sentiment_labels is None and len(state.columns) > 4
+            and (state["scorer"] == scorer_name).all()):
+        # a curation rerun: the quotes and the scorer are those of the saved run, so are their scores
+        from .sentiment.apply import CorpusSentiment
+        from .sentiment.validation import VALIDATION_COLUMNS, not_validated_notice
+
+        detail = state.drop(columns=["text_sha256", "lemmas", "scorer"])
+        scored = CorpusSentiment(detail["score"].to_numpy(np.float64), detail["label"].tolist(), detail,
+                                 pd.DataFrame(columns=list(VALIDATION_COLUMNS)), not_validated_notice(scorer_name),
+                                 False, scorer_name)
+    else:
+        scored = score_corpus(scorer, q.assign(text=texts), labels=sentiment_labels, adapt=sentiment_adapt,
+                              n_boot=n_boot, seed=seed)
     scores, labels = scored.scores, scored.labels
     s_levels = sentiment_levels(themes.membership, scores, labels, waves, speakers, n_boot=n_boot, seed=seed)
     s_shifts = sentiment_shift(themes.membership, scores, waves, speakers, n_boot=n_boot, seed=seed,
@@ -186,10 +205,11 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
                            "by test inversion; BH q-values over every theme x wave comparison, per measure "
                            "(share, sentiment); trend tests form their own family",
               "themes_file": curation.path if curation is not None else None,
+              "curation_state_reused": state is not None,
               "promoted": promoted(curation) if curation is not None else {},
               "nonresponse": None if nonresponse is None else {"min_words": nonresponse.min_words,
                                                                 "extra_phrases": list(nonresponse.extra_phrases)}}
     return Analysis(corpus, x, emb.model_id, themes, levels, shifts, drift, scores, labels, s_levels, s_shifts,
                     stability, timings, config, set_aside=set_aside_table, near_duplicates=near,
                     trends=trends, sentiment_detail=scored.detail, sentiment_validation=scored.validation,
-                    sentiment_notice=scored.notice, agreement=themes.agreement)
+                    sentiment_notice=scored.notice, agreement=themes.agreement, lemmas=list(lemmas))

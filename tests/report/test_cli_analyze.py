@@ -83,6 +83,7 @@ def test_analyze_options_and_curation_loop(survey, fake_models, tmp_path):
     edited = tmp_path / "themes_edited.toml"
     edited.write_text("[[theme]]".join(blocks))
     (tmp_path / "assignment.csv").write_bytes((out / "assignment.csv").read_bytes())
+    (tmp_path / "curation_state.parquet").write_bytes((out / "curation_state.parquet").read_bytes())
     out2 = tmp_path / "curated"
     res = runner.invoke(app, ["analyze", str(survey), "--out", str(out2), *ARGS, "--skip-bad-rows", "--min-words",
                               "2", "--themes", str(edited)])
@@ -95,6 +96,9 @@ def test_analyze_options_and_curation_loop(survey, fake_models, tmp_path):
     assert (q2.loc[merged, "themes"] == ids[0]).all() and (q2.loc[~merged, "themes"] == "").all()
     run = json.loads((out2 / "run.json").read_text())
     assert run["config"]["themes_file"] == str(edited) and run["config"]["runs"] == 0
+    # the rerun took lemmas and sentiment from the saved state instead of recomputing them
+    assert run["config"]["curation_state_reused"] is True
+    assert q2["sentiment"].tolist() == q1["sentiment"].tolist()
     assert "Getting there" in (out2 / "report.html").read_text()
 
 

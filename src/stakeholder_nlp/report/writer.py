@@ -31,8 +31,9 @@ from .workbook import write_workbook
 
 FILES = ("quotes.csv", "framework_matrix.csv", "framework_matrix.xlsx", "shifts.csv", "report.html", "run.json",
          "themes.toml", "assignment.csv")
-#: written when there is something to say: quotes set aside, rows skipped, themes promoted to the codebook
-OPTIONAL_FILES = ("set_aside.csv", "bad_rows.csv", "promoted_codebook.toml")
+#: written when there is something to say: quotes set aside, rows skipped, themes promoted to the codebook,
+#: lemmas and sentiment scores for a curation rerun (not with --redact)
+OPTIONAL_FILES = ("set_aside.csv", "bad_rows.csv", "promoted_codebook.toml", "curation_state.parquet")
 
 
 __all__ = ["FILES", "OPTIONAL_FILES", "OutputExistsError", "check_output_dir", "one_screen_summary", "write_report"]
@@ -97,7 +98,7 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
     write_workbook(paths["matrix_xlsx"], matrix, shifts, quotes, a.themes.membership,
                    list(dict.fromkeys(a.levels["wave"].tolist())), set_aside=a.set_aside, sanitize=neutralise_frame)
     strip_formula_cells(paths["matrix_xlsx"])  # no formula cell from data, whatever the workbook code does
-    paths.update(_write_curation(a, out, texts, input_path))
+    paths.update(_write_curation(a, out, texts, input_path, redact=redact))
     agreement = getattr(a, "agreement", None)
     if agreement is not None:  # codebook coding vs the corpus's human codes (themes.crossval.AGREEMENT_COLUMNS)
         paths["agreement"] = out / "agreement.csv"
@@ -119,9 +120,16 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
     return paths
 
 
-def _write_curation(a: Analysis, out: Path, texts: list[str], input_path: Path | None) -> dict[str, Path]:
+def _write_curation(a: Analysis, out: Path, texts: list[str], input_path: Path | None, *,
+                    redact: bool = False) -> dict[str, Path]:
     """themes.toml + assignment.csv (the curation loop), set_aside.csv, bad_rows.csv, promoted_codebook.toml."""
-    from ..themes.curation import assignment_table, promoted_codebook_text, themes_file_text
+    from ..themes.curation import (
+        STATE_FILE,
+        assignment_table,
+        promoted_codebook_text,
+        state_table,
+        themes_file_text,
+    )
 
     paths = {"themes_file": out / "themes.toml", "assignment": out / "assignment.csv"}
     reps = a.themes.themes.set_index("theme_id")["representative"]
@@ -130,6 +138,11 @@ def _write_curation(a: Analysis, out: Path, texts: list[str], input_path: Path |
                                                      source=str(input_path) if input_path else None),
                                     encoding="utf-8")
     _csv(assignment_table(a.themes, a.corpus.quotes["quote_id"].tolist()), paths["assignment"])
+    if a.lemmas is not None and not redact:  # lemmas and scores for a fast curation rerun (never redacted text)
+        paths["curation_state"] = out / STATE_FILE
+        state_table(a.corpus.quotes["quote_id"].tolist(), a.corpus.texts, a.lemmas,
+                    str(a.config.get("sentiment", "")),
+                    a.sentiment_detail).to_parquet(paths["curation_state"], index=False)
     if a.set_aside is not None and len(a.set_aside):
         paths["set_aside"] = out / "set_aside.csv"
         _csv(a.set_aside, paths["set_aside"])

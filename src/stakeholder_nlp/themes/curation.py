@@ -333,3 +333,46 @@ def near_duplicates(result: ThemeResult, embeddings: np.ndarray, *, threshold: f
                              "cosine": round(cos, 4)})
     df = pd.DataFrame(rows, columns=list(NEAR_DUPLICATE_COLUMNS))
     return df.sort_values("cosine", ascending=False, kind="stable").reset_index(drop=True)
+
+
+#: columns of the per-quote state saved beside the assignment so that a curation rerun neither
+#: lemmatises nor scores sentiment again: ``quote_id``, ``text_sha256`` (the quote must be unchanged),
+#: ``lemmas``, ``scorer`` (the sentiment scorer's name), then the scorer's per-quote detail columns
+STATE_FIXED_COLUMNS = ("quote_id", "text_sha256", "lemmas", "scorer")
+STATE_FILE = "curation_state.parquet"
+
+
+def _sha(texts: Sequence[str]) -> list[str]:
+    import hashlib
+
+    return [hashlib.sha256(str(t).encode("utf-8")).hexdigest() for t in texts]
+
+
+def state_table(quote_ids: Sequence[str], texts: Sequence[str], lemmas: Sequence[str], scorer: str,
+                sentiment_detail: pd.DataFrame | None) -> pd.DataFrame:
+    """The state a curation rerun reuses (see :data:`STATE_FIXED_COLUMNS`)."""
+    df = pd.DataFrame({"quote_id": [str(i) for i in quote_ids], "text_sha256": _sha(texts),
+                       "lemmas": list(lemmas), "scorer": scorer})
+    if sentiment_detail is not None:
+        detail = sentiment_detail.drop(columns=["quote_id"], errors="ignore").reset_index(drop=True)
+        df = pd.concat([df, detail], axis=1)
+    return df
+
+
+def read_state(edits: ThemesFile, quote_ids: Sequence[str], texts: Sequence[str]) -> pd.DataFrame | None:
+    """The saved state beside the themes file's assignment, or None when there is none or it does not
+    match the corpus quote for quote (then the rerun recomputes lemmas and sentiment)."""
+    if edits.assignment is None:
+        return None
+    path = Path(edits.assignment).parent / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        df = pd.read_parquet(path)
+    except Exception:  # an unreadable state is only a missed shortcut
+        return None
+    if (list(df.columns[: len(STATE_FIXED_COLUMNS)]) != list(STATE_FIXED_COLUMNS)
+            or df["quote_id"].astype(str).tolist() != [str(i) for i in quote_ids]
+            or df["text_sha256"].tolist() != _sha(texts)):
+        return None
+    return df.reset_index(drop=True)
