@@ -38,3 +38,16 @@ def test_drift_detects_a_moved_centroid_and_not_an_unmoved_one():
     assert set(out.loc["moved", "terms_a"][:2]) == {"data", "access"}
     assert set(out.loc["moved", "terms_b"][:2]) == {"team", "nurse"}
     assert len(out.loc["moved", "exemplars_a"]) == 2
+
+
+def test_a_word_used_by_one_quote_is_never_distinctive():
+    from stakeholder_nlp.shift import content_drift
+
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(12, 8))
+    membership = pd.DataFrame({"t": [True] * 12})
+    waves = [2016] * 6 + [2021] * 6
+    speakers = [f"s{i}" for i in range(12)]
+    lemmas = ["data analyst"] * 6 + ["time workload"] * 5 + ["time atwas"]
+    row = content_drift(membership, emb, waves, speakers, lemmas, n_perm=9).iloc[0]
+    assert "atwas" not in row["terms_b"] and "time" in row["terms_b"] and "data" in row["terms_a"]

@@ -140,3 +140,16 @@ def test_three_waves_give_consecutive_pairs_first_to_last_and_a_trend():
     trend = prevalence_trend(*_args(df), n_boot=199).iloc[0]
     assert trend["waves"] == "pre → mid → post" and trend["share_trend_lo"] > 0 and trend["share_trend_p"] < 0.05
     assert prevalence_trend(*_args(a), n_boot=99).empty  # two waves: no trend row
+
+
+def test_share_intervals_stay_within_zero_and_one():
+    from stakeholder_nlp.shift import prevalence_levels
+
+    rng = np.random.default_rng(3)
+    n = 90
+    waves = np.repeat([2016, 2021], n // 2)
+    speakers = [f"s{i % 12}-{w}" for i, w in enumerate(waves)]
+    membership = pd.DataFrame({"rare": rng.random(n) < 0.04, "common": rng.random(n) < 0.96})
+    lv = prevalence_levels(membership, waves.tolist(), speakers, n_boot=199, seed=0)
+    ok = lv[lv["estimable"]]
+    assert len(ok) and (ok["share_lo"] >= 0).all() and (ok["share_hi"] <= 1).all()

@@ -5,7 +5,8 @@
 p-value: wave labels shuffled between *speakers*, each speaker's quotes moving together; all permutations
 in one matrix product, seeded per theme, row-order free),
 ``terms_a`` / ``terms_b`` (words most distinctive of each wave within the theme: log-odds ratio with an
-informative Dirichlet prior, Monroe, Colaresi & Quinn 2008, prior = the whole corpus's word counts),
+informative Dirichlet prior, Monroe, Colaresi & Quinn 2008, prior = the whole corpus's word counts;
+only words used by at least two of the theme's quotes, so one-off words and extraction artefacts are left out),
 ``exemplars_a`` / ``exemplars_b`` (positions of the 1-2 quotes nearest their wave's centroid).
 """
 
@@ -69,7 +70,7 @@ def _permutation_p(sums: np.ndarray, is_b: np.ndarray, observed: float, n_perm: 
 
 def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Sequence, speakers: Sequence,
                   lemmatised: Sequence[str], *, wave_a=None, wave_b=None, wave_order=None, n_perm: int = 999,
-                  seed: int = 0, min_per_wave: int = 2) -> pd.DataFrame:
+                  seed: int = 0, min_per_wave: int = 2, min_quotes_per_term: int = 2) -> pd.DataFrame:
     waves, wave_a, wave_b = wave_pair(waves, wave_a, wave_b, wave_order)
     emb = np.asarray(embeddings, dtype=np.float64)
     # canonical clusters (named speakers by name, unattributed quotes by wave and content): row-order free
@@ -97,8 +98,11 @@ def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Seque
             rng = np.random.default_rng([seed, t])
             row["drift"] = observed
             row["drift_p"] = _permutation_p(sums, cl_is_b, observed, n_perm, rng)
-            ca = Counter(w for i in ia for w in lemmatised[i].split())
-            cb = Counter(w for i in ib for w in lemmatised[i].split())
+            # a word counts as distinctive only if at least two of the theme's quotes use it: a one-off
+            # (an extraction artefact such as "atwas", a name) says nothing about a wave
+            used = Counter(w for i in idx for w in set(lemmatised[i].split()))
+            ca = Counter(w for i in ia for w in lemmatised[i].split() if used[w] >= min_quotes_per_term)
+            cb = Counter(w for i in ib for w in lemmatised[i].split() if used[w] >= min_quotes_per_term)
             ta, tb = log_odds_dirichlet(ca, cb, prior)
             row["terms_a"], row["terms_b"] = [w for w, _ in ta], [w for w, _ in tb]
             for side, ids in (("exemplars_a", ia), ("exemplars_b", ib)):

@@ -7,7 +7,7 @@ agree, and it holds its level at six speakers per wave (``benchmarks/bench_infer
 :func:`prevalence_levels` -> one row per theme × wave (:data:`LEVEL_COLUMNS`):
 ``theme_id``, ``wave``, ``n_quotes`` (quotes in the wave), ``n_speakers`` (speakers in the wave; an
 unattributed quote counts as one), ``n_theme`` (quotes carrying the theme), ``n_speakers_theme`` (speakers
-voicing it), ``share``, ``share_lo``, ``share_hi`` (95% interval), ``estimable`` (False when fewer than 2
+voicing it), ``share``, ``share_lo``, ``share_hi`` (95% interval, clipped to [0, 1]), ``estimable`` (False when fewer than 2
 speakers voice the theme in the wave: the cell then has no interval).
 
 :func:`prevalence_shift` -> one row per theme × comparison (:data:`SHIFT_COLUMNS`; the same names as in
@@ -97,8 +97,10 @@ def prevalence_levels(membership: pd.DataFrame, waves: Sequence, speakers: Seque
             ok = bool(voiced[t] >= MIN_CELL_SPEAKERS)
             rows.append({"theme_id": col, "wave": wv, "n_quotes": int(sel.sum()), "n_speakers": g,
                          "n_theme": int(yw[:, t].sum()), "n_speakers_theme": int(voiced[t]),
-                         "share": float(res.estimate[t]), "share_lo": float(res.lo[t]) if ok else np.nan,
-                         "share_hi": float(res.hi[t]) if ok else np.nan, "estimable": ok})
+                         "share": float(res.estimate[t]),
+                         # a share lies in [0, 1]: the inverted test's bounds are clipped to it
+                         "share_lo": max(0.0, float(res.lo[t])) if ok else np.nan,
+                         "share_hi": min(1.0, float(res.hi[t])) if ok else np.nan, "estimable": ok})
     return pd.DataFrame(rows, columns=list(LEVEL_COLUMNS))
 
 
