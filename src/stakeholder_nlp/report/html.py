@@ -179,7 +179,9 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
             all_idx = np.flatnonzero(member & (wave_arr == w))
             n_spk = r["n_speakers"] if "n_speakers" in r.index else None
             cells.append({"n": int(r["n_quotes"]), "speakers": None if n_spk is None else int(n_spk),
-                          "share": f"{_fmt_pct(r['share'])} ({_fmt_pct(r['share_lo'])}–{_fmt_pct(r['share_hi'])})",
+                          "share": (f"{_fmt_pct(r['share'])} ({_fmt_pct(r['share_lo'])}–{_fmt_pct(r['share_hi'])})"
+                                    if np.isfinite(r["share_lo"]) else
+                                    f"{_fmt_pct(r['share'])} (no interval: fewer than 2 speakers)"),
                           "sentiment": "–" if not np.isfinite(r["sentiment_mean"]) else f"{r['sentiment_mean']:+.2f}",
                           "terms": str(r["distinctive_terms"]).replace(";", ", ") if isinstance(
                               r["distinctive_terms"], str) else "",
