@@ -92,7 +92,8 @@ class Codebook:
         raise KeyError(f"no theme {theme_id!r} in codebook; available: {self.ids}")
 
 
-def _theme_lines(text: str) -> list[int]:
+def theme_table_lines(text: str) -> list[int]:
+    """1-based line numbers of the ``[[theme]]`` headers in a TOML text (to name the line in errors)."""
     return [i for i, line in enumerate(text.splitlines(), start=1) if line.strip() == "[[theme]]"]
 
 
@@ -107,7 +108,7 @@ def parse_codebook(text: str, *, path: str | None = None) -> Codebook:
     if not isinstance(raw_themes, list) or not raw_themes:
         raise CodebookError(f"{where}: no [[theme]] tables found; expected at least one theme with id, "
                             "name, description and examples")
-    lines = _theme_lines(text)
+    lines = theme_table_lines(text)
     themes: list[Theme] = []
     seen: dict[str, int] = {}
     for k, raw in enumerate(raw_themes):

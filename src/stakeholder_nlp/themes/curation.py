@@ -33,6 +33,7 @@ import tomllib
 
 from ..errors import StakeholderNLPError
 from .assign import THEME_COLUMNS, ThemeResult
+from .codebook import theme_table_lines
 
 ACTIONS = ("keep", "drop", "merge", "promote")
 ASSIGNMENT_FIXED_COLUMNS = ("quote_id", "topic")
@@ -116,10 +117,6 @@ def themes_file_text(result: ThemeResult, *, assignment: str = "assignment.csv",
     return "\n".join(lines)
 
 
-def _theme_lines(text: str) -> list[int]:
-    return [i for i, line in enumerate(text.splitlines(), start=1) if line.strip() == "[[theme]]"]
-
-
 def parse_themes_file(text: str, *, path: str | None = None) -> ThemesFile:
     """Parse and check a themes file; errors name the file, line and field."""
     where = path or "<themes file>"
@@ -130,7 +127,7 @@ def parse_themes_file(text: str, *, path: str | None = None) -> ThemesFile:
     raw = data.get("theme")
     if not isinstance(raw, list) or not raw:
         raise ThemesFileError(f"{where}: no [[theme]] tables; expected the file written by analyze")
-    lines = _theme_lines(text)
+    lines = theme_table_lines(text)
     edits: list[ThemeEdit] = []
     for k, t in enumerate(raw):
         at = f"{where}, line {lines[k]}" if k < len(lines) else f"{where}, theme #{k + 1}"
