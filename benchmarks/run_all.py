@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-for name in ("bench_embedding.py", "bench_themes.py", "bench_sentiment.py", "bench_stability.py"):
+BENCHMARKS = ("bench_embedding.py", "bench_themes.py", "bench_sentiment.py", "bench_stability.py", "bench_codebook.py",
+              "bench_inference.py", "bench_small_n.py", "bench_scale.py", "bench_canonical.py", "fuzz_loaders.py")
+for name in BENCHMARKS:
     print(f"=== {name}", flush=True)
     subprocess.run([sys.executable, str(HERE / name)], check=True)
