@@ -108,17 +108,31 @@ def calibration_texts(n: int = CALIBRATION_SIZE) -> list[str]:
     return [pool[i % len(pool)] for i in range(n)]
 
 
+def _import_nncf():
+    """NNCF (model export only), with OpenVINO first and NNCF's telemetry client replaced by its stub."""
+    from .offline import import_openvino, import_without_telemetry
+
+    import_openvino()
+    nncf = import_without_telemetry("nncf")
+    from nncf.telemetry import decorator, wrapper
+
+    stub = wrapper.NNCFTelemetryStub()
+    wrapper.telemetry = stub
+    decorator.telemetry = stub
+    return nncf
+
+
 @_quiet
 def quantise_openvino_int8(fp32: Path, out_dir: Path, tokenizer, calibration: list[str] | None = None) -> Path:
     """NNCF static PTQ (transformer preset) of the fp32 ONNX graph, saved as OpenVINO IR."""
     target = out_dir / "model.ov-int8.xml"
     if target.exists() and target.with_suffix(".bin").exists():
         return target
-    from .offline import import_nncf, import_openvino
+    from .offline import import_openvino
 
     try:
         ov = import_openvino()
-        nncf = import_nncf()
+        nncf = _import_nncf()
     except ImportError as exc:
         raise ModelError("the openvino-int8 backend needs 'openvino' and 'nncf' (pip install openvino nncf)") from exc
 

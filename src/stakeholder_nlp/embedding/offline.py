@@ -2,7 +2,8 @@
 
 ``import openvino`` sends a usage event ("ov import") through ``openvino_telemetry`` (Google Analytics) and
 writes ``~/intel/openvino_ga_cid`` and ``~/intel/stats`` wherever the user once gave consent; NNCF builds
-its own client the same way. Both fall back to a no-op stub when ``openvino_telemetry`` cannot be imported,
+its own client the same way (NNCF is imported only when a model is quantised: see
+:func:`.export.quantise_openvino_int8`). Both fall back to a no-op stub when ``openvino_telemetry`` cannot be imported,
 so the module is hidden for the duration of the import (and only then: ``sys.modules`` is restored).
 A module imported earlier by someone else is returned as it is.
 """
@@ -35,14 +36,3 @@ def import_without_telemetry(name: str) -> ModuleType:
 def import_openvino() -> ModuleType:
     return import_without_telemetry("openvino")
 
-
-def import_nncf() -> ModuleType:
-    """NNCF (and OpenVINO first), with NNCF's telemetry client replaced by its stub in any case."""
-    import_openvino()
-    nncf = import_without_telemetry("nncf")
-    from nncf.telemetry import decorator, wrapper
-
-    stub = wrapper.NNCFTelemetryStub()
-    wrapper.telemetry = stub
-    decorator.telemetry = stub
-    return nncf
