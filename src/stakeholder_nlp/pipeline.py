@@ -167,13 +167,9 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     if (state is not None and sentiment_labels is None and len(state.columns) > 4
             and (state["scorer"] == scorer_name).all()):
         # a curation rerun: the quotes and the scorer are those of the saved run, so are their scores
-        from .sentiment.apply import CorpusSentiment
-        from .sentiment.validation import VALIDATION_COLUMNS, not_validated_notice
+        from .sentiment.apply import from_detail
 
-        detail = state.drop(columns=["text_sha256", "lemmas", "scorer"])
-        scored = CorpusSentiment(detail["score"].to_numpy(np.float64), detail["label"].tolist(), detail,
-                                 pd.DataFrame(columns=list(VALIDATION_COLUMNS)), not_validated_notice(scorer_name),
-                                 False, scorer_name)
+        scored = from_detail(state.drop(columns=["text_sha256", "lemmas", "scorer"]), scorer_name)
     else:
         scored = score_corpus(scorer, q.assign(text=texts), labels=sentiment_labels, adapt=sentiment_adapt,
                               n_boot=n_boot, seed=seed)

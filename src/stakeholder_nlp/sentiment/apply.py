@@ -55,12 +55,17 @@ def score_corpus(scorer, quotes: pd.DataFrame, *, labels: pd.DataFrame | None = 
                                "min_sentence": s, "max_sentence": s}, columns=list(QUOTE_SCORE_COLUMNS))
     detail.insert(0, "quote_id", quotes["quote_id"].astype(str).to_numpy())
     if validation is None:
-        table = pd.DataFrame(columns=list(VALIDATION_COLUMNS))
-        notice = not_validated_notice(name)
-    else:
-        table = validation.table
-        notice = validation.sentence()
-        if validation.n_unmatched:
-            notice += f" {validation.n_unmatched} labelled quote_id(s) were not in this corpus and were ignored."
-    return CorpusSentiment(detail["score"].to_numpy(np.float64), detail["label"].tolist(), detail, table, notice,
-                           validation is not None, name + ("+adapted" if head is not None else ""))
+        return from_detail(detail, name)
+    notice = validation.sentence()
+    if validation.n_unmatched:
+        notice += f" {validation.n_unmatched} labelled quote_id(s) were not in this corpus and were ignored."
+    return CorpusSentiment(detail["score"].to_numpy(np.float64), detail["label"].tolist(), detail,
+                           validation.table, notice, True, name + ("+adapted" if head is not None else ""))
+
+
+def from_detail(detail: pd.DataFrame, scorer: str) -> CorpusSentiment:
+    """The result for per-quote scores without a person's labels: already computed (a curation rerun reuses
+    the saved ones) or just scored by :func:`score_corpus`."""
+    return CorpusSentiment(detail["score"].to_numpy(np.float64), detail["label"].tolist(), detail,
+                           pd.DataFrame(columns=list(VALIDATION_COLUMNS)), not_validated_notice(scorer), False,
+                           scorer)
