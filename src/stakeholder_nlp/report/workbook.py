@@ -86,9 +86,13 @@ def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
                    membership: pd.DataFrame, waves: list, set_aside: pd.DataFrame | None = None,
                    sanitize: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Path:
     """Write the workbook to ``path``; ``sanitize`` (e.g. formula neutralisation) is applied to every sheet."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Font
 
-    clean = sanitize or (lambda d: d)
+    def clean(d: pd.DataFrame) -> pd.DataFrame:
+        # control characters (e.g. \x0b in a pasted comment) cannot be stored in a worksheet: dropped here
+        d = (sanitize or (lambda x: x))(d)
+        return d.map(lambda v: ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v)
     sheets = {GRID_SHEET: grid(matrix, quotes, membership, waves), "numbers": _rounded(matrix),
               "shifts": _rounded(shifts), "quotes": _rounded(quotes)}
     if set_aside is not None and len(set_aside):
