@@ -1,10 +1,19 @@
-"""Shift between waves: prevalence per wave and between waves (wild cluster bootstrap with Webb weights,
-test-inversion intervals), trends across three or more waves, composition adjustment, what could have been
+"""Shift between waves: prevalence per wave and between waves (Rao-Scott design-effect score intervals for
+shares, wild cluster bootstrap-t with Webb weights for means and trends; every interval inverts its test),
+trends across three or more waves, composition adjustment, what could have been
 detected (power), and content drift within each theme."""
 
 from .bootstrap import bootstrap_means, cluster_ids, cluster_totals, percentile_ci
 from .drift import DRIFT_COLUMNS, content_drift, log_odds_dirichlet
-from .inference import WildResult, canonical_clusters, wild_cluster_test, wild_diff, wild_mean
+from .inference import (
+    WildResult,
+    canonical_clusters,
+    share_diff_test,
+    share_level_interval,
+    wild_cluster_test,
+    wild_diff,
+    wild_mean,
+)
 from .power import detectable_share, mdd, miss_probability, power_sentence
 from .prevalence import (
                          LEVEL_COLUMNS,
@@ -20,4 +29,4 @@ __all__ = ["DRIFT_COLUMNS", "LEVEL_COLUMNS", "SHIFT_COLUMNS", "TREND_COLUMNS", "
            "bootstrap_means", "canonical_clusters", "cluster_ids", "cluster_totals", "comparison_rows",
            "content_drift", "detectable_share", "log_odds_dirichlet", "mdd", "miss_probability",
            "percentile_ci", "power_sentence", "prevalence_levels", "prevalence_shift", "prevalence_trend",
-           "primary", "resolve_order", "wild_cluster_test", "wild_diff", "wild_mean"]
+           "primary", "resolve_order", "share_diff_test", "share_level_interval", "wild_cluster_test", "wild_diff", "wild_mean"]

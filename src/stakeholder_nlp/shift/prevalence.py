@@ -1,8 +1,10 @@
 """Prevalence of each theme per wave, and its shift between waves, with one calibrated procedure.
 
-Every interval and p-value here comes from :mod:`.inference` (restricted wild cluster bootstrap-t, Webb
-weights, speakers as clusters, intervals by test inversion), so "the interval excludes 0" and "p < 0.05"
-agree, and it holds its level at six speakers per wave (``benchmarks/bench_inference.py``).
+Every interval and p-value here comes from :mod:`.inference`, speakers as clusters, each interval the
+inversion of its test, so "the interval excludes 0" and "p < 0.05" agree: shares and their differences by
+Rao-Scott design-effect score intervals (Miettinen-Nurminen for a difference, Wilson for one wave;
+Bell-McCaffrey degrees of freedom), trends by the restricted wild cluster bootstrap-t (Webb weights).
+Calibration at six speakers per wave: ``benchmarks/bench_inference.py``.
 
 :func:`prevalence_levels` -> one row per theme × wave (:data:`LEVEL_COLUMNS`):
 ``theme_id``, ``wave``, ``n_quotes`` (quotes in the wave), ``n_speakers`` (speakers in the wave; an
@@ -45,6 +47,8 @@ from .inference import (
     canonical_clusters,
     cluster_sums,
     compact_ids,
+    share_diff_test,
+    share_level_interval,
     wild_cluster_test,
     wild_linear_functional,
 )
@@ -60,7 +64,7 @@ SHIFT_COLUMNS = ("theme_id", "wave_a", "wave_b", "comparison", "n_speakers_a", "
                  "adj_diff_hi", "composition")
 TREND_COLUMNS = ("theme_id", "waves", "share_trend", "share_trend_lo", "share_trend_hi", "share_trend_p",
                  "share_trend_q")
-TEST_NAME = "wild-cluster-webb"
+TEST_NAME = "rao-scott-score"
 MIN_CELL_SPEAKERS = 2
 
 
@@ -92,13 +96,12 @@ def prevalence_levels(membership: pd.DataFrame, waves: Sequence, speakers: Seque
         yw = y[sel]
         ids, g = compact_ids(ids_all[sel])
         _, voiced = _cell_counts(yw, ids, g)
-        res = wild_cluster_test(yw, ids, g, None, n_boot=n_boot, seed=seed, level=level)
+        res = share_level_interval(yw, ids, g, level=level)
         for t, col in enumerate(cols):
             ok = bool(voiced[t] >= MIN_CELL_SPEAKERS)
             rows.append({"theme_id": col, "wave": wv, "n_quotes": int(sel.sum()), "n_speakers": g,
                          "n_theme": int(yw[:, t].sum()), "n_speakers_theme": int(voiced[t]),
                          "share": float(res.estimate[t]),
-                         # a share lies in [0, 1]: the inverted test's bounds are clipped to it
                          "share_lo": max(0.0, float(res.lo[t])) if ok else np.nan,
                          "share_hi": min(1.0, float(res.hi[t])) if ok else np.nan, "estimable": ok})
     return pd.DataFrame(rows, columns=list(LEVEL_COLUMNS))
@@ -126,7 +129,7 @@ def prevalence_shift(membership: pd.DataFrame, waves: Sequence, speakers: Sequen
         sel = (rank == ra) | (rank == rb)
         ys, is_b = y[sel], (rank[sel] == rb)
         ids, g = compact_ids(ids_all[sel])
-        res = wild_cluster_test(ys, ids, g, is_b.astype(np.float64), n_boot=n_boot, seed=seed, level=level)
+        res = share_diff_test(ys, ids, g, is_b, level=level)
         ia, ga = compact_ids(ids[~is_b])
         ib, gb = compact_ids(ids[is_b])
         _, va = _cell_counts(ys[~is_b], ia, ga)
