@@ -197,8 +197,9 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
               "codebook_coding": themes.coding, "learn_from_codes": learn_from_codes,
               "codebook_context": ctx is not None,
               "wave_order": order.to_dict(),
-              "inference": "restricted wild cluster bootstrap-t (Webb weights, speakers as clusters), intervals "
-                           "by test inversion; BH q-values over every theme x wave comparison, per measure "
+              "inference": "speakers as clusters, every interval by inverting its test: shares by a Rao-Scott "
+                           "design-effect Miettinen-Nurminen score test (t, Bell-McCaffrey df); sentiment and "
+                           "trends by the restricted wild cluster bootstrap-t (Webb weights); BH q-values over every theme x wave comparison, per measure "
                            "(share, sentiment); trend tests form their own family",
               "themes_file": curation.path if curation is not None else None,
               "curation_state_reused": state is not None,

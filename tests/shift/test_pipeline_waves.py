@@ -12,6 +12,7 @@ from stakeholder_nlp.corpus import load_corpus
 from stakeholder_nlp.embedding import HashingEmbedder
 from stakeholder_nlp.pipeline import analyze
 from stakeholder_nlp.report import SHIFT_TABLE_COLUMNS, write_report
+from stakeholder_nlp.report.html import _fmt_ci
 from stakeholder_nlp.sentiment import VaderScorer
 
 
@@ -70,3 +71,18 @@ def test_cli_rejects_a_wave_order_that_leaves_out_a_wave(tmp_path):
                   "wave": ["pre", "post", "later"] * 5, "speaker": [f"s{i}" for i in range(15)]}).to_csv(src, index=False)
     res = CliRunner().invoke(app, ["analyze", str(src), "--out", str(tmp_path / "o"), "--wave-order", "pre,post"])
     assert res.exit_code == 2 and "leaves out" in res.output
+
+
+def test_report_shift_table_shows_the_strata_adjusted_difference(tmp_path):
+    corpus = _corpus(("pre", "post"))
+    quotes = corpus.quotes.assign(site=["a" if i % 3 else "b" for i in range(len(corpus.quotes))])
+    a = analyze(load_corpus(quotes), HashingEmbedder(dim=64), sentiment=VaderScorer(), runs=0, n_boot=99,
+                n_topics=3, strata=["site"])
+    assert a.shifts["adj_diff"].notna().all()
+    write_report(a, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    table = html[html.index('<table id="shifts">'):]
+    table = table[:table.index("</table>")]
+    assert "Adjusted for site (95% CI)" in table
+    for _, row in a.shifts.iterrows():  # every theme's adjusted difference and interval, as formatted
+        assert f'<td class="num">{_fmt_ci(row["adj_diff"], row["adj_diff_lo"], row["adj_diff_hi"], True)}</td>' in table

@@ -98,10 +98,12 @@ GLOSSARY = (
      "quote of that wave (non-responses set aside are not counted)."),
     ("Multi-theme quotes", "A quote may carry several codebook themes (when it is about equally close to "
      "them), so shares across themes can add up to more than 100%."),
-    ("95% CI", "Wild cluster bootstrap with Webb weights, speakers as clusters (a speaker's quotes move "
-     "together; an unattributed quote is its own cluster); the interval is every value the same test does "
-     "not reject, so it excludes 0 exactly when p < 0.05. Calibrated at 6 speakers per wave "
-     "(benchmarks/bench_inference.py)."),
+    ("95% CI", "Speakers are the clusters (a speaker's quotes count together; an unattributed quote is its "
+     "own cluster). Shares and their changes: a score test with a design effect for the clustering "
+     "(Rao-Scott, Miettinen-Nurminen; t with Bell-McCaffrey degrees of freedom); sentiment changes and "
+     "trends: a wild cluster bootstrap with Webb weights. Each interval is every value its test does not "
+     "reject, so it excludes 0 exactly when p < 0.05. Calibration at 6 speakers per wave: "
+     "benchmarks/bench_inference.py."),
     ("q", "The p-value of the wave difference adjusted for testing every theme at once (Benjamini-Hochberg "
      "false discovery rate; the family is every theme × every wave comparison, separately for shares and "
      "for sentiment; trend tests are their own family). A change is called significant when q < 0.05."),
@@ -201,6 +203,8 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
         shift_rows.append({
             "label": r["label"], "share_a": _fmt_pct(r["share_a"]), "share_b": _fmt_pct(r["share_b"]),
             "diff": _fmt_ci(r["share_diff"], r["share_diff_lo"], r["share_diff_hi"], True),
+            "adj": _fmt_ci(r.get("adj_diff", np.nan), r.get("adj_diff_lo", np.nan), r.get("adj_diff_hi", np.nan),
+                           True),
             "q": "–" if not np.isfinite(r["share_q"]) else f"{r['share_q']:.2f}",
             "sent": _fmt_ci(r["sentiment_diff"], r["sentiment_diff_lo"], r["sentiment_diff_hi"], False),
             "drift": "–" if not np.isfinite(r["drift"]) else f"{r['drift']:.3f} ({r['drift_p']:.2f})",
