@@ -199,8 +199,9 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
               "wave_order": order.to_dict(),
               "inference": "speakers as clusters, every interval by inverting its test: shares by a Rao-Scott "
                            "design-effect Miettinen-Nurminen score test (t, Bell-McCaffrey df); sentiment and "
-                           "trends by the restricted wild cluster bootstrap-t (Webb weights); BH q-values over every theme x wave comparison, per measure "
-                           "(share, sentiment); trend tests form their own family",
+                           "trends by the restricted wild cluster bootstrap-t (Webb weights); BH q-values over "
+                           "every theme x wave comparison, per measure (share, sentiment); trend tests form "
+                           "their own family",
               "themes_file": curation.path if curation is not None else None,
               "curation_state_reused": state is not None,
               "promoted": promoted(curation) if curation is not None else {},
