@@ -118,3 +118,19 @@ def test_level_interval_is_wilson_at_the_design_effect():
     lo, hi = proportion_confint(int(y.sum()), 300, method="wilson")
     assert r.lo[0] == pytest.approx(lo, abs=0.004) and r.hi[0] == pytest.approx(hi, abs=0.004)
     assert np.isnan(r.p_value[0])
+
+
+def test_a_speaker_heard_in_both_waves_is_one_cluster_and_the_covariance_counts():
+    rng = np.random.default_rng(0)
+    speakers = 10
+    spk = np.repeat([f"s{i}" for i in range(speakers)], 16)
+    wave = np.tile(np.repeat([0, 1], 8), speakers)
+    effect = np.repeat(rng.normal(size=(speakers, 200)) * 1.5, 16, axis=0)
+    y = (rng.random((len(spk), 200)) < 1 / (1 + np.exp(1 - effect))).astype(float)
+    ids, g = canonical_clusters(spk, np.column_stack([wave, y]))
+    panel = share_diff_test(y, ids, g, wave == 1)
+    apart = np.array([f"{s}-{w}" for s, w in zip(spk, wave, strict=True)], dtype=object)
+    ids2, g2 = canonical_clusters(apart, np.column_stack([wave, y]))
+    split = share_diff_test(y, ids2, g2, wave == 1)
+    assert np.median(panel.hi - panel.lo) < 0.7 * np.median(split.hi - split.lo)
+    assert 0.01 <= np.mean(panel.p_value < 0.05) <= 0.1  # no true change: about 5% of 200 themes
