@@ -58,24 +58,22 @@ NEIGHBOURS = ["I felt quite disempowered in the process.", "Great support from t
 
 
 @pytest.mark.slow
-def test_default_runtime_is_static_int8_openvino_and_a_score_depends_on_its_text_alone(scorer):
-    assert scorer.backend == "openvino"
-    together = scorer.score(NEIGHBOURS * 3)[:len(NEIGHBOURS)]
+def test_static_int8_score_depends_on_its_text_not_on_its_batch_neighbours_or_order(scorer):
+    assert scorer.backend == "onnxruntime"
     alone = np.array([scorer.score([t])[0] for t in NEIGHBOURS])
-    np.testing.assert_array_equal(together, alone)
-    np.testing.assert_array_equal(scorer.score(NEIGHBOURS[::-1])[::-1], alone)
+    crowd = NEIGHBOURS * 3 + ["Absolutely furious about the whole shambles, " * 6]
+    np.testing.assert_allclose(scorer.score(crowd)[:len(NEIGHBOURS)], alone, atol=1e-5)
+    np.testing.assert_allclose(scorer.score(NEIGHBOURS[::-1])[::-1], alone, atol=1e-5)
 
 
 @pytest.mark.slow
-def test_onnxruntime_fallback_reads_the_same_weights(scorer):
-    fallback = FineTunedScorer(scorer.path, backend="onnxruntime")
-    assert fallback.backend == "onnxruntime"
-    together = fallback.score(NEIGHBOURS)
-    np.testing.assert_allclose(fallback.score(NEIGHBOURS[::-1])[::-1], together, atol=1e-6)
-    # dynamic int8: activation scales are set per batch, so neighbours shift a score a little (documented)
-    alone = np.array([fallback.score([t])[0] for t in NEIGHBOURS])
-    np.testing.assert_allclose(together, alone, atol=0.25)
-    np.testing.assert_allclose(together, scorer.score(NEIGHBOURS), atol=0.35)
+def test_openvino_reads_the_same_graph_with_canonical_shapes(scorer):
+    pytest.importorskip("openvino")
+    ov = FineTunedScorer(scorer.path, backend="openvino")
+    together = ov.score(NEIGHBOURS * 3)[:len(NEIGHBOURS)]
+    alone = np.array([ov.score([t])[0] for t in NEIGHBOURS])
+    np.testing.assert_array_equal(together, alone)
+    np.testing.assert_allclose(together, scorer.score(NEIGHBOURS), atol=0.2)
 
 
 def test_unknown_backend_is_refused():

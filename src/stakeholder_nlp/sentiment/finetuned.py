@@ -2,11 +2,10 @@
 
 Trained across registers (Reddit comments, policy news, patient comments; ``scripts/train_sentiment.py``,
 model card ``models/sentiment_minilm/MODEL_CARD.md``). Loaded from a local folder; nothing is downloaded
-and nothing is built at first use (the shipped graphs are the runtime graphs). Two runtimes read the same
-weights: OpenVINO with the static int8 graph (``model.ov-int8.xml``: activation scales fixed at export, so
-a text's score never depends on its batch neighbours; the fast path) and, where OpenVINO is not installed,
-ONNX Runtime with the dynamic int8 graph (``model.int8.onnx``: activation scales set per batch, so a
-neighbour can move a score a little).
+and nothing is built at first use (the shipped graph is the runtime graph). The graph ``model.int8.onnx``
+is static int8 (NNCF post-training quantisation, quantize/dequantize pairs with activation scales fixed
+at export), so a text's score depends on the text alone, not on its batch neighbours (up to float
+rounding, ~1e-7). ONNX Runtime runs it by default; OpenVINO reads the same file (``backend="openvino"``).
 
 Long quotes are scored on their sentences: a quote is cut at sentence ends (a sentence longer than the
 model's window is cut again into word windows), each piece is scored, and the quote's class probabilities
@@ -43,8 +42,7 @@ QUOTE_SCORE_COLUMNS = ("score", "label", "p_negative", "p_neutral", "p_positive"
 #: a piece scoring at least this far from 0 counts as clearly positive/negative for ``combine``
 MIXED_THRESHOLD = 0.5
 MODEL_DIRNAME = "sentiment_minilm"
-OV_GRAPH = "model.ov-int8.xml"
-ORT_GRAPH = "model.int8.onnx"
+GRAPH = "model.int8.onnx"
 BACKENDS = ("auto", "openvino", "onnxruntime")
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])[\"'”’)]*\s+(?=[\"'“‘(]*[A-Z0-9])")
@@ -83,20 +81,11 @@ def default_model_dir() -> Path:
                      "scripts/train_sentiment.py or pass path=")
 
 
-def _openvino_available() -> bool:
-    from importlib.util import find_spec
-
-    return find_spec("openvino") is not None
-
-
 class FineTunedScorer:
-    """The fine-tuned sentiment model, int8. ``backend``: ``"auto"`` (OpenVINO static int8 where the folder
-    holds ``model.ov-int8.xml`` and OpenVINO is installed, else ONNX Runtime), ``"openvino"`` or
-    ``"onnxruntime"``. ``threads`` defaults to all cores.
-
-    OpenVINO runs canonical shapes: texts are batched only with texts of the same padded width (a multiple
-    of 8 word pieces) and every batch of a width has the same number of rows (the last one filled with
-    copies), so a text always runs in the same input shape and its score depends on the text alone."""
+    """The fine-tuned sentiment model, static int8. ``backend``: ``"auto"`` / ``"onnxruntime"`` (the
+    faster here: length-sorted batches under a token budget) or ``"openvino"`` (the same graph; canonical
+    shapes: texts batched only with texts of the same padded width, a fixed row count per width, so a text
+    always runs in the same input shape). ``threads`` defaults to all cores."""
 
     name = "minilm-sentiment"
     #: padded widths are multiples of this; batches hold about this many tokens
@@ -111,16 +100,13 @@ class FineTunedScorer:
         if backend not in BACKENDS:
             raise ModelError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
         root = Path(path) if path is not None else default_model_dir()
-        tok_file, cfg_file = root / "tokenizer.json", root / "config.json"
-        ov_graph, ort_graph = root / OV_GRAPH, root / ORT_GRAPH
+        graph, tok_file, cfg_file = root / GRAPH, root / "tokenizer.json", root / "config.json"
         if backend == "auto":
-            backend = "openvino" if ov_graph.exists() and _openvino_available() else "onnxruntime"
-        graph = ov_graph if backend == "openvino" else ort_graph
+            backend = "onnxruntime"
         for f in (graph, tok_file, cfg_file):
             if not f.exists():
-                raise ModelError(f"{f} not found; a sentiment model folder holds {ORT_GRAPH} (ONNX Runtime) and/or "
-                                 f"{OV_GRAPH} (OpenVINO), tokenizer.json and config.json "
-                                 "(scripts/train_sentiment.py writes them)")
+                raise ModelError(f"{f} not found; a sentiment model folder holds {GRAPH}, tokenizer.json and "
+                                 "config.json (scripts/train_sentiment.py writes them)")
         config = json.loads(cfg_file.read_text())
         if tuple(config.get("classes", ())) != CLASSES:
             raise ModelError(f"{cfg_file}: classes {config.get('classes')} are not {list(CLASSES)}")
@@ -134,7 +120,10 @@ class FineTunedScorer:
         if backend == "openvino":
             from ..embedding.offline import import_openvino
 
-            ov = import_openvino()
+            try:
+                ov = import_openvino()
+            except ImportError as exc:
+                raise ModelError("backend='openvino' needs the 'openvino' package (pip install openvino)") from exc
             self._ov = ov
             self._compiled = ov.Core().compile_model(
                 str(graph), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_NUM_THREADS": str(n_threads),
