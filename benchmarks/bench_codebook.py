@@ -6,10 +6,13 @@ zero-shot topic assignment, in one run.
 GP-cluster corpus (120 quotes): the table-row codes are the human coding (the shipped codebook's
 ``human_codes``). Zero-shot kappa per theme (95% speaker-bootstrap interval); learned kappa with 10%, 25%
 and 50% of the speakers' quotes coded (``--draws`` random draws of speakers; kappa on the other speakers'
-quotes only, beside the zero-shot kappa on the same quotes), and 5-fold speaker-grouped cross-validation
-with every quote coded (what ``analyze --codes-col`` reports).
-NHS FFT phase 1 (10,302 comments, 9 categories): benchmarks/nhs_fft_codebook.toml, written from the category
-names; zero-shot kappa per category, and learned from 50 coded comments per category (kappa on the rest).
+quotes only, beside the zero-shot kappa and the previous learner (fixed ``C=0.3``) on the same quotes; as the
+mean of per-draw kappas and pooled over draws), and 5-fold speaker-grouped cross-validation with every quote
+coded (what ``analyze --codes-col`` reports).
+NHS FFT phase 1 (10,302 comments, 9 categories, exactly one per comment): benchmarks/nhs_fft_codebook.toml
+(version 2, from the category names and the data set's subcategory definitions; version 1 beside it);
+zero-shot kappa per category, and learned from 50 coded comments drawn from each category (450 coded; a
+random sample of 450 beside it), kappa on the comments not coded; a supervised ceiling on a random half.
 Beside ours: today's ``CodebookClassifier`` (max similarity, one threshold, within 0.02 of the best theme),
 and BERTopic's zero-shot topic assignment (bertopic 0.17 ``_zeroshot_topic_modeling``: cosine of each
 document to the embedded theme names, argmax, assigned when >= ``zeroshot_min_similarity``) with its default
@@ -140,7 +143,9 @@ def gp(embedder, draws: int, seed: int) -> dict:
     uniq = np.unique(groups)
     curve = {}
     for frac in (0.10, 0.25, 0.50):
-        learned, zero, n_coded = [], [], []
+        learned, prev, zero, n_coded, chosen = [], [], [], [], []
+        pooled = {"human": [], "learned": [], "previous": [], "zero": []}
+        z = coder().fit(x, context=ctx)
         for r in range(draws):
             rng = np.random.default_rng(seed + r)
             coded = np.zeros(len(x), dtype=bool)
@@ -148,22 +153,41 @@ def gp(embedder, draws: int, seed: int) -> dict:
                 if coded.mean() >= frac:
                     break
                 coded |= groups == s
-            c = coder().fit(x, context=ctx, y=np.where(coded[:, None], h, False), coded=coded)
-            learned.append(kappa_columns(h[~coded], c.predict(x[~coded], context=ctx[~coded]).to_numpy()))
-            z = coder().fit(x, context=ctx)
-            zero.append(kappa_columns(h[~coded], z.predict(x[~coded], context=ctx[~coded]).to_numpy()))
+            y = np.where(coded[:, None], h, False)
+            c = coder().fit(x, context=ctx, y=y, coded=coded, groups=groups)
+            p = coder(C=0.3).fit(x, context=ctx, y=y, coded=coded, groups=groups)  # last session's learner
+            held = {"learned": c.predict(x[~coded], context=ctx[~coded]).to_numpy(),
+                    "previous": p.predict(x[~coded], context=ctx[~coded]).to_numpy(),
+                    "zero": z.predict(x[~coded], context=ctx[~coded]).to_numpy()}
+            learned.append(kappa_columns(h[~coded], held["learned"]))
+            prev.append(kappa_columns(h[~coded], held["previous"]))
+            zero.append(kappa_columns(h[~coded], held["zero"]))
+            pooled["human"].append(h[~coded])
+            for k, m in held.items():
+                pooled[k].append(m)
             n_coded.append(int(coded.sum()))
-        learned, zero = np.array(learned), np.array(zero)
+            chosen.append(c.C_)
+        learned, prev, zero = np.array(learned), np.array(prev), np.array(zero)
+        ph = np.vstack(pooled["human"])
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             curve[f"{int(frac * 100)}%"] = {
                 "draws": draws, "mean_quotes_coded": float(np.mean(n_coded)),
+                "C_chosen": {str(k): int(v) for k, v in zip(*np.unique(chosen, return_counts=True), strict=True)},
                 "learned_kappa": np.nanmean(learned, 0).tolist(), "learned_mean": float(np.nanmean(learned)),
                 "learned_mean_sd_over_draws": float(np.nanstd(np.nanmean(learned, 1))),
+                "previous_learner_mean": float(np.nanmean(prev)),
                 "zero_shot_kappa_same_quotes": np.nanmean(zero, 0).tolist(), "zero_shot_mean_same_quotes":
-                float(np.nanmean(zero))}
+                float(np.nanmean(zero)),
+                # one kappa per theme over every draw's held-out quotes (a theme absent from one draw's
+                # held-out quotes does not enter as 0 or NaN for that draw)
+                "pooled_learned_kappa": kappa_columns(ph, np.vstack(pooled["learned"])).tolist(),
+                "pooled_learned_mean": mean_kappa(ph, np.vstack(pooled["learned"])),
+                "pooled_previous_mean": mean_kappa(ph, np.vstack(pooled["previous"])),
+                "pooled_zero_shot_kappa": kappa_columns(ph, np.vstack(pooled["zero"])).tolist(),
+                "pooled_zero_shot_mean": mean_kappa(ph, np.vstack(pooled["zero"]))}
     out["learned"] = curve
     cv = cross_validated_predictions(lambda: coder(), x, y=h, coded=np.ones(len(x), bool), groups=groups,
                                      context=ctx, n_splits=5, random_state=seed)
@@ -177,7 +201,25 @@ def gp(embedder, draws: int, seed: int) -> dict:
     return out
 
 
+def nhs_v1():
+    """The NHS codebook version 1 (category names and one-line descriptions), from git history."""
+    import subprocess
+
+    from stakeholder_nlp.themes import parse_codebook
+
+    r = subprocess.run(["git", "show", "960a681:benchmarks/nhs_fft_codebook.toml"], cwd=ROOT, capture_output=True,
+                       text=True)
+    return parse_codebook(r.stdout, path="nhs codebook v1") if r.returncode == 0 else None
+
+
 def nhs(embedder, draws: int, seed: int, per_category: int = 50) -> dict:
+    """Every comment carries exactly one category (checked below), so agreement is one-vs-rest kappa per
+    category on the comments not coded. "50 coded per category" = 50 comments drawn at random from each
+    category (450 coded in all), as the issue words it; a random sample of 450 comments (about 6 each of
+    the two rarest categories) is shown beside it, and a supervised ceiling (multinomial logistic regression
+    on the embeddings of a random half, scored on the other half) says what these embeddings support."""
+    from sklearn.linear_model import LogisticRegression
+
     from stakeholder_nlp.themes import load_codebook
     from stakeholder_nlp.themes.coder import ThemeCoder
     from stakeholder_nlp.themes.crossval import kappa_columns
@@ -190,29 +232,52 @@ def nhs(embedder, draws: int, seed: int, per_category: int = 50) -> dict:
     embed_s = time.perf_counter() - t
     h = book.human_matrix([[c] for c in df["label"]])
     phrases = embed(ThemeCoder(book, embedder).phrases(), embedder)
-    out = {"n": len(x), "themes": book.ids, "n_human": h.sum(0).tolist(), "embed_s": embed_s}
+    out = {"n": len(x), "themes": book.ids, "n_human": h.sum(0).tolist(), "embed_s": embed_s,
+           "categories_per_comment": sorted({int(v) for v in h.sum(1)})}
     out["today"] = today(h, x, book, embedder)
+    v1 = nhs_v1()
+    if v1 is not None:
+        m1 = ThemeCoder(v1, embedder).fit(x).predict(x).to_numpy()
+        out["zero_shot_codebook_v1"] = {"kappa": kappa_columns(h, m1).tolist(), "mean": mean_kappa(h, m1),
+                                        "machine_prevalence": m1.mean(0).tolist()}
     t = time.perf_counter()
     z = ThemeCoder(book, embedder, phrase_vectors=phrases).fit(x)
     m = z.predict(x).to_numpy()
     out["zero_shot"] = {"kappa": kappa_columns(h, m).tolist(), "mean": mean_kappa(h, m), "fit_predict_s":
                         time.perf_counter() - t, "themes_per_quote": float(m.sum(1).mean()),
                         "human_prevalence": h.mean(0).tolist(), "machine_prevalence": m.mean(0).tolist()}
-    learned, zero = [], []
-    for r in range(draws):
-        rng = np.random.default_rng(seed + r)
-        coded = np.zeros(len(x), dtype=bool)
-        for k in range(h.shape[1]):
-            idx = np.flatnonzero(h[:, k])
-            coded[rng.choice(idx, size=min(per_category, len(idx)), replace=False)] = True
-        t = time.perf_counter()
-        c = ThemeCoder(book, embedder, phrase_vectors=phrases).fit(x, y=np.where(coded[:, None], h, False),
-                                                                   coded=coded)
-        learned.append(kappa_columns(h[~coded], c.predict(x[~coded]).to_numpy()))
-        zero.append(kappa_columns(h[~coded], m[~coded]))
-        out.setdefault("learn_fit_s", []).append(time.perf_counter() - t)
-    out["learned"] = {"per_category": per_category, "draws": draws, "kappa": np.mean(learned, 0).tolist(),
-                      "mean": float(np.mean(learned)), "zero_shot_mean_same_quotes": float(np.mean(zero))}
+    for design in ("per_category", "random"):
+        learned, prev, zero, chosen, fit_s = [], [], [], [], []
+        for r in range(draws):
+            rng = np.random.default_rng(seed + r)
+            coded = np.zeros(len(x), dtype=bool)
+            if design == "per_category":
+                for k in range(h.shape[1]):
+                    idx = np.flatnonzero(h[:, k])
+                    coded[rng.choice(idx, size=min(per_category, len(idx)), replace=False)] = True
+            else:
+                coded[rng.choice(len(x), size=per_category * h.shape[1], replace=False)] = True
+            y = np.where(coded[:, None], h, False)
+            t = time.perf_counter()
+            c = ThemeCoder(book, embedder, phrase_vectors=phrases).fit(x, y=y, coded=coded)
+            fit_s.append(time.perf_counter() - t)
+            p = ThemeCoder(book, embedder, phrase_vectors=phrases, C=0.3).fit(x, y=y, coded=coded)
+            learned.append(kappa_columns(h[~coded], c.predict(x[~coded]).to_numpy()))
+            prev.append(kappa_columns(h[~coded], p.predict(x[~coded]).to_numpy()))
+            zero.append(kappa_columns(h[~coded], m[~coded]))
+            chosen.append(c.C_)
+        out["learned" if design == "per_category" else "learned_random_sample"] = {
+            "design": design, "coded": int(coded.sum()), "draws": draws, "kappa": np.mean(learned, 0).tolist(),
+            "mean": float(np.mean(learned)), "previous_learner_mean": float(np.mean(prev)),
+            "previous_learner_kappa": np.mean(prev, 0).tolist(), "C_chosen": [float(v) for v in chosen],
+            "zero_shot_mean_same_quotes": float(np.mean(zero)), "fit_s": fit_s}
+    rng = np.random.default_rng(seed)
+    half = rng.permutation(len(x))
+    tr, te = half[: len(x) // 2], half[len(x) // 2:]
+    lr = LogisticRegression(C=10.0, max_iter=3000).fit(x[tr], h[tr].argmax(1))
+    sup = np.eye(h.shape[1], dtype=bool)[lr.predict(x[te])]
+    out["supervised_ceiling"] = {"coded": len(tr), "kappa": kappa_columns(h[te], sup).tolist(),
+                                 "mean": mean_kappa(h[te], sup), "model": "multinomial LogisticRegression C=10"}
     out["bertopic_zero_shot"] = bertopic_rows(h, x, book, embedder)
     return out
 
@@ -240,14 +305,20 @@ def main() -> None:
           f"{g['bertopic_zero_shot']['best_mean']:.3f} (min_similarity {g['bertopic_zero_shot']['best_min_similarity']})",
           flush=True)
     for k, v in g["learned"].items():
-        print(f"GP learned {k}: {v['learned_mean']:.3f} (zero-shot on the same quotes {v['zero_shot_mean_same_quotes']:.3f})",
+        print(f"GP learned {k}: {v['learned_mean']:.3f} (previous learner {v['previous_learner_mean']:.3f}, zero-shot "
+              f"on the same quotes {v['zero_shot_mean_same_quotes']:.3f}); pooled over draws {v['pooled_learned_mean']:.3f}"
+              f" (previous {v['pooled_previous_mean']:.3f}, zero-shot {v['pooled_zero_shot_mean']:.3f}); C {v['C_chosen']}",
               flush=True)
     if not args.skip_nhs:
         res["nhs_fft"] = n = nhs(embedder, args.nhs_draws, args.seed)
         print("NHS zero-shot per category:", dict(zip(n["themes"], np.round(n["zero_shot"]["kappa"], 2), strict=True)))
-        print(f"NHS mean kappa: today {n['today']['mean']:.3f} | zero-shot {n['zero_shot']['mean']:.3f} | learned "
-              f"(50/category) {n['learned']['mean']:.3f} | BERTopic default {n['bertopic_zero_shot']['default_mean']:.3f},"
-              f" best {n['bertopic_zero_shot']['best_mean']:.3f}", flush=True)
+        print(f"NHS mean kappa: today {n['today']['mean']:.3f} | zero-shot {n['zero_shot']['mean']:.3f} (codebook v1 "
+              f"{n.get('zero_shot_codebook_v1', {}).get('mean', float('nan')):.3f}) | learned (50/category) "
+              f"{n['learned']['mean']:.3f} (previous learner {n['learned']['previous_learner_mean']:.3f}; C "
+              f"{n['learned']['C_chosen']}) | random 450 {n['learned_random_sample']['mean']:.3f} | supervised "
+              f"ceiling {n['supervised_ceiling']['mean']:.3f} | BERTopic default "
+              f"{n['bertopic_zero_shot']['default_mean']:.3f}, best {n['bertopic_zero_shot']['best_mean']:.3f}",
+              flush=True)
     print(write_result("codebook", res))
 
 

@@ -225,3 +225,33 @@ def test_kappa_matches_sklearn():
 def test_unfitted_coder_says_so(book, emb):
     with pytest.raises(NotFittedError, match="not fitted"):
         ThemeCoder(book, emb).predict(np.zeros((1, 512)))
+
+
+def test_auto_prior_stays_with_the_codebook_when_few_quotes_are_coded(book, emb):
+    from stakeholder_nlp.themes.coder import C_GRID
+
+    texts, codes, _ = _corpus(2)  # eight coded quotes, no speakers: too few to cross-validate
+    coder = ThemeCoder(book, emb).fit(emb.encode(texts), y=book.human_matrix(codes))
+    assert coder.C == "auto" and coder.C_ == C_GRID[0] and coder.mode_ == "learned"
+
+
+def test_auto_prior_weakens_when_consistent_coding_contradicts_the_codebook(book, emb):
+    from stakeholder_nlp.themes.coder import C_GRID
+
+    texts, codes, speakers = _corpus(10)
+    # the researcher codes every parking quote as Data access, which the codebook cannot know
+    texts += [f"parking was impossible on visit {i}" for i in range(20)]
+    codes += [["Data access"]] * 20
+    speakers += [f"p{i % 10}" for i in range(20)]
+    x = emb.encode(texts)
+    coder = ThemeCoder(book, emb).fit(x, y=book.human_matrix(codes), groups=speakers)
+    assert coder.C_ > C_GRID[0]  # inner CV by speaker: the coding is worth more than the prior here
+    assert bool(coder.predict(emb.encode(["parking was impossible again"])).loc[0, "data"])
+    fixed = ThemeCoder(book, emb, C=0.3).fit(x, y=book.human_matrix(codes))
+    assert fixed.C_ == 0.3
+
+
+def test_a_bad_prior_strength_is_refused(book, emb):
+    texts, codes, _ = _corpus(2)
+    with pytest.raises(ValueError, match="C must be a positive number or 'auto'"):
+        ThemeCoder(book, emb, C="weak").fit(emb.encode(texts), y=book.human_matrix(codes))

@@ -55,3 +55,39 @@ def test_codes_col_without_a_codebook_stops_with_a_clear_message(tmp_path):
     res = CliRunner().invoke(app, ["analyze", str(p), "--out", str(tmp_path / "out"), "--codes-col", "mycodes"])
     assert res.exit_code == 2
     assert "--codes-col needs --codebook" in res.output
+
+
+@pytest.mark.parametrize("learn", [False, True])
+def test_themes_command_codes_with_context_and_learns_from_codes_col(tmp_path, monkeypatch, learn):
+    """``themes`` takes the codebook coding path of ``analyze``: context, the codes column, speakers."""
+    from typer.testing import CliRunner
+
+    import stakeholder_nlp.embedding as embedding
+    import stakeholder_nlp.themes as themes_pkg
+    from stakeholder_nlp.cli import app
+    from stakeholder_nlp.themes.crossval import CROSS_VALIDATED, ZERO_SHOT
+
+    monkeypatch.setattr(embedding, "load_embedder", lambda *a, **k: HashingEmbedder(dim=256))
+    seen = {}
+    real = themes_pkg.fit_themes
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(themes_pkg, "fit_themes", spy)
+    col = "mycodes" if learn else "codes"  # without --codes-col the 'codes' column gives zero-shot agreement
+    q = _corpus().quotes.rename(columns={"codes": col})
+    q[col] = ["; ".join(c) for c in q[col]]
+    (tmp_path / "book.toml").write_text(BOOK)
+    q.to_csv(tmp_path / "c.csv", index=False)
+    args = ["themes", str(tmp_path / "c.csv"), "--out", str(tmp_path / "out"), "--codebook", str(tmp_path / "book.toml"),
+            "--mode", "deductive", "--cache", str(tmp_path / "cache")]
+    res = CliRunner().invoke(app, [*args, "--codes-col", col] if learn else args)
+    assert res.exit_code == 0, res.output
+    assert seen["context"] is not None and seen["context"].any()  # the corpus's context column is read
+    assert seen["learn"] is learn and len(seen["speakers"]) == len(q)
+    ag = pd.read_csv(tmp_path / "out" / "agreement.csv")
+    assert list(ag["theme_id"]) == ["data", "teams", "weather"] and (ag["n_quotes"] == 50).all()
+    assert (ag["evaluation"] == (CROSS_VALIDATED if learn else ZERO_SHOT)).all()
+    assert "agreement with your coding" in res.output

@@ -178,11 +178,19 @@ def themes(
     text_col: str = typer.Option("text", help="Column holding the quote text."),
     wave_col: str = typer.Option("wave", help="Column holding the wave."),
     speaker_col: str = typer.Option("speaker", help="Column holding the speaker id."),
+    codes_col: str | None = typer.Option(None, "--codes-col", help="Column of your own codes (as in analyze): "
+                                         "the codebook coder learns from the coded quotes and codes the rest; "
+                                         "agreement is cross-validated by speaker."),
+    no_context: bool = typer.Option(False, "--no-context", help="Code without the quotes' 'context' column "
+                                    "(used by default when the corpus has one)."),
 ) -> None:
     """Find themes across all waves jointly (topics) and/or apply a codebook; report agreement with human codes."""
-    corpus = _load(input, text_col, wave_col, speaker_col)
+    if codes_col is not None and codebook is None:
+        _fail(ValueError("--codes-col needs --codebook: your codes are mapped to its themes by human_codes"))
+    corpus = _load(input, text_col, wave_col, speaker_col, codes_col=codes_col or "codes")
     from ..embedding import EmbeddingCache, embed_texts, load_embedder
-    from ..themes import TopicModel, codebook_agreement, fit_themes, load_codebook, partition_agreement
+    from ..themes import TopicModel, fit_themes, load_codebook, partition_agreement
+    from ..themes.coder import context_vectors
 
     try:
         book = load_codebook(codebook) if codebook else None
@@ -191,11 +199,16 @@ def themes(
     cache = _cache(cache)
     _preflight(out=out, force=True, cache=cache)
     embedder = load_embedder(backend, cache_dir=cache)
-    with EmbeddingCache(cache) as store:
-        vectors = embed_texts(corpus.texts, embedder, cache=store, progress=True).vectors
+    codes = corpus.quotes["codes"].tolist()
     k = n_topics if n_topics == "auto" else int(n_topics)
-    result = fit_themes(corpus.texts, vectors, codebook=book, mode=mode, embedder=embedder,
-                        topic_model=TopicModel(k, random_state=seed, embedder=embedder), random_state=seed)
+    with EmbeddingCache(cache) as store:  # the codebook coding of analyze: context, codes, speakers
+        vectors = embed_texts(corpus.texts, embedder, cache=store, progress=True).vectors
+        ctx = context_vectors(corpus.contexts, embedder, cache=store) if book is not None and not no_context \
+            else None
+        result = fit_themes(corpus.texts, vectors, codebook=book, mode=mode, embedder=embedder,
+                            topic_model=TopicModel(k, random_state=seed, embedder=embedder), random_state=seed,
+                            context=ctx, codes=codes if book is not None and any(len(c) for c in codes) else None,
+                            speakers=corpus.quotes["speaker"].tolist(), learn=codes_col is not None, cache=store)
     from ..report.safety import write_csv
 
     out.mkdir(parents=True, exist_ok=True)
@@ -205,10 +218,12 @@ def themes(
                    for i in range(len(q))]
     q["topic"] = result.topic_labels
     write_csv(q, out / "quote_themes.csv", float_format=None)
-    codes = corpus.quotes["codes"].tolist()
     if any(len(c) for c in codes):
-        if book is not None:
-            write_csv(codebook_agreement(result.membership, codes, book), out / "agreement.csv", float_format=None)
+        if result.agreement is not None:
+            write_csv(result.agreement, out / "agreement.csv", float_format=None)
+            ag = result.agreement
+            typer.echo(f"agreement with your coding ({ag['evaluation'].iloc[0]}): mean kappa "
+                       f"{ag['kappa'].mean():.3f} over {len(ag)} themes, {int(ag['n_quotes'].iloc[0])} coded quotes")
         pa = partition_agreement(result.topic_labels, codes)
         typer.echo(f"topics vs human codes: ARI {pa['ari']:.3f}, NMI {pa['nmi']:.3f} (n={pa['n']})")
     typer.echo(result.themes[["theme_id", "label", "kind", "n_quotes"]].to_string(index=False))

@@ -15,9 +15,14 @@ Zero-shot (no coded quotes)
     one close to none carries none).
 Learned (``fit(..., y=..., coded=...)``)
     Per theme, a logistic regression whose offset is the zero-shot logit: ``logit p = logit p0 + b + w . v``
-    with a Gaussian prior (L2, strength ``1 / C``) on ``b`` and ``w``. With few coded quotes the coder stays
-    close to the codebook (the prior); the researcher's coding takes over as it grows. Each theme still
-    decides on its own (probability ≥ ``threshold``).
+    with a Gaussian prior (L2, strength ``1 / C`` on ``w``, a tenth of it on ``b``). With few coded quotes
+    the coder stays close to the codebook (the prior); the researcher's coding takes over as it grows. Each
+    theme still decides on its own (probability ≥ ``threshold``). ``C="auto"`` (the default) chooses the
+    prior's strength from :data:`C_GRID` by inner cross-validation on the coded quotes only (grouped by
+    speaker when ``groups`` name at least three speakers among them, else 5 folds of quotes): held-out
+    log-loss summed over themes, and the *strongest* prior within one standard error of the best (the
+    one-standard-error rule), so that a noisy inner estimate falls back on the codebook rather than on a
+    few coded quotes.
 Context
     When context vectors are given (the embedding of the sentence or turn around each quote, zeros where
     there is none), a quote is represented by ``normalise(quote + context_weight * context)``.
@@ -36,6 +41,9 @@ import pandas as pd
 from ..embedding import Embedder, EmbeddingCache, embed_texts
 from ..errors import NotFittedError
 from .codebook import Codebook
+
+#: prior strengths (``C``) that ``C="auto"`` chooses among
+C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def mix_context(x: np.ndarray, context: np.ndarray | None, weight: float) -> np.ndarray:
@@ -71,8 +79,10 @@ class ThemeCoder:
         Weight of a quote's context vector (0: ignore context).
     threshold : float
         Probability a theme needs (every theme, zero-shot and learned).
-    C : float
-        Inverse strength of the prior that keeps a learned coder near the codebook.
+    C : float or "auto"
+        Inverse strength of the prior that keeps a learned coder near the codebook; ``"auto"``: chosen by inner
+        cross-validation on the coded quotes (one-standard-error rule, see the module docstring); the value
+        used is ``C_``.
     none_score : float or None
         Standardised score of "no theme", a pseudo-theme in the zero-shot softmax (-0.5: half a spread below
         the theme's codebook phrases' mean score); ``None``: every quote is shared out among the themes.
@@ -83,7 +93,7 @@ class ThemeCoder:
     """
 
     def __init__(self, codebook: Codebook, embedder: Embedder, *, context_weight: float = 0.5,
-                 threshold: float = 0.3, C: float = 0.3, none_score: float | None = -0.5,
+                 threshold: float = 0.3, C: float | str = "auto", none_score: float | None = -0.5,
                  phrase_vectors: np.ndarray | None = None, cache: EmbeddingCache | None = None,
                  random_state: int = 0) -> None:
         self.codebook = codebook
@@ -150,8 +160,8 @@ class ThemeCoder:
         ``x``: quote embeddings (the learned coder learns from its coded rows);
         ``context``: context embeddings, zeros where none; ``y``: quote × theme booleans of human codes;
         ``coded``: which rows of ``y`` are coded (default: rows with at least one theme). Without ``y``
-        (or with no coded quote) the coder is zero-shot. ``groups`` (speakers) are accepted for API symmetry
-        with cross-validation and not needed by the fit itself.
+        (or with no coded quote) the coder is zero-shot. ``groups`` (speakers, one per row of ``x``): the
+        inner cross-validation of ``C="auto"`` keeps each speaker's quotes in one fold.
         """
         self._embed_codebook()
         v = mix_context(x, context, self.context_weight)
@@ -164,11 +174,14 @@ class ThemeCoder:
         self.thresholds_ = pd.Series(self.threshold, index=self.codebook.ids, dtype=float)
         self.weights_: np.ndarray | None = None
         self.n_coded_ = 0
+        self.C_: float | None = None
         if y is not None:
             y = np.asarray(y, dtype=bool).reshape(len(v), n_t)
             coded = y.any(axis=1) if coded is None else np.asarray(coded, dtype=bool)
             if coded.any():
-                self._fit_learned(v[coded], y[coded])
+                g = None if groups is None else np.asarray(list(groups), dtype=object).astype(str)[coded]
+                self.C_ = self._choose_C(v[coded], y[coded], g)
+                self.weights_ = self._fit_learned(v[coded], y[coded], self.C_)
                 self.n_coded_ = int(coded.sum())
         self.mode_ = "learned" if self.weights_ is not None else "zero-shot"
         return self
@@ -187,14 +200,44 @@ class ThemeCoder:
         nll = [-np.log(self._softmax(z, t)[np.arange(len(own)), own] + 1e-12).mean() for t in grid]
         return float(grid[int(np.argmin(nll))])
 
-    def _fit_learned(self, v: np.ndarray, y: np.ndarray) -> None:
-        """Per theme, ``logit p = zero-shot logit + b + w . v`` with an L2 prior (``1 / C``) on ``b`` and ``w``."""
+    def _choose_C(self, v: np.ndarray, y: np.ndarray, groups: np.ndarray | None) -> float:
+        """``C``, or for ``"auto"`` the strongest prior of :data:`C_GRID` within one standard error of the best
+        inner-cross-validated log-loss (folds by speaker when there are three or more)."""
+        if self.C != "auto":
+            if isinstance(self.C, str) or not float(self.C) > 0:
+                raise ValueError(f"C must be a positive number or 'auto'; got {self.C!r}")
+            return float(self.C)
+        from sklearn.model_selection import GroupKFold, KFold
+
+        n_groups = 0 if groups is None else len(np.unique(groups))
+        if n_groups >= 3:
+            splits = list(GroupKFold(n_splits=min(5, n_groups)).split(v, groups=groups))
+        elif len(v) >= 10:
+            splits = list(KFold(n_splits=5, shuffle=True, random_state=self.random_state).split(v))
+        else:
+            return C_GRID[0]  # too few coded quotes to tell: stay with the codebook
+        off = self._zero_shot_logit(v)
+        losses = np.zeros((len(C_GRID), len(splits)))
+        for i, c in enumerate(C_GRID):
+            for f, (tr, te) in enumerate(splits):
+                w = self._fit_learned(v[tr], y[tr], c, offset=off[tr])
+                z = off[te] + w[:, 0] + v[te].astype(np.float64) @ w[:, 1:].T
+                losses[i, f] = (np.logaddexp(0, z) - y[te] * z).sum() / len(te)
+        mean = losses.mean(axis=1)
+        se = losses.std(axis=1, ddof=1) / np.sqrt(len(splits))
+        best = int(np.argmin(mean))
+        return C_GRID[int(np.flatnonzero(mean <= mean[best] + se[best]).min())]
+
+    def _fit_learned(self, v: np.ndarray, y: np.ndarray, C: float, *, offset: np.ndarray | None = None) -> np.ndarray:
+        """Per theme, ``logit p = zero-shot logit + b + w . v``; L2 prior ``1 / C`` on ``w``, ``0.1 / C`` on
+        ``b``. Returns theme × (1 + dim) weights (``b`` first)."""
         from scipy.optimize import minimize
         from scipy.special import expit
 
-        off = self._zero_shot_logit(v)
-        lam = 1.0 / self.C
-        d = v.shape[1]
+        off = self._zero_shot_logit(v) if offset is None else offset
+        lam = 1.0 / C
+        pen = np.full(v.shape[1] + 1, lam)
+        pen[0] = 0.1 * lam
         vv = v.astype(np.float64)
         weights = []
         for k in range(y.shape[1]):
@@ -202,12 +245,11 @@ class ThemeCoder:
 
             def loss(w, off_k=off[:, k], yk=yk):
                 z = off_k + w[0] + vv @ w[1:]
-                ll = np.logaddexp(0, z).sum() - (yk * z).sum()
                 g = expit(z) - yk
-                return ll + lam * (w @ w), np.r_[g.sum(), vv.T @ g] + 2 * lam * w
+                return (np.logaddexp(0, z) - yk * z).sum() + (pen * w) @ w, np.r_[g.sum(), vv.T @ g] + 2 * pen * w
 
-            weights.append(minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B").x)
-        self.weights_ = np.array(weights)
+            weights.append(minimize(loss, np.zeros(v.shape[1] + 1), jac=True, method="L-BFGS-B").x)
+        return np.array(weights)
 
     def _softmax(self, z: np.ndarray, temperature: float) -> np.ndarray:
         if self.none_score is None:
