@@ -83,9 +83,13 @@ def default_model_dir() -> Path:
 
 class FineTunedScorer:
     """The fine-tuned sentiment model, static int8. ``backend``: ``"auto"`` / ``"onnxruntime"`` (the
-    faster here: length-sorted batches under a token budget) or ``"openvino"`` (the same graph; canonical
-    shapes: texts batched only with texts of the same padded width, a fixed row count per width, so a text
-    always runs in the same input shape). ``threads`` defaults to all cores."""
+    faster here) or ``"openvino"`` (the same graph; canonical shapes: texts batched only with texts of the
+    same padded width, a fixed row count per width, so a text always runs in the same input shape).
+    ``threads`` defaults to all cores.
+
+    ONNX Runtime: texts in length-sorted batches of at most ``max_batch_tokens`` padded word pieces, run by
+    ``threads`` single-threaded sessions side by side (one batch each at a time). On small matrices this
+    beats one session spreading each product over the cores (measured 1.4x on 2 cores)."""
 
     name = "minilm-sentiment"
     #: padded widths are multiples of this; batches hold about this many tokens
@@ -94,7 +98,7 @@ class FineTunedScorer:
     canonical_max_rows = 64
 
     def __init__(self, path: str | Path | None = None, *, threads: int | None = None,
-                 max_batch_tokens: int = 4096, backend: str = "auto") -> None:
+                 max_batch_tokens: int = 1024, backend: str = "auto") -> None:
         import os
 
         if backend not in BACKENDS:
@@ -133,9 +137,11 @@ class FineTunedScorer:
             import onnxruntime as ort
 
             opts = ort.SessionOptions()
-            opts.intra_op_num_threads = n_threads
+            opts.intra_op_num_threads = 1
+            opts.inter_op_num_threads = 1
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self._session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+            self._sessions = [ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+                              for _ in range(n_threads)]
         self.backend = backend
         self._max_batch_tokens = max_batch_tokens
         self.path = root
@@ -163,18 +169,36 @@ class FineTunedScorer:
         return ids, mask
 
     def _run_onnxruntime(self, enc: list[list[int]], lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import queue
+        from concurrent.futures import ThreadPoolExecutor
+
         from ..embedding.batching import token_budget_batches
 
         n = len(enc)
         logits = np.empty((n, 3), np.float32)
-        feats: np.ndarray | None = None
-        for idx in token_budget_batches(lengths, max_tokens=self._max_batch_tokens, max_batch=256):
-            idx = np.asarray(idx)
+        dim = self._sessions[0].get_outputs()[1].shape[-1]
+        feats = np.empty((n, dim if isinstance(dim, int) else 384), np.float32)
+        free: queue.SimpleQueue = queue.SimpleQueue()
+        for session in self._sessions:
+            free.put(session)
+
+        def run(idx: np.ndarray) -> None:  # onnxruntime releases the GIL while it computes
             ids, mask = self._pad([enc[i] for i in idx], int(lengths[idx].max()))
-            lo, fe = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
-            if feats is None:
-                feats = np.empty((n, fe.shape[1]), np.float32)
+            session = free.get()
+            try:
+                lo, fe = session.run(None, {"input_ids": ids, "attention_mask": mask})
+            finally:
+                free.put(session)
             logits[idx], feats[idx] = lo, fe
+
+        batches = [np.asarray(b) for b in token_budget_batches(lengths, max_tokens=self._max_batch_tokens,
+                                                                max_batch=256)]
+        if len(self._sessions) == 1 or len(batches) == 1:
+            for b in batches:
+                run(b)
+        else:
+            with ThreadPoolExecutor(len(self._sessions)) as pool:
+                list(pool.map(run, batches))
         return logits, feats
 
     def canonical_rows(self, width: int) -> int:
