@@ -135,15 +135,16 @@ def speed(scorers: dict, texts: list[str], rounds: int = 5) -> dict:
         w = np.asarray(walls[name])
         out[name] = {"n": len(texts), "rounds": rounds, "texts_per_s_median": len(texts) / float(np.median(w)),
                      "texts_per_s_best": len(texts) / float(w.min()),
-                     "texts_per_s_each": [round(len(texts) / x, 1) for x in w],
-                     "texts_per_cpu_s": len(texts) / float(np.median(cpus[name])), "load_average_each": loads}
+                     "texts_per_s_each": [round(float(len(texts) / x), 1) for x in w],
+                     "texts_per_cpu_s": len(texts) / float(np.median(cpus[name])), "load_average_each": [round(x, 2) for x in loads]}
         print(f"speed {name:40s} median {out[name]['texts_per_s_median']:.0f} texts/s, best "
-              f"{out[name]['texts_per_s_best']:.0f} (rounds {out[name]['texts_per_s_each']}; load {loads})", flush=True)
+              f"{out[name]['texts_per_s_best']:.0f} (rounds {out[name]['texts_per_s_each']}; load {out[name]['load_average_each']})", flush=True)
     return out
 
 
 def speed_only(rounds: int) -> None:
-    """Speed alone, merged into benchmarks/results/sentiment.json (run under the timing lock)."""
+    """Speed alone, merged into benchmarks/results/sentiment.json (run under the timing lock); each run is
+    also appended to ``speed_runs``, so that runs at different loads stay side by side."""
     import json
 
     from stakeholder_nlp.embedding import load_embedder
@@ -151,8 +152,8 @@ def speed_only(rounds: int) -> None:
 
     nhs = eval_sets(only=("nhs_fft_test",))["nhs_fft_test"]
     texts = nhs["text"].tolist()[:1000]
-    scorers = {"minilm-sentiment (new default, OpenVINO static int8)": FineTunedScorer(backend="openvino"),
-               "minilm-sentiment (ONNX Runtime dynamic int8 fallback)": FineTunedScorer(backend="onnxruntime"),
+    scorers = {"minilm-sentiment (new default: static int8, ONNX Runtime)": FineTunedScorer(),
+               "minilm-sentiment (same graph on OpenVINO)": FineTunedScorer(backend="openvino"),
                "vader": VaderScorer()}
     sp = speed(scorers, texts, rounds)
     head = {"embedding-head (old default)": EmbeddingHeadScorer(load_embedder("fast"))}
@@ -161,7 +162,8 @@ def speed_only(rounds: int) -> None:
     prior = json.loads(path.read_text()) if path.exists() else {}
     prior.pop("machine", None)
     prior.pop("benchmark", None)
-    print(f"wrote {write_result('sentiment', {**prior, 'speed_texts_per_s': sp, 'speed_texts': 'NHS FFT test, first 1,000 comments, sentence splitting included'})}")
+    runs = prior.get("speed_runs", []) + [{"date": time.strftime("%Y-%m-%dT%H:%M:%S"), **sp}]
+    print(f"wrote {write_result('sentiment', {**prior, 'speed_texts_per_s': sp, 'speed_runs': runs, 'speed_texts': 'NHS FFT test, first 1,000 comments, sentence splitting included'})}")
 
 
 def corpus_table(scorers: dict, n_boot: int) -> tuple[pd.DataFrame, pd.DataFrame]:
