@@ -201,6 +201,42 @@ def calibration_texts(seed: int, n: int = 300) -> list[str]:
 FP32_NODES = r".*attention/self/MatMul(_1)?$"
 
 
+def one_consumer_per_dequantize(model) -> int:
+    """Give every consumer of a shared ``QuantizeLinear`` / ``DequantizeLinear`` output its own copy of that
+    node (same inputs, so the same values). NNCF quantises the query/key/value projections' common input
+    once; ONNX Runtime fuses quantize -> dequantize -> MatMul into one integer MatMul only when each node of
+    the chain feeds the next alone, so otherwise those three run in fp32 on dequantized weights. (The
+    scorer switches off ONNX Runtime's common-subexpression pass, which would merge the copies again.)
+    Returns how many nodes were copied."""
+    copies = _split_shared(model, "DequantizeLinear")
+    return copies + _split_shared(model, "QuantizeLinear")
+
+
+def _split_shared(model, op_type: str) -> int:
+    import onnx
+
+    consumers: dict[str, list] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    copies, nodes = 0, []
+    for node in model.graph.node:
+        nodes.append(node)
+        users = consumers.get(node.output[0], []) if node.op_type == op_type else []
+        for k, user in enumerate(users[1:], start=1):
+            out = f"{node.output[0]}__for_{k}"
+            nodes.append(onnx.helper.make_node(op_type, list(node.input), [out],
+                                               name=f"{node.name}__for_{k}", **{a.name: onnx.helper.get_attribute_value(a)
+                                                                                for a in node.attribute}))
+            for i, name in enumerate(user.input):
+                if name == node.output[0]:
+                    user.input[i] = out
+            copies += 1
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return copies
+
+
 def export_static_int8(fp32: Path, out_dir: Path, tok, max_length: int, seed: int) -> Path:
     """Static int8 ONNX (quantize/dequantize pairs; NNCF post-training quantisation with its ONNX backend,
     transformer preset, 300 calibration sentences from the training parts; activation scales fixed here,
@@ -222,6 +258,8 @@ def export_static_int8(fp32: Path, out_dir: Path, tok, max_length: int, seed: in
         quantised = nncf.quantize(onnx.load(str(fp32)), nncf.Dataset(items), model_type=nncf.ModelType.TRANSFORMER,
                                   subset_size=len(items),
                                   ignored_scope=nncf.IgnoredScope(patterns=[FP32_NODES], validate=False))
+    one_consumer_per_dequantize(quantised)
+    onnx.checker.check_model(quantised)
     target = out_dir / "model.int8.onnx"
     tmp = out_dir / f".model.int8.{os.getpid()}.tmp"
     onnx.save(quantised, str(tmp))

@@ -140,7 +140,10 @@ class FineTunedScorer:
             opts.intra_op_num_threads = 1
             opts.inter_op_num_threads = 1
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self._sessions = [ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+            # the graph gives each integer MatMul its own quantize/dequantize pair; merging those copies
+            # (common-subexpression elimination) would leave the query/key/value products in fp32
+            self._sessions = [ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"],
+                                                   disabled_optimizers=["CommonSubexpressionElimination"])
                               for _ in range(n_threads)]
         self.backend = backend
         self._max_batch_tokens = max_batch_tokens
