@@ -7,8 +7,8 @@
 :func:`sentiment_shift` -> one row per theme × wave comparison (:data:`SENTIMENT_SHIFT_COLUMNS`, the names
 used in ``shifts.csv``): ``theme_id``, ``wave_a``, ``wave_b``, ``comparison``, ``sentiment_n_a``/``_b``
 (quotes), ``sentiment_speakers_a``/``_b``, ``sentiment_a``, ``sentiment_b`` (means), ``sentiment_diff``,
-``sentiment_diff_lo``, ``sentiment_diff_hi``, ``sentiment_p`` (wild cluster bootstrap-t, Webb weights,
-speakers as clusters; the interval inverts the same test), ``sentiment_q`` (Benjamini-Hochberg over every
+``sentiment_diff_lo``, ``sentiment_diff_hi``, ``sentiment_p`` (CR2 sandwich t test with Bell-McCaffrey
+degrees of freedom, speakers as clusters; the interval is the same t's), ``sentiment_q`` (Benjamini-Hochberg over every
 theme × comparison), ``sentiment_significant``, ``sentiment_estimable`` (both cells voiced by 2+ speakers),
 ``sentiment_underpowered`` (a wave with fewer than 3 of the theme's quotes), ``sentiment_mdd``.
 """
@@ -74,13 +74,16 @@ def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequenc
     """Mean sentiment of each theme's quotes, between waves: one row per theme × comparison
     (:data:`SENTIMENT_SHIFT_COLUMNS`; same names as in ``shifts.csv``).
 
-    The same procedure as prevalence (:mod:`stakeholder_nlp.shift.inference`: wild cluster bootstrap-t,
-    Webb weights, speakers as clusters, interval by test inversion). A theme × wave cell voiced by fewer
-    than 2 speakers is not estimable: no difference, interval or p-value is given for a comparison
-    involving it. ``sentiment_underpowered``: a wave with fewer than ``min_per_wave`` of the theme's quotes.
-    BH family: every theme × comparison.
+    The difference of means is tested with the CR2 (bias-reduced) cluster-robust sandwich and a t with
+    Bell-McCaffrey degrees of freedom under an exchangeable working model (Imbens & Kolesar 2016;
+    :func:`stakeholder_nlp.shift.inference.cr2_test`), speakers as clusters (a speaker heard in both waves
+    is one cluster); the interval is estimate ± t × se from the same t, so it excludes 0 exactly when
+    p < 1 - ``level``. Closed form: ``n_boot`` and ``seed`` are not used here (kept for the callers). A
+    theme × wave cell voiced by fewer than 2 speakers is not estimable: no difference, interval or p-value is
+    given for a comparison involving it. ``sentiment_underpowered``: a wave with fewer than ``min_per_wave``
+    of the theme's quotes. BH family: every theme × comparison.
     """
-    from ..shift.inference import canonical_clusters, wild_cluster_test
+    from ..shift.inference import canonical_clusters, cr2_test
     from ..shift.power import mdd
     from ..shift.waves import comparison_rows, resolve_order
 
@@ -106,10 +109,10 @@ def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequenc
                    "sentiment_p": np.nan, "sentiment_estimable": estimable,
                    "sentiment_underpowered": na < min_per_wave or nb < min_per_wave, "sentiment_mdd": np.nan}
             if estimable:
-                res = wild_cluster_test(y, ids, g, is_b.astype(np.float64), n_boot=n_boot, seed=seed, level=level)
+                res = cr2_test(y, ids, g, is_b.astype(np.float64), level=level, exchangeable=True)
                 row.update(sentiment_diff=float(res.estimate[0]), sentiment_diff_lo=float(res.lo[0]),
                            sentiment_diff_hi=float(res.hi[0]), sentiment_p=float(res.p_value[0]),
-                           sentiment_mdd=float(mdd(res.se, g)[0]))
+                           sentiment_mdd=float(mdd(res.se, g, df=res.df)[0]))
             rows.append(row)
     out = pd.DataFrame(rows, columns=[c for c in SENTIMENT_SHIFT_COLUMNS if c not in ("sentiment_q",
                                                                                       "sentiment_significant")])

@@ -47,6 +47,7 @@ class WildResult:
     p_value: np.ndarray
     se: np.ndarray
     n_clusters: int
+    df: np.ndarray | None = None  # reference t's degrees of freedom (t-based tests only)
 
 
 def is_missing_speaker(s) -> bool:
@@ -260,6 +261,119 @@ def wild_linear_functional(contrib: np.ndarray, estimate: np.ndarray, *, n_boot:
     return estimate - np.quantile(r, 1 - a, axis=0), estimate - np.quantile(r, a, axis=0)
 
 
+# --- CR2 sandwich with Bell-McCaffrey degrees of freedom (means, differences, trends) ----------------------
+# For a continuous outcome (sentiment) the standard small-sample fix for few clusters is closed-form: the CR2
+# (bias-reduced linearisation) sandwich of Bell & McCaffrey (2002) and a t reference with their Satterthwaite
+# degrees of freedom under a working independence model (Imbens & Kolesar 2016; Pustejovsky & Tipton 2018, as
+# in R's clubSandwich ``vcovCR(type = "CR2")`` + ``coef_test(test = "Satterthwaite")``). The model is least
+# squares on X = [1] (a mean) or X = [1, z] (z: wave indicator for a difference, wave rank for a trend), so
+# every per-cluster quantity is a 1 × 1 or 2 × 2 matrix: vectorised over clusters and over the K columns of y,
+# which share X (and so the df). The share test below uses the same variance and df.
+
+
+def _cr2_parts(y: np.ndarray, ids: np.ndarray, g: int, z: np.ndarray | None, *, exchangeable: bool = False):
+    """Slope of ``y`` (rows × K) on ``z`` (or the mean when ``z`` is None) with its CR2 variance and
+    Bell-McCaffrey df. Returns ``(estimate (K,), variance (K,), df)``; ``df`` is a float under the working
+    model of independence, or per column (K,) when ``exchangeable`` (see :func:`_exchangeable_df`).
+
+    With contrast c = X (X'X)^-1 L, CR2 adjusts each cluster by A_g = (I - H_gg)^-1/2: the estimator's
+    variance is sum_g (p_g' e_g)^2 with p_g = A_g c_g. Since c_g = X_g m lies in the columns of X_g,
+    p_g = X_g w_g with w_g = R (I - R S_g R)^-1/2 R^-1 m (R = (X'X)^-1/2, S_g = X_g'X_g; pseudo-inverse on a
+    zero eigenvalue), so only the cluster sums X_g'X_g and X_g'e_g are needed. Bell-McCaffrey df =
+    tr(Q)^2 / ||Q||^2 with Q_gh = p_g'(I - H) p_h = diag(w_g'S_g w_g) - V (X'X)^-1 V', V's rows S_g w_g.
+    """
+    n = len(y)
+    ones = np.ones(n)
+    xcols = np.column_stack([ones] if z is None else [ones, np.asarray(z, dtype=np.float64)])
+    p = xcols.shape[1]
+    cross = np.einsum("ni,nj->nij", xcols, xcols).reshape(n, p * p)
+    s = cluster_sums(cross, ids, g).reshape(g, p, p)  # S_g = X_g'X_g
+    xy = cluster_sums(np.einsum("ni,nk->nik", xcols, y).reshape(n, -1), ids, g).reshape(g, p, -1)  # X_g'y_g
+    xtx = s.sum(0)
+    m_inv = np.linalg.pinv(xtx)
+    beta = m_inv @ xy.sum(0)  # (p, K)
+    resid = xy - s @ beta  # X_g'e_g, (G, p, K)
+    evals, evecs = np.linalg.eigh(m_inv)
+    root = (evecs * np.sqrt(np.maximum(evals, 0))) @ evecs.T  # R = (X'X)^-1/2
+    root_inv = np.linalg.pinv(root)
+    m = m_inv[:, -1]  # (X'X)^-1 L, L = last unit vector
+    t_evals, t_evecs = np.linalg.eigh(np.eye(p) - root @ s @ root)  # (G, p), (G, p, p)
+    with np.errstate(divide="ignore"):
+        f = np.where(t_evals > 1e-10, 1.0 / np.sqrt(np.maximum(t_evals, 1e-300)), 0.0)
+    t_half = np.einsum("gij,gj,gkj->gik", t_evecs, f, t_evecs)  # (I - R S_g R)^-1/2
+    w = np.einsum("ij,gjk,k->gi", root, t_half, root_inv @ m)  # (G, p)
+    u = np.einsum("gp,gpk->gk", w, resid)  # p_g'e_g per cluster and column
+    var = (u * u).sum(0)
+    v = np.einsum("gij,gj->gi", s, w)  # S_g w_g
+    d = np.einsum("gi,gi->g", w, v)
+    if exchangeable:
+        ss = cluster_sums(y * y, ids, g) - 2 * np.einsum("gpk,pk->gk", xy, beta) + np.einsum(
+            "pk,gpq,qk->gk", beta, s, beta)  # per-cluster sum of squared residuals
+        pairs = (s[:, 0, 0] * (s[:, 0, 0] - 1)).sum()
+        sigma2 = ss.sum(0) / max(n - p, 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rho = ((resid[:, 0, :] ** 2 - ss).sum(0) / (sigma2 * pairs)) if pairs > 0 else np.zeros(y.shape[1])
+        rho = np.clip(np.nan_to_num(rho), 0.0, 0.99)
+        return beta[-1], var, _exchangeable_df(d, v, s[:, :, 0], m_inv, rho)
+    vmv = np.einsum("gi,ij,gj->g", v, m_inv, v)
+    mvv = m_inv @ (v.T @ v)
+    tr_q = d.sum() - vmv.sum()
+    tr_q2 = (d * d).sum() - 2 * (d * vmv).sum() + float(np.trace(mvv @ mvv))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = tr_q ** 2 / tr_q2 if tr_q2 > 0 else np.nan
+    return beta[-1], var, float(df)
+
+
+def _exchangeable_df(d: np.ndarray, v: np.ndarray, f: np.ndarray, m_inv: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """Bell-McCaffrey df under an exchangeable working model, Var(y) ∝ (1 - rho) I + rho C C' (C: cluster
+    indicators; rho per column, estimated from the residuals), as Imbens & Kolesar (2016) recommend: the
+    CR2 variance is ||P'(I - H) y||^2, so df = tr(Psi)^2 / ||Psi||^2 with
+    Psi = (1 - rho) Q + rho B B', Q = diag(d) - V M V', B = P'(I - H) C = diag(V[:, 0]) - V M F' (F's rows
+    X_g'1). Psi = diag(delta) + L K L' with L = [V, diag(b) F] (G × 2p), so everything is O(G p^2)."""
+    p = m_inv.shape[0]
+    b = v[:, 0]
+    big_l = np.column_stack([v, b[:, None] * f])
+    ll = big_l.T @ big_l
+    mfm = m_inv @ (f.T @ f) @ m_inv
+    out = np.full(len(rho), np.nan)
+    for j, r in enumerate(rho):
+        delta = (1 - r) * d + r * b * b
+        kmat = np.zeros((2 * p, 2 * p))
+        kmat[:p, :p] = -(1 - r) * m_inv + r * mfm
+        kmat[:p, p:] = kmat[p:, :p] = -r * m_inv
+        lkl = np.einsum("gi,ij,gj->g", big_l, kmat, big_l)
+        kl = kmat @ ll
+        tr = delta.sum() + lkl.sum()
+        tr2 = (delta * delta).sum() + 2 * (delta * lkl).sum() + float(np.trace(kl @ kl))
+        out[j] = tr ** 2 / tr2 if tr2 > 0 else np.nan
+    return out
+
+
+def cr2_test(y: np.ndarray, ids: np.ndarray, n_clusters: int, z: np.ndarray | None = None, *,
+             level: float = 0.95, null: float = 0.0, exchangeable: bool = False) -> WildResult:
+    """CR2 / Bell-McCaffrey t test of the slope of every column of ``y`` on ``z`` (a difference of means
+    when ``z`` is the 0/1 wave indicator, a linear trend when it is the wave rank; the mean when None), with
+    the interval from the same t: estimate ± t_{df, 1-alpha/2} × se, so "interval excludes ``null``" and
+    "p < alpha" agree exactly. ``ids`` from :func:`canonical_clusters` (a speaker heard in both waves is
+    one cluster); row-order free. A column with zero variance gets NaN."""
+    from scipy.stats import t as t_dist
+
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[:, None]
+    est, var, df = _cr2_parts(y, ids, n_clusters, z, exchangeable=exchangeable)
+    df = np.broadcast_to(np.asarray(df, dtype=np.float64), est.shape).copy()
+    se = np.sqrt(var)
+    ok = (var > 1e-300) & np.isfinite(df) & (df > 0)
+    safe_df = np.where(ok, df, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = t_dist.ppf(1 - (1 - level) / 2, safe_df)
+        p = np.where(ok, 2 * t_dist.sf(np.abs(est - null) / se, safe_df), np.nan)
+    lo = np.where(ok, est - q * se, np.nan)
+    hi = np.where(ok, est + q * se, np.nan)
+    return WildResult(est, lo, hi, p, se, n_clusters, df)
+
+
 # --- shares: Rao-Scott design-effect score intervals -------------------------------------------------------
 # For a share (a 0/1 outcome) the wild bootstrap above under-covers a rare theme that rises, at six speakers
 # per wave with strong within-speaker correlation (88-90% in benchmarks/bench_inference.py): when the later
@@ -342,12 +456,10 @@ def share_diff_test(y: np.ndarray, ids: np.ndarray, n_clusters: int, is_b: np.nd
         return WildResult(pb_["mean"] - pa_["mean"], nan, nan.copy(), nan.copy(), nan.copy(), n_clusters)
     n_a, n_b, p_a, p_b = pa_["N"], pb_["N"], pa_["mean"], pb_["mean"]
     est = p_b - p_a
-    contrib = (np.sqrt(pb_["adj"])[:, None] * pb_["resid"] / n_b - np.sqrt(pa_["adj"])[:, None] * pa_["resid"] / n_a)
-    v_cr = (contrib * contrib).sum(0)  # CR2 variance of the difference (one term per speaker)
+    _, v_cr, df = _cr2_parts(y, ids, n_clusters, is_b.astype(np.float64))  # CR2 variance of the difference
     v_bin = p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b
     with np.errstate(divide="ignore", invalid="ignore"):
         deff = v_cr / v_bin
-        df = (pa_["tr"] + pb_["tr"]) ** 2 / (pa_["tr2"] + pb_["tr2"])
     ok = v_bin > 0
     deff = np.where(ok, deff, np.nan)
     q = t_dist.ppf(1 - (1 - level) / 2, df)
@@ -363,7 +475,7 @@ def share_diff_test(y: np.ndarray, ids: np.ndarray, n_clusters: int, is_b: np.nd
     p = np.where(ok, 2 * t_dist.sf(np.abs(z(np.full(k, float(null)))), df), np.nan)
     lo = np.where(ok, _bisect(z, np.full(k, q), np.full(k, -1 + eps), est.copy()), np.nan)
     hi = np.where(ok, _bisect(z, np.full(k, -q), est.copy(), np.full(k, 1 - eps)), np.nan)
-    return WildResult(est, lo, hi, p, np.sqrt(v_cr), n_clusters)
+    return WildResult(est, lo, hi, p, np.sqrt(v_cr), n_clusters, np.full(k, df))
 
 
 def share_level_interval(y: np.ndarray, ids: np.ndarray, n_clusters: int, *, level: float = 0.95) -> WildResult:

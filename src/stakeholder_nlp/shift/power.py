@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def mdd(se, n_clusters: int, *, alpha: float = 0.05, power: float = 0.8):
+def mdd(se, n_clusters: int, *, alpha: float = 0.05, power: float = 0.8, df=None):
     from scipy.stats import t
 
-    df = max(int(n_clusters) - 2, 1)
+    df = max(int(n_clusters) - 2, 1) if df is None else np.asarray(df, dtype=float)
     return (t.ppf(1 - alpha / 2, df) + t.ppf(power, df)) * np.asarray(se, dtype=float)
 
 
