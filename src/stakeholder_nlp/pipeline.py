@@ -198,7 +198,8 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
               "codebook_context": ctx is not None,
               "wave_order": order.to_dict(),
               "inference": "speakers as clusters, every interval by inverting its test: shares by a Rao-Scott "
-                           "design-effect Miettinen-Nurminen score test (t, Bell-McCaffrey df); sentiment and "
+                           "design-effect Miettinen-Nurminen score test (t, Bell-McCaffrey df); sentiment "
+                           "changes by a CR2 cluster-robust t (Bell-McCaffrey df, exchangeable working model); "
                            "trends by the restricted wild cluster bootstrap-t (Webb weights); BH q-values over "
                            "every theme x wave comparison, per measure (share, sentiment); trend tests form "
                            "their own family",

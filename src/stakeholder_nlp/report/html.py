@@ -100,8 +100,9 @@ GLOSSARY = (
      "them), so shares across themes can add up to more than 100%."),
     ("95% CI", "Speakers are the clusters (a speaker's quotes count together; an unattributed quote is its "
      "own cluster). Shares and their changes: a score test with a design effect for the clustering "
-     "(Rao-Scott, Miettinen-Nurminen; t with Bell-McCaffrey degrees of freedom); sentiment changes and "
-     "trends: a wild cluster bootstrap with Webb weights. Each interval is every value its test does not "
+     "(Rao-Scott, Miettinen-Nurminen; t with Bell-McCaffrey degrees of freedom); sentiment changes: a "
+     "cluster-robust (CR2) t test with Bell-McCaffrey degrees of freedom; share trends: a wild cluster "
+     "bootstrap with Webb weights. Each interval is every value its test does not "
      "reject, so it excludes 0 exactly when p < 0.05. Calibration at 6 speakers per wave: "
      "benchmarks/bench_inference.py."),
     ("q", "The p-value of the wave difference adjusted for testing every theme at once (Benjamini-Hochberg "
