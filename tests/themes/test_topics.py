@@ -106,3 +106,19 @@ def test_consensus_themes_survive_resampling_and_ignore_the_seed():
     a = TopicModel(random_state=1, lemmatizer=_plain).fit(texts, x).labels_
     b = TopicModel(random_state=9, lemmatizer=_plain).fit(texts, x).labels_
     np.testing.assert_array_equal(a, b)
+
+
+def test_consensus_takes_the_fewest_themes_within_one_standard_error_of_the_best():
+    texts, x, _ = planted(n_per=20, noise=1.0)
+    rng = np.random.default_rng(0)
+    ks = []
+    for _ in range(4):  # noisy planted themes: k stays put across 80% subsamples
+        idx = np.sort(rng.choice(len(texts), 64, replace=False))
+        m = TopicModel(lemmatizer=_plain).fit([texts[i] for i in idx], x[idx])
+        ks.append(m.n_topics_)
+        best = max(m.k_scores_.values())
+        assert all(m.k_scores_[k] < best for k in m.k_scores_ if k < m.n_topics_)  # no smaller k scored as well
+    assert ks == [4, 4, 4, 4]
+    # no tolerance: the arg-max
+    m = TopicModel(lemmatizer=_plain, k_plateau=0.0).fit(texts, x)
+    assert m.n_topics_ == max(m.k_scores_, key=m.k_scores_.get)
