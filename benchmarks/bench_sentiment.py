@@ -256,7 +256,8 @@ def main() -> None:
     table["gain_over_vader"] = table["minilm-sentiment_f1"] - table["vader_f1"]
     print(table.round(3).to_string(index=False), flush=True)
 
-    speeds = {}
+    speeds: dict = {}
+    speed_runs: list = []
     if not args.skip_speed:
         texts = sets["nhs_fft_test"]["text"].tolist()[:1000]
         speeds = speed({n: sc for n, sc in scorers.items() if "old" not in n}, (texts * 25)[:1000], rounds=3)
@@ -286,9 +287,10 @@ def main() -> None:
         prior = json.loads((RESULTS / "sentiment.json").read_text())
         speeds = {"kept from the last --speed-only run": prior.get("speed_texts_per_s", {}),
                   "machine then": prior.get("machine", {})}
+        speed_runs = prior.get("speed_runs", [])
     out = write_result("sentiment", {
         "embedder": embedder.model_id, "model": str(new.path), "backend": new.backend, "results": results,
-        "table": table.to_dict("records"), "speed_texts_per_s": speeds, "few_shot": curve,
+        "table": table.to_dict("records"), "speed_texts_per_s": speeds, "speed_runs": speed_runs, "few_shot": curve,
         "probes": probes.to_dict(orient="records"), "probe_accuracy": probe_acc, "corpus": corpus})
     print(f"wrote {out}")
 
