@@ -85,7 +85,7 @@ class FineTunedScorer:
     """The fine-tuned sentiment model, static int8. ``backend``: ``"auto"`` / ``"onnxruntime"`` (the
     faster here) or ``"openvino"`` (the same graph; canonical shapes: texts batched only with texts of the
     same padded width, a fixed row count per width, so a text always runs in the same input shape).
-    ``threads`` defaults to all cores.
+    ``threads`` defaults to all cores, at most 8.
 
     ONNX Runtime: texts in length-sorted batches of at most ``max_batch_tokens`` padded word pieces, run by
     ``threads`` single-threaded sessions side by side (one batch each at a time). On small matrices this
@@ -120,7 +120,8 @@ class FineTunedScorer:
         self._tok.no_padding()
         self.max_length = int(config.get("max_length", 128))
         self._tok.enable_truncation(self.max_length)
-        n_threads = threads or (os.cpu_count() or 1)
+        # each ONNX Runtime session holds its own copy of the weights (~40 MB resident): at most 8 by default
+        n_threads = threads or min(8, os.cpu_count() or 1)
         if backend == "openvino":
             from ..embedding.offline import import_openvino
 
