@@ -122,3 +122,13 @@ def test_consensus_takes_the_fewest_themes_within_one_standard_error_of_the_best
     # no tolerance: the arg-max
     m = TopicModel(lemmatizer=_plain, k_plateau=0.0).fit(texts, x)
     assert m.n_topics_ == max(m.k_scores_, key=m.k_scores_.get)
+
+
+def test_kmeans_centres_are_the_means_of_their_members():
+    from stakeholder_nlp.themes.topics import _kmeans
+
+    x = np.random.default_rng(3).standard_normal((300, 7))
+    fit = _kmeans(x, 6, seed=1)
+    for t in range(6):
+        np.testing.assert_allclose(fit.cluster_centers_[t], x[fit.labels_ == t].mean(0), atol=1e-12)
+    assert np.isclose(fit.inertia_, ((x - fit.cluster_centers_[fit.labels_]) ** 2).sum())
