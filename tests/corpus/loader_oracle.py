@@ -317,7 +317,8 @@ def write(fmt: str, cols: list[str], rows: list[dict[str, Any]], folder: Path, r
         sep = "," if fmt == "csv" else "\t"
         buf = io.StringIO()
         # a lone CR is a line break to every reader: a writer must quote it (Python's does not always)
-        quoting = csv.QUOTE_ALL if any("\r" in str(r.get(c)) for r in rows for c in cols) else csv.QUOTE_MINIMAL
+        # (judged on the written cell: bytes are written decoded, so b"\r" is a lone CR too)
+        quoting = csv.QUOTE_ALL if any("\r" in _csv_cell(r[c]) for r in rows for c in cols) else csv.QUOTE_MINIMAL
         w = csv.writer(buf, delimiter=sep, lineterminator=rng.choice(["\r\n", "\n"]), quoting=quoting)
         w.writerow(cols)
         header_lines = len(re.findall(r"\r\n|\r|\n", buf.getvalue()))
