@@ -33,7 +33,7 @@ Coverage is reported over every replicate and also over the replicates where bot
 estimable (voiced by 2+ speakers): the tool refuses to test a non-estimable cell, so the unconditional figure
 counts such a refusal as "covered" whenever the interval of the raw difference happens to contain the truth.
 Run: ``nice -n 15 .venv/bin/python benchmarks/bench_inference.py [REPS] [GEE_REPS] [B] [COLS] [--only KIND]``;
-``--only sentiment`` runs the sentiment designs alone (same seeds and data as in the full run; no percentile
+``--only sentiment`` (or ``share``, or ``independent``: the independent-comment designs) runs those designs alone (same seeds and data as in the full run; no percentile
 method) and writes ``results/inference_sentiment.json``; ``--seed-offset N`` shifts every design's seed (fresh
 data for a confirmation run; ``results/inference[_KIND]_seedN.json``).
 """
@@ -251,7 +251,7 @@ def main() -> None:
     t0 = time.perf_counter()
     rows = []
     for args in designs():
-        if ONLY is not None and args[1] != ONLY:
+        if ONLY is not None and args[1] != ONLY and not args[0].startswith(ONLY):
             continue
         t = time.perf_counter()
         rows += run_design(*args)
