@@ -137,3 +137,17 @@ def test_sentiment_shift_reports_the_cr2_test():
     assert row["sentiment_diff"] == pytest.approx(r.estimate[0])
     assert row["sentiment_diff_lo"] == pytest.approx(r.lo[0])
     assert row["sentiment_p"] == pytest.approx(r.p_value[0])
+
+
+def test_a_sentiment_interval_never_leaves_the_possible_range():
+    # two speakers a wave, scores at the ends of [-1, 1]: df near 1, so the raw t interval is far wider than +-2
+    y = np.array([0.9, 1.0, -0.2, 0.95, -0.9, -1.0, 0.3, -0.95])
+    wave = [2016] * 4 + [2021] * 4
+    spk = ["a", "a", "b", "b", "c", "c", "d", "d"]
+    membership = pd.DataFrame({"t0": np.ones(len(y), bool)})
+    row = sentiment_shift(membership, y, wave, spk).iloc[0]
+    ids, g = canonical_clusters(np.array(spk, dtype=object), np.column_stack([np.array(wave) == 2021, y]))
+    raw = cr2_test(y, ids, g, (np.array(wave) == 2021).astype(float), exchangeable=True)
+    assert raw.lo[0] < -2 or raw.hi[0] > 2  # the case this guards
+    assert -2 <= row["sentiment_diff_lo"] <= row["sentiment_diff"] <= row["sentiment_diff_hi"] <= 2
+    assert (row["sentiment_diff_lo"] > 0 or row["sentiment_diff_hi"] < 0) == (row["sentiment_p"] < 0.05)

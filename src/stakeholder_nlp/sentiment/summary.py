@@ -78,7 +78,8 @@ def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequenc
     Bell-McCaffrey degrees of freedom under an exchangeable working model (Imbens & Kolesar 2016;
     :func:`stakeholder_nlp.shift.inference.cr2_test`), speakers as clusters (a speaker heard in both waves
     is one cluster); the interval is estimate ± t × se from the same t, so it excludes 0 exactly when
-    p < 1 - ``level``. Closed form: ``n_boot`` and ``seed`` are not used here (kept for the callers). A
+    p < 1 - ``level``; the interval is clipped to the possible range of a difference ([-2, 2] for scores on
+    [-1, 1]). Closed form: ``n_boot`` and ``seed`` are not used here (kept for the callers). A
     theme × wave cell voiced by fewer than 2 speakers is not estimable: no difference, interval or p-value is
     given for a comparison involving it. ``sentiment_underpowered``: a wave with fewer than ``min_per_wave``
     of the theme's quotes. BH family: every theme × comparison.
@@ -89,6 +90,10 @@ def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequenc
 
     order, w_all, rank = resolve_order(waves, wave_order)
     scores = np.asarray(scores, dtype=np.float64)
+    # scores lie on [-1, 1]: a difference cannot leave [-2, 2], so the interval is clipped there (at very few
+    # speakers the t quantile alone reaches past it); clipping never moves 0 in or out of the interval
+    finite = np.abs(scores[np.isfinite(scores)])
+    bound = 2.0 * max(1.0, float(finite.max())) if finite.size else 2.0
     spk = np.asarray(list(speakers), dtype=object)
     rows = []
     for a, b, kind in comparison_rows(order, wave_a, wave_b):
@@ -110,8 +115,8 @@ def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequenc
                    "sentiment_underpowered": na < min_per_wave or nb < min_per_wave, "sentiment_mdd": np.nan}
             if estimable:
                 res = cr2_test(y, ids, g, is_b.astype(np.float64), level=level, exchangeable=True)
-                row.update(sentiment_diff=float(res.estimate[0]), sentiment_diff_lo=float(res.lo[0]),
-                           sentiment_diff_hi=float(res.hi[0]), sentiment_p=float(res.p_value[0]),
+                row.update(sentiment_diff=float(res.estimate[0]), sentiment_diff_lo=max(float(res.lo[0]), -bound),
+                           sentiment_diff_hi=min(float(res.hi[0]), bound), sentiment_p=float(res.p_value[0]),
                            sentiment_mdd=float(mdd(res.se, g, df=res.df)[0]))
             rows.append(row)
     out = pd.DataFrame(rows, columns=[c for c in SENTIMENT_SHIFT_COLUMNS if c not in ("sentiment_q",
