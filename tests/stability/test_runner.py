@@ -7,10 +7,15 @@ from stakeholder_nlp.themes import TopicModel, fit_themes
 from tests.themes.test_topics import _plain, planted
 
 
+def _design(n):
+    """Two waves alternating, three speakers a wave."""
+    waves = np.where(np.arange(n) % 2, 2021, 2016)
+    return waves, [f"{w}-{i % 6}" for i, w in enumerate(waves)]
+
+
 def test_stability_run_on_planted_topics_is_stable():
     texts, x, truth = planted(n_per=25, noise=0.3)
-    waves = np.where(np.arange(len(texts)) % 2, 2021, 2016)
-    speakers = [f"{w}-{i % 6}" for i, w in enumerate(waves)]
+    waves, speakers = _design(len(texts))
     ref = fit_themes(texts, x, topic_model=TopicModel(lemmatizer=_plain))
     res = run_stability(texts, x, waves, speakers, reference=ref, runs=3, lemmatizer=_plain, n_boot=100)
     summary = res.summary.set_index("kind")
@@ -26,8 +31,7 @@ def test_consensus_partition_recovers_planted_themes():
     from stakeholder_nlp.themes import partition_agreement
 
     texts, x, truth = planted(n_per=25, noise=0.45)
-    waves = np.where(np.arange(len(texts)) % 2, 2021, 2016)
-    speakers = [f"{w}-{i % 6}" for i, w in enumerate(waves)]
+    waves, speakers = _design(len(texts))
     ref = fit_themes(texts, x, topic_model=TopicModel(lemmatizer=_plain))
     res = run_stability(texts, x, waves, speakers, reference=ref, runs=4, lemmatizer=_plain, n_boot=49)
     assert partition_agreement(res.consensus, [[str(t)] for t in truth])["ari"] > 0.95

@@ -102,8 +102,8 @@ def prevalence_levels(membership: pd.DataFrame, waves: Sequence, speakers: Seque
             rows.append({"theme_id": col, "wave": wv, "n_quotes": int(sel.sum()), "n_speakers": g,
                          "n_theme": int(yw[:, t].sum()), "n_speakers_theme": int(voiced[t]),
                          "share": float(res.estimate[t]),
-                         "share_lo": max(0.0, float(res.lo[t])) if ok else np.nan,
-                         "share_hi": min(1.0, float(res.hi[t])) if ok else np.nan, "estimable": ok})
+                         "share_lo": float(res.lo[t]) if ok else np.nan,  # Wilson form: inside [0, 1]
+                         "share_hi": float(res.hi[t]) if ok else np.nan, "estimable": ok})
     return pd.DataFrame(rows, columns=list(LEVEL_COLUMNS))
 
 
