@@ -174,7 +174,7 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
         scored = score_corpus(scorer, q.assign(text=texts), labels=sentiment_labels, adapt=sentiment_adapt,
                               n_boot=n_boot, seed=seed)
     scores, labels = scored.scores, scored.labels
-    s_levels = sentiment_levels(themes.membership, scores, labels, waves, speakers, n_boot=n_boot, seed=seed)
+    s_levels = sentiment_levels(themes.membership, scores, labels, waves, speakers, wave_order=order)
     s_shifts = sentiment_shift(themes.membership, scores, waves, speakers, n_boot=n_boot, seed=seed,
                                wave_order=order)
     timings["sentiment"] = time.perf_counter() - t
@@ -199,7 +199,7 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
               "wave_order": order.to_dict(),
               "inference": "speakers as clusters, every interval by inverting its test: shares by a Rao-Scott "
                            "design-effect Miettinen-Nurminen score test (t, Bell-McCaffrey df); sentiment "
-                           "changes by a CR2 cluster-robust t (Bell-McCaffrey df, exchangeable working model); "
+                           "changes and per-wave means by a CR2 cluster-robust t (Bell-McCaffrey df, exchangeable working model); "
                            "trends by the restricted wild cluster bootstrap-t (Webb weights); BH q-values over "
                            "every theme x wave comparison, per measure (share, sentiment); trend tests form "
                            "their own family",

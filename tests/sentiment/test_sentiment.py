@@ -56,7 +56,7 @@ def test_sentiment_shift_finds_a_planted_fall():
 
 def test_sentiment_levels_intervals_contain_means_and_shares_sum_to_one():
     m, s, lab, w, sp = _corpus(0.0)
-    lv = sentiment_levels(m, s, lab, w, sp, n_boot=300)
+    lv = sentiment_levels(m, s, lab, w, sp)
     assert len(lv) == 2
     assert ((lv["mean_lo"] <= lv["mean"]) & (lv["mean"] <= lv["mean_hi"])).all()
     total = lv[["share_negative", "share_neutral", "share_positive"]].sum(axis=1)

@@ -73,7 +73,7 @@ def test_outputs_do_not_depend_on_the_row_order():
         lv = prevalence_levels(mm, d["wave"].tolist(), d["speaker"].tolist(), n_boot=199)
         ss = sentiment_shift(mm, sc, d["wave"].tolist(), d["speaker"].tolist(), n_boot=199)
         labels = np.where(sc > 0.2, "positive", np.where(sc < -0.2, "negative", "neutral"))
-        sl = sentiment_levels(mm, sc, labels, d["wave"].tolist(), d["speaker"].tolist(), n_boot=199)
+        sl = sentiment_levels(mm, sc, labels, d["wave"].tolist(), d["speaker"].tolist())
         return sh, lv, ss, sl
 
     first = run(df, m, scores)

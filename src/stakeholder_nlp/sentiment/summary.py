@@ -1,4 +1,4 @@
-"""Sentiment per theme × wave, and its shift between waves, with cluster-bootstrap intervals.
+"""Sentiment per theme × wave, and its shift between waves, with cluster-robust (CR2) intervals.
 
 :func:`sentiment_levels` -> one row per theme × wave (:data:`SENTIMENT_LEVEL_COLUMNS`): ``theme_id``,
 ``wave``, ``n``, ``mean``, ``mean_lo``, ``mean_hi``, ``share_negative``, ``share_neutral``,
@@ -20,7 +20,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..shift.bootstrap import bootstrap_means, cluster_ids, cluster_totals, percentile_ci
 from ..shift.waves import bh_qvalues
 from .scorers import LABELS
 
@@ -34,37 +33,45 @@ SENTIMENT_SHIFT_COLUMNS = ("theme_id", "wave_a", "wave_b", "comparison", "sentim
 
 
 def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Sequence[str], waves: Sequence,
-                     speakers: Sequence, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    from ..corpus.waves import infer_wave_order
+                     speakers: Sequence, *, wave_order=None, level: float = 0.95) -> pd.DataFrame:
+    """Mean sentiment and the share of each label per theme × wave (:data:`SENTIMENT_LEVEL_COLUMNS`), under
+    the same inference rules as the wave comparisons: the mean's interval is the CR2 sandwich t with
+    Bell-McCaffrey df under an exchangeable working model (:func:`stakeholder_nlp.shift.inference.cr2_test`,
+    intercept only), clipped to the scores' range; each label's share has the Rao-Scott design-effect Wilson
+    interval of the theme prevalences (:func:`stakeholder_nlp.shift.inference.share_level_interval`).
+    Speakers are the clusters; an unattributed quote is its own. A cell voiced by fewer than 2 speakers gets
+    no interval. Closed form and row-order free."""
+    from ..shift.inference import canonical_clusters, cr2_test, share_level_interval
+    from ..shift.waves import resolve_order
 
-    levels = list(infer_wave_order(waves).levels)  # the researcher's order, not the alphabet's
-    waves = np.asarray(list(waves), dtype=object)
+    order, w_all, rank = resolve_order(waves, wave_order)
     scores = np.asarray(scores, dtype=np.float64)
     onehot = np.stack([np.asarray(labels) == lab for lab in LABELS], axis=1).astype(float)
-    values = np.column_stack([scores, onehot])  # (n, 4)
-    clusters = cluster_ids(list(speakers), waves)
+    finite = np.abs(scores[np.isfinite(scores)])
+    bound = max(1.0, float(finite.max())) if finite.size else 1.0  # scores lie on [-1, 1]
+    spk = np.asarray(list(speakers), dtype=object)
     rows = []
     for col in membership.columns:
         has = membership[col].to_numpy(bool)
         if not has.any():
             continue
-        cl = cluster_ids([s for s, h in zip(speakers, has, strict=True) if h], waves[has],
-                         tiebreak=values[has])  # canonical clusters: row-order free
-        totals = cluster_totals(values[has], cl, waves[has])
-        reps = bootstrap_means(totals, levels, n_boot=n_boot, seed=seed)
-        lo, hi = percentile_ci(reps, level)
-        for j, w in enumerate(levels):
-            sel = has & (waves == w)
-            if len(np.unique(cl[waves[has] == w])) < 2:  # voiced by fewer than 2 speakers: not estimable
-                lo[j], hi[j] = np.nan, np.nan
+        for j, w in enumerate(order.levels):
+            sel = has & (rank == j)
             row = {"theme_id": col, "wave": w, "n": int(sel.sum()),
-                   "mean": float(np.sort(scores[sel]).mean()) if sel.any() else np.nan,
-                   "mean_lo": float(lo[j, 0]), "mean_hi": float(hi[j, 0])}
-            for k, lab in enumerate(LABELS, start=1):
-                row[f"share_{lab}"] = float(values[sel, k].mean()) if sel.any() else np.nan
-                row[f"share_{lab}_lo"], row[f"share_{lab}_hi"] = float(lo[j, k]), float(hi[j, k])
+                   "mean": float(np.sort(scores[sel]).mean()) if sel.any() else np.nan,  # sorted: row-order free
+                   "mean_lo": np.nan, "mean_hi": np.nan}
+            for k, lab in enumerate(LABELS):
+                row[f"share_{lab}"] = float(onehot[sel, k].mean()) if sel.any() else np.nan
+                row[f"share_{lab}_lo"] = row[f"share_{lab}_hi"] = np.nan
+            ids, g = canonical_clusters(spk[sel], np.column_stack([scores[sel], onehot[sel]]))
+            if g >= 2:  # voiced by fewer than 2 speakers: not estimable
+                mean = cr2_test(scores[sel], ids, g, level=level, exchangeable=True)
+                if np.isfinite(mean.lo[0]):
+                    row["mean_lo"], row["mean_hi"] = max(float(mean.lo[0]), -bound), min(float(mean.hi[0]), bound)
+                shares = share_level_interval(onehot[sel], ids, g, level=level)
+                for k, lab in enumerate(LABELS):
+                    row[f"share_{lab}_lo"], row[f"share_{lab}_hi"] = float(shares.lo[k]), float(shares.hi[k])
             rows.append(row)
-    del clusters
     return pd.DataFrame(rows, columns=list(SENTIMENT_LEVEL_COLUMNS))
 
 
