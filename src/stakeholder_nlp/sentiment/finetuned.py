@@ -89,7 +89,8 @@ class FineTunedScorer:
 
     ONNX Runtime: texts in length-sorted batches of at most ``max_batch_tokens`` padded word pieces, run by
     ``threads`` single-threaded sessions side by side (one batch each at a time). On small matrices this
-    beats one session spreading each product over the cores (measured 1.4x on 2 cores)."""
+    beats one session spreading each product over the cores (measured 1.4x on 2 cores); 512-token batches
+    ran 7% faster than 1,024-token ones (interleaved A/B), with identical scores."""
 
     name = "minilm-sentiment"
     #: padded widths are multiples of this; batches hold about this many tokens
@@ -98,7 +99,7 @@ class FineTunedScorer:
     canonical_max_rows = 64
 
     def __init__(self, path: str | Path | None = None, *, threads: int | None = None,
-                 max_batch_tokens: int = 1024, backend: str = "auto") -> None:
+                 max_batch_tokens: int = 512, backend: str = "auto") -> None:
         import os
 
         if backend not in BACKENDS:
