@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DATA, RESULTS, ROOT, require, write_result  # noqa: E402
 
 PROBES = ROOT / "benchmarks" / "data" / "sentiment_probes.csv"
+AUTHORED = ROOT / "benchmarks" / "data" / "sentiment_interview_authored.csv"
 
 
 def eval_sets(only: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
@@ -166,6 +167,60 @@ def speed_only(rounds: int) -> None:
     print(f"wrote {write_result('sentiment', {**prior, 'speed_texts_per_s': sp, 'speed_runs': runs, 'speed_texts': 'NHS FFT test, first 1,000 comments, sentence splitting included'})}")
 
 
+def variants(specs: list[str], probes_too: bool = True) -> None:
+    """Held-out macro-F1 of several versions of the fine-tuned model side by side, each with and without
+    its logit bias: ``DIR`` (the config's ``logit_bias``) or ``DIR=b_neg,b_neu,b_pos``. The network runs
+    once per folder (raw sentence logits); a bias is applied afterwards, exactly as the scorer applies it.
+    Also the authored interview-register set's ``val`` part and the probe list. Writes
+    benchmarks/results/sentiment_variants.json."""
+    import json
+
+    from sklearn.metrics import f1_score
+
+    from stakeholder_nlp.sentiment import FineTunedScorer
+    from stakeholder_nlp.sentiment.finetuned import CLASSES, split_sentences
+
+    sets = eval_sets()
+    authored = pd.read_csv(AUTHORED)
+    sets["authored_val"] = authored[authored["split"] == "val"].rename(columns={"label": "label3"})
+    probes = pd.read_csv(PROBES)
+    if probes_too:
+        sets["probes"] = probes.rename(columns={"expected": "label3"})
+    union = list(dict.fromkeys(t for df in sets.values() for t in df["text"].tolist()))
+    pieces, owner = [], []
+    for i, t in enumerate(union):
+        for p in split_sentences(t):
+            pieces.append(p)
+            owner.append(i)
+    owner_a = np.asarray(owner)
+    starts = np.flatnonzero(np.r_[True, owner_a[1:] != owner_a[:-1]])
+    counts = np.bincount(owner_a, minlength=len(union))[:, None]
+    position = {t: i for i, t in enumerate(union)}
+    rows = []
+    for spec in specs:
+        folder, _, given = spec.partition("=")
+        raw = FineTunedScorer(folder, logit_bias=(0.0, 0.0, 0.0))
+        shipped = json.loads((Path(folder) / "config.json").read_text()).get("logit_bias")
+        bias = [float(x) for x in given.split(",")] if given else shipped
+        t = time.perf_counter()
+        z = raw.piece_outputs(pieces)[0].astype(np.float64)
+        print(f"{folder}: {len(pieces)} sentences in {time.perf_counter() - t:.0f} s", flush=True)
+        for label, b in (("no bias", [0.0, 0.0, 0.0]), (f"bias {bias}", bias)) if bias else (("no bias", [0.0] * 3),):
+            zz = z + np.asarray(b)
+            p = np.exp(zz - zz.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            pred = np.array(CLASSES)[(np.add.reduceat(p, starts, axis=0) / counts).argmax(axis=1)]
+            row = {"model": folder, "bias": b, "variant": label}
+            for name, df in sets.items():
+                got = pred[[position[x] for x in df["text"]]]
+                row[name] = float(f1_score(df["label3"], got, average="macro")) if name != "probes" else \
+                    float(np.mean(got == df["label3"].to_numpy()))
+            rows.append(row)
+            print(f"{folder} {label}: " + " ".join(f"{k} {v:.3f}" for k, v in row.items()
+                                                     if isinstance(v, float)), flush=True)
+    print(f"wrote {write_result('sentiment_variants', {'rows': rows, 'note': 'macro-F1 on held-out sets; probes: accuracy'})}")
+
+
 def corpus_table(scorers: dict, n_boot: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean sentiment per theme x wave of the built-in corpus (codebook themes), under each scorer."""
     from stakeholder_nlp.corpus import builtin_corpus_path, load_corpus
@@ -204,9 +259,14 @@ def main() -> None:
     ap.add_argument("--skip-speed", action="store_true", help="accuracy only (keeps the JSON's speed figures)")
     ap.add_argument("--speed-only", action="store_true", help="speed only, merged into the JSON")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--variants", nargs="+", metavar="DIR[=BIAS]",
+                    help="only compare these model folders, each with and without its logit bias")
     args = ap.parse_args()
     if args.speed_only:
         speed_only(args.rounds)
+        return
+    if args.variants:
+        variants(args.variants)
         return
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 

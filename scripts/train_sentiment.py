@@ -37,9 +37,19 @@ DATA = ROOT.parent / "shared" / "data"
 CLASSES = ("negative", "neutral", "positive")
 
 
-def training_frame(n_goemotions: int, nhs_repeat: int, seed: int) -> pd.DataFrame:
+def authored_part(path: str | Path, split: str) -> pd.DataFrame:
+    """The ``split`` part (``train`` / ``val``) of the interview-register set written for this project
+    (``benchmarks/data/sentiment_interview_authored.csv``: kind, label, split, text)."""
+    df = pd.read_csv(path)
+    df = df[df["split"] == split]
+    return pd.DataFrame({"text": df["text"].astype(str), "label3": df["label"]}).reset_index(drop=True)
+
+
+def training_frame(n_goemotions: int, nhs_repeat: int, seed: int, authored: str | None = None,
+                   authored_repeat: int = 1) -> pd.DataFrame:
     """GoEmotions train (a class-stratified sample of ``n_goemotions`` rows; 0 or more than there are: all),
-    NewsMTSC train (single-target rows), the NHS ``train`` part repeated ``nhs_repeat`` times."""
+    NewsMTSC train (single-target rows), the NHS ``train`` part repeated ``nhs_repeat`` times, and the
+    ``train`` part of the authored interview-register set repeated ``authored_repeat`` times (if given)."""
     from stakeholder_nlp.sentiment.data import load_goemotions, load_newsmtsc, load_nhs_fft, split_by_text
 
     rng = np.random.default_rng(seed)
@@ -54,7 +64,10 @@ def training_frame(n_goemotions: int, nhs_repeat: int, seed: int) -> pd.DataFram
     nhs = nhs[split_by_text(nhs) == "train"].assign(source="nhs_fft")
     nhs = pd.concat([nhs] * nhs_repeat)
     cols = ["text", "label3", "source"]
-    return pd.concat([go[cols], news[cols], nhs[cols]]).reset_index(drop=True)
+    parts = [go[cols], news[cols], nhs[cols]]
+    if authored:
+        parts.append(pd.concat([authored_part(authored, "train").assign(source="authored")] * authored_repeat)[cols])
+    return pd.concat(parts).reset_index(drop=True)
 
 
 def build_model(base: Path, n_layers: int):
@@ -147,15 +160,19 @@ def export_fp32(model, tmp_dir: Path) -> Path:
     return fp32
 
 
-def validation_sets(seed: int) -> dict[str, pd.DataFrame]:
-    """Parts never trained on, used to pick the checkpoint: the NHS ``val`` part and a fixed sample of
-    GoEmotions ``dev``. (The benchmark reports the ``test`` parts; PhraseBank and EmoBank are never used.)"""
+def validation_sets(seed: int, authored: str | None = None) -> dict[str, pd.DataFrame]:
+    """Parts never trained on, used to pick the checkpoint: the NHS ``val`` part, a fixed sample of
+    GoEmotions ``dev`` and (with ``authored``) the ``val`` part of the authored interview-register set.
+    (The benchmark reports the ``test`` parts; PhraseBank and EmoBank are never used.)"""
     from stakeholder_nlp.sentiment.data import load_goemotions, load_nhs_fft, split_by_text
 
     nhs = load_nhs_fft(DATA / "nhs_fft_phase1" / "text_data.csv")
-    return {"nhs_fft_val": nhs[split_by_text(nhs) == "val"],
+    sets = {"nhs_fft_val": nhs[split_by_text(nhs) == "val"],
             "goemotions_dev": load_goemotions(DATA / "goemotions" / "goemotions_sentiment.csv", "dev")
             .sample(n=1500, random_state=seed)}
+    if authored:
+        sets["authored_val"] = authored_part(authored, "val")
+    return sets
 
 
 def validate(model, tok, sets: dict[str, pd.DataFrame], max_length: int) -> dict:
@@ -356,6 +373,12 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=0,
                     help="score the validation parts every this many steps and keep the best checkpoint "
                          "(best.pt, by mean macro-F1); export uses it (0: export the last step)")
+    ap.add_argument("--authored", default=None,
+                    help="CSV of the authored interview-register set (kind, label, split, text): its train part "
+                         "joins the training rows, its val part the checkpoint choice")
+    ap.add_argument("--authored-repeat", type=int, default=1)
+    ap.add_argument("--stage-note", action="append", default=[],
+                    help="a line for config.json's 'training' list (repeat for each stage that led here)")
     ap.add_argument("--export-only", action="store_true")
     ap.add_argument("--eval", action=argparse.BooleanOptionalAction, default=True,
                     help="score the validation parts after training (the benchmark scores the test parts)")
@@ -375,7 +398,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
 
-    df = training_frame(args.n_goemotions, args.nhs_repeat, args.seed)
+    df = training_frame(args.n_goemotions, args.nhs_repeat, args.seed, args.authored, args.authored_repeat)
     y = torch.tensor(df["label3"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy())
     enc = [e.ids for e in tok.encode_batch(df["text"].tolist())]
     lengths = np.array([min(len(e), args.max_length) for e in enc])
@@ -408,10 +431,18 @@ def main() -> None:
         sched.load_state_dict(state["sched"])
         start = state["step"]
         print(f"resumed at step {start}", flush=True)
-    val_sets = validation_sets(args.seed)
+    val_sets = validation_sets(args.seed, args.authored)
     history: list[dict] = []
     if (args.resume or args.export_only) and (work / "history.json").exists():
         history = json.loads((work / "history.json").read_text())
+    if args.eval_every and args.init_from and start == 0 and not args.export_only:
+        # the starting weights compete too: if no step beats them on validation, they are exported
+        v = validate(model, tok, val_sets, args.max_length)
+        v["step"] = 0
+        history.append(v)
+        print("validation at step 0: " + ", ".join(
+            f"{k} {x['macro_f1']:.3f}" for k, x in v.items() if isinstance(x, dict)), flush=True)
+        torch.save({"model": model.state_dict(), "step": 0, "validation": v}, best_ckpt)
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     model.train()
     t0, seen, running = time.perf_counter(), 0, []
@@ -477,6 +508,12 @@ def main() -> None:
                          "(the same floats, only the rows a batch uses)",
               "training_data": ["GoEmotions train (CC BY 4.0)", "NewsMTSC train (MIT)",
                                 "NHS FFT phase 1, train part of the split by unique text, seed 13 (MIT)"]}
+    if args.authored:
+        config["training_data"].append("interview-register sentences written for this project (train part of "
+                                       f"{Path(args.authored).name}; its val part chose the checkpoint)")
+    if args.stage_note:  # the stages before this one, from the starting model's config, then this stage
+        config["training"] = [*args.stage_note]
+    # no logit_bias: a bias fitted to other weights does not carry over (scripts/train_sentiment_bias.py)
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB)", flush=True)

@@ -89,3 +89,27 @@ def test_importing_the_package_and_loading_the_scorer_imports_no_torch():
             "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_logit_bias_is_added_to_every_sentence_and_read_from_the_config(scorer, tmp_path):
+    import json
+    import shutil
+
+    raw = FineTunedScorer(scorer.path, logit_bias=(0.0, 0.0, 0.0))
+    texts = ["The staff were kind.", "Nobody listened. We waited for hours.", "It is held on Tuesdays."]
+    z0, f0 = raw.piece_outputs(texts)
+    shifted = FineTunedScorer(scorer.path, logit_bias=(0.0, 4.0, 0.0))
+    z1, f1 = shifted.piece_outputs(texts)
+    np.testing.assert_allclose(z1 - z0, np.tile([0.0, 4.0, 0.0], (3, 1)), atol=1e-5)
+    np.testing.assert_array_equal(f1, f0)
+    assert (shifted.score_quotes(texts)["p_neutral"] > raw.score_quotes(texts)["p_neutral"]).all()
+    for f in ("model.int8.onnx", "tokenizer.json"):
+        (tmp_path / f).symlink_to(scorer.path / f)
+    shutil.copy(scorer.path / "config.json", tmp_path / "config.json")
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**cfg, "logit_bias": [0.0, 4.0, 0.0]}))
+    np.testing.assert_array_equal(FineTunedScorer(tmp_path).logit_bias, np.float32([0.0, 4.0, 0.0]))
+    with pytest.raises(ModelError, match="logit_bias"):
+        FineTunedScorer(scorer.path, logit_bias=(1.0, float("nan"), 0.0))
+    with pytest.raises(ModelError, match="logit_bias"):
+        FineTunedScorer(scorer.path, logit_bias=(1.0, 2.0))

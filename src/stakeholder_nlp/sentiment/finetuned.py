@@ -85,7 +85,10 @@ class FineTunedScorer:
     """The fine-tuned sentiment model, static int8. ``backend``: ``"auto"`` / ``"onnxruntime"`` (the
     faster here) or ``"openvino"`` (the same graph; canonical shapes: texts batched only with texts of the
     same padded width, a fixed row count per width, so a text always runs in the same input shape).
-    ``threads`` defaults to all cores, at most 8.
+    ``threads`` defaults to all cores, at most 8. ``logit_bias``: three numbers added to every piece's
+    class logits before the softmax (a prior correction); ``None`` reads ``logit_bias`` from the model's
+    config.json (the shipped one was fitted on validation parts only, ``scripts/train_sentiment_bias.py``),
+    ``(0, 0, 0)`` gives the raw network.
 
     ONNX Runtime: texts in length-sorted batches of at most ``max_batch_tokens`` padded word pieces, run by
     ``threads`` single-threaded sessions side by side (one batch each at a time). On small matrices this
@@ -99,7 +102,8 @@ class FineTunedScorer:
     canonical_max_rows = 64
 
     def __init__(self, path: str | Path | None = None, *, threads: int | None = None,
-                 max_batch_tokens: int = 512, backend: str = "auto") -> None:
+                 max_batch_tokens: int = 512, backend: str = "auto",
+                 logit_bias: Sequence[float] | None = None) -> None:
         import os
 
         if backend not in BACKENDS:
@@ -117,6 +121,11 @@ class FineTunedScorer:
             raise ModelError(f"{cfg_file}: classes {config.get('classes')} are not {list(CLASSES)}")
         from tokenizers import Tokenizer
 
+        bias = config.get("logit_bias", [0.0, 0.0, 0.0]) if logit_bias is None else logit_bias
+        self.logit_bias = np.asarray(bias, dtype=np.float32).reshape(-1)
+        if self.logit_bias.shape != (len(CLASSES),) or not np.all(np.isfinite(self.logit_bias)):
+            raise ModelError(f"logit_bias must be {len(CLASSES)} finite numbers (one per class {list(CLASSES)}); "
+                             f"got {bias!r}")
         self._tok = Tokenizer.from_file(str(tok_file))
         self._tok.no_padding()
         self.max_length = int(config.get("max_length", 128))
@@ -154,15 +163,16 @@ class FineTunedScorer:
 
     # -- raw model -------------------------------------------------------------------------------------
     def _run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(logits (n, 3), features (n, d)) for texts as given (no sentence splitting)."""
+        """(logits (n, 3), features (n, d)) for texts as given (no sentence splitting); the logits include
+        :attr:`logit_bias`."""
         n = len(texts)
         if n == 0:
             return np.empty((0, 3), np.float32), np.empty((0, 384), np.float32)
         enc = [e.ids for e in self._tok.encode_batch([str(t) for t in texts])]
         lengths = np.array([len(e) for e in enc])
-        if self.backend == "openvino":
-            return self._run_openvino(enc, lengths)
-        return self._run_onnxruntime(enc, lengths)
+        run = self._run_openvino if self.backend == "openvino" else self._run_onnxruntime
+        logits, feats = run(enc, lengths)
+        return logits + self.logit_bias, feats
 
     @staticmethod
     def _pad(rows: list[list[int]], width: int) -> tuple[np.ndarray, np.ndarray]:

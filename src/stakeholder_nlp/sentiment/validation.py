@@ -281,8 +281,9 @@ class AdaptedHead:
 
 
 def quote_inputs(scorer, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Quote-level (log-probabilities, features): the word-weighted means over each quote's sentences,
-    as the scorer combines them."""
+    """Quote-level (log-probabilities, features): the means over each quote's sentences, one vote per
+    sentence, as :meth:`FineTunedScorer.score_quotes` combines them (so the argmax of the log-probabilities
+    is the scorer's label)."""
     from .finetuned import split_sentences
 
     pieces, owner, weight = [], [], []
@@ -290,7 +291,7 @@ def quote_inputs(scorer, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         for s in split_sentences(t):
             pieces.append(s)
             owner.append(i)
-            weight.append(max(1, len(s.split())))
+            weight.append(1.0)
     logits, feats = scorer.piece_outputs(pieces)
     probs = scorer.softmax(logits)
     owner_a, w = np.asarray(owner), np.asarray(weight, np.float64)
