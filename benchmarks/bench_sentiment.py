@@ -178,7 +178,7 @@ def variants(specs: list[str], probes_too: bool = True) -> None:
     from sklearn.metrics import f1_score
 
     from stakeholder_nlp.sentiment import FineTunedScorer
-    from stakeholder_nlp.sentiment.finetuned import CLASSES, split_sentences
+    from stakeholder_nlp.sentiment.finetuned import CLASSES, sentence_pieces
 
     sets = eval_sets()
     authored = pd.read_csv(AUTHORED)
@@ -187,12 +187,7 @@ def variants(specs: list[str], probes_too: bool = True) -> None:
     if probes_too:
         sets["probes"] = probes.rename(columns={"expected": "label3"})
     union = list(dict.fromkeys(t for df in sets.values() for t in df["text"].tolist()))
-    pieces, owner = [], []
-    for i, t in enumerate(union):
-        for p in split_sentences(t):
-            pieces.append(p)
-            owner.append(i)
-    owner_a = np.asarray(owner)
+    pieces, owner_a = sentence_pieces(union)
     starts = np.flatnonzero(np.r_[True, owner_a[1:] != owner_a[:-1]])
     counts = np.bincount(owner_a, minlength=len(union))[:, None]
     position = {t: i for i, t in enumerate(union)}

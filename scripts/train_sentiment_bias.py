@@ -56,14 +56,9 @@ class SentencePieces:
     scored without running the network again."""
 
     def __init__(self, scorer, texts: list[str]) -> None:
-        from stakeholder_nlp.sentiment.finetuned import split_sentences
+        from stakeholder_nlp.sentiment.finetuned import sentence_pieces
 
-        pieces, owner = [], []
-        for i, t in enumerate(texts):
-            for s in split_sentences(t):
-                pieces.append(s)
-                owner.append(i)
-        owner_a = np.asarray(owner)
+        pieces, owner_a = sentence_pieces(texts)
         self.n = len(texts)
         self.logits = scorer.piece_outputs(pieces)[0].astype(np.float64)
         self.starts = np.flatnonzero(np.r_[True, owner_a[1:] != owner_a[:-1]])  # pieces are in quote order

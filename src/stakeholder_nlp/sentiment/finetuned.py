@@ -70,6 +70,17 @@ def split_sentences(text: str, *, min_words: int = 3, max_words: int = 40) -> li
     return out or [""]
 
 
+def sentence_pieces(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """Every text's pieces (:func:`split_sentences`) in text order, and for each piece the index of its
+    text (non-decreasing; every text has at least one piece)."""
+    pieces, owner = [], []
+    for i, t in enumerate(texts):
+        for s in split_sentences(t):
+            pieces.append(s)
+            owner.append(i)
+    return pieces, np.asarray(owner, dtype=np.int64)
+
+
 def default_model_dir() -> Path:
     """``models/sentiment_minilm`` in the source checkout."""
     here = Path(__file__).resolve()
@@ -260,12 +271,7 @@ class FineTunedScorer:
         """One row per quote (:data:`QUOTE_SCORE_COLUMNS`), long quotes scored on their sentences.
         ``head``: optional callable ``(logits, features) -> probabilities`` replacing the shipped head
         (an adapted head from :mod:`stakeholder_nlp.sentiment.validation`)."""
-        pieces, owner = [], []
-        for i, t in enumerate(texts):
-            for s in split_sentences(t):
-                pieces.append(s)
-                owner.append(i)
-        owner_arr = np.asarray(owner, dtype=np.int64)
+        pieces, owner_arr = sentence_pieces(texts)
         uniq, inverse = np.unique(np.asarray(pieces, dtype=object).astype(str), return_inverse=True)
         logits, feats = self._run(uniq.tolist())
         probs_u = head(logits, feats) if head is not None else self.softmax(logits)

@@ -284,17 +284,12 @@ def quote_inputs(scorer, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Quote-level (log-probabilities, features): the means over each quote's sentences, one vote per
     sentence, as :meth:`FineTunedScorer.score_quotes` combines them (so the argmax of the log-probabilities
     is the scorer's label)."""
-    from .finetuned import split_sentences
+    from .finetuned import sentence_pieces
 
-    pieces, owner, weight = [], [], []
-    for i, t in enumerate(texts):
-        for s in split_sentences(t):
-            pieces.append(s)
-            owner.append(i)
-            weight.append(1.0)
+    pieces, owner_a = sentence_pieces(texts)
     logits, feats = scorer.piece_outputs(pieces)
     probs = scorer.softmax(logits)
-    owner_a, w = np.asarray(owner), np.asarray(weight, np.float64)
+    w = np.ones(len(pieces))  # one vote per sentence
     n = len(texts)
     p = np.zeros((n, 3))
     fe = np.zeros((n, feats.shape[1]))
