@@ -85,10 +85,16 @@ def _frame(df) -> dict | None:
     return {"columns": [str(c) for c in df.columns], "rows": rows}
 
 
-def _quote(q: pd.DataFrame, texts: list[str], i: int) -> dict:
-    speaker = q["speaker"].iat[i]
+#: a framework cell's "all quotes" list shows at most this many (every quote is in quotes.csv): the page of
+#: a 1,000,000-comment run stays a few MB and is built from aggregates, not from every row
+HTML_QUOTES_PER_CELL = 500
+
+
+def _quote(q: tuple[list, list, list], texts: list[str], i: int) -> dict:
+    """``q``: the corpus's speaker, quote_id and wave columns as lists (Series lookups per quote are slow)."""
+    speaker = q[0][i]
     speaker = speaker if isinstance(speaker, str) and speaker else "unattributed"
-    return {"text": texts[i], "speaker": speaker, "id": q["quote_id"].iat[i], "wave": q["wave"].iat[i]}
+    return {"text": texts[i], "speaker": speaker, "id": q[1][i], "wave": q[2][i]}
 
 
 GLOSSARY = (
@@ -132,6 +138,7 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
     env = Environment(loader=PackageLoader("stakeholder_nlp", "report/templates"),
                       autoescape=select_autoescape(["html"]))
     q = a.corpus.quotes
+    qcols = (q["speaker"].tolist(), q["quote_id"].tolist(), q["wave"].tolist())
     pos = {qid: i for i, qid in enumerate(q["quote_id"])}
     waves = list(dict.fromkeys(a.levels["wave"].tolist())) if "wave" in a.levels.columns else []
     waves = [w for w in waves if w in set(matrix["wave"])] or sorted(matrix["wave"].unique().tolist())
@@ -144,7 +151,7 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
     def finding(r) -> dict:
         a_, b_ = (r["wave_a"], r["wave_b"]) if "wave_a" in r.index else pair
         w = b_ if r["share_diff"] > 0 else a_
-        ex = [_quote(q, texts, pos[x]) for x in cell_quotes.get((r["theme_id"], w), [])[:2] if x in pos]
+        ex = [_quote(qcols, texts, pos[x]) for x in cell_quotes.get((r["theme_id"], w), [])[:2] if x in pos]
         return {"sentence": finding_sentence(r, pair), "badges": [b for b in r["badges"].split(";") if b],
                 "quotes": ex}
 
@@ -188,8 +195,9 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
                           "sentiment": "–" if not np.isfinite(r["sentiment_mean"]) else f"{r['sentiment_mean']:+.2f}",
                           "terms": str(r["distinctive_terms"]).replace(";", ", ") if isinstance(
                               r["distinctive_terms"], str) else "",
-                          "quotes": [_quote(q, texts, pos[x]) for x in ex_ids],
-                          "all": [_quote(q, texts, int(i)) for i in all_idx]})
+                          "quotes": [_quote(qcols, texts, pos[x]) for x in ex_ids],
+                          "all": [_quote(qcols, texts, int(i)) for i in all_idx[:HTML_QUOTES_PER_CELL]],
+                          "n_all": len(all_idx)})
         phrases = theme_info.loc[tid, "phrases"] if "phrases" in theme_info.columns else []
         terms = theme_info.loc[tid, "terms"]
         rows.append({"theme_id": tid, "label": grp["label"].iat[0], "kind": grp["kind"].iat[0], "cells": cells,

@@ -26,6 +26,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -87,12 +88,28 @@ def write_csv(df: pd.DataFrame, path: str | Path, *, float_format: str | None = 
     return path
 
 
+_FORMULA_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+
+
+def _has_formula_element(path: Path) -> bool:
+    """Whether any worksheet of the ``.xlsx`` holds an ``<f>`` (formula) element: the only way a cell reads
+    back as a formula (openpyxl's reader sets ``data_type == "f"`` from it; text in a cell is XML-escaped,
+    so a quote cannot forge the tag)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        return any(_FORMULA_ELEMENT.search(zf.read(name)) for name in zf.namelist()
+                   if name.startswith("xl/worksheets/") and name.endswith(".xml"))
+
+
 def strip_formula_cells(path: str | Path) -> int:
     """Turn every formula cell of an ``.xlsx`` file into a text cell (re-saving the file only if one was
     found); returns how many there were. Use after writing a workbook from data."""
     from openpyxl import load_workbook
 
     path = Path(path)
+    if not _has_formula_element(path):  # the common case, decided without parsing every cell (seconds at 10k rows)
+        return 0
     wb = load_workbook(path)
     n = 0
     for ws in wb.worksheets:

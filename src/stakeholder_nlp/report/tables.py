@@ -46,10 +46,11 @@ SHIFT_TABLE_COLUMNS = (("theme_id", "label") + SHIFT_COLUMNS[1:]
 def quotes_table(a: Analysis, texts: list[str] | None = None) -> pd.DataFrame:
     q = a.corpus.quotes
     m = a.themes.membership
+    cols = list(m.columns)
     base = pd.DataFrame({
         "quote_id": q["quote_id"], "text": texts if texts is not None else q["text"], "speaker": q["speaker"],
         "wave": q["wave"],
-        "themes": [";".join(c for c in m.columns if m.iat[i, m.columns.get_loc(c)]) for i in range(len(q))],
+        "themes": [";".join(cols[j] for j in np.flatnonzero(row)) for row in m.to_numpy(dtype=bool)],
         "primary_theme": a.themes.primary(), "topic": a.themes.topic_labels,
         "sentiment": np.round(a.sentiment_scores, 6), "sentiment_label": a.sentiment_labels,
         # how a quote's score was combined (whole / sentence-mean / sentence-mean-mixed): sentiment.finetuned

@@ -12,7 +12,9 @@ Sheets:
 ``shifts``
     The shift table, rounded (full precision stays in the CSV files).
 ``quotes``
-    Every analysed quote with all its input metadata, human codes and the themes it carries.
+    Every analysed quote with all its input metadata, human codes and the themes it carries, up to
+    :data:`SHEET_MAX_QUOTES` rows (then the first ones in input order and a last row saying so; quotes.csv
+    always holds every quote: a worksheet holds at most 1,048,576 rows, and openpyxl writes ~10,000 a second).
 ``set aside``
     The non-responses set aside before themes (when any).
 """
@@ -27,6 +29,8 @@ import pandas as pd
 
 GRID_SHEET = "framework"
 CELL_CHARS = 6000
+#: rows of the quotes sheet at most (see the module docstring)
+SHEET_MAX_QUOTES = 20_000
 SHEETS = (GRID_SHEET, "numbers", "shifts", "quotes", "set aside")
 
 
@@ -93,8 +97,14 @@ def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
         # control characters (e.g. \x0b in a pasted comment) cannot be stored in a worksheet: dropped here
         d = (sanitize or (lambda x: x))(d)
         return d.map(lambda v: ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v)
+    quote_rows = _rounded(quotes.iloc[:SHEET_MAX_QUOTES])
+    if len(quotes) > SHEET_MAX_QUOTES:
+        note = pd.DataFrame({quote_rows.columns[0]: [f"… {len(quotes) - SHEET_MAX_QUOTES:,} more quotes: "
+                                                     f"every quote is in quotes.csv"]})
+        quote_rows = pd.concat([quote_rows, note], ignore_index=True)
     sheets = {GRID_SHEET: grid(matrix, quotes, membership, waves), "numbers": _rounded(matrix),
-              "shifts": _rounded(shifts), "quotes": _rounded(quotes)}
+              "shifts": _rounded(shifts), "quotes": quote_rows}
+    wrapped = Alignment(wrap_text=True, vertical="top")  # one style object: a new one per cell costs 6x
     if set_aside is not None and len(set_aside):
         sheets["set aside"] = set_aside
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
@@ -102,9 +112,10 @@ def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
             clean(df).to_excel(xw, sheet_name=name, index=False)
             ws = xw.sheets[name]
             ws.freeze_panes = "B2"
+            bold = Font(bold=True)
             for cell in ws[1]:
-                cell.font = Font(bold=True)
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
+                cell.font = bold
+                cell.alignment = wrapped
             widths = {GRID_SHEET: [34] + [70] * len(waves)}.get(name)
             for j, col in enumerate(df.columns):
                 if widths:
@@ -114,11 +125,12 @@ def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
                     w = min(60 if col == "text" else 40, max(8, longest + 2))
                 ws.column_dimensions[ws.cell(row=1, column=j + 1).column_letter].width = w
             if name in (GRID_SHEET, "quotes", "set aside"):
+                col_widths = [ws.column_dimensions[ws.cell(row=1, column=j + 1).column_letter].width or 10
+                              for j in range(len(df.columns))]
                 for r_idx, row in enumerate(ws.iter_rows(min_row=2), start=2):
                     lines = 1
-                    for cell in row:
-                        cell.alignment = Alignment(wrap_text=True, vertical="top")
-                        width = ws.column_dimensions[cell.column_letter].width or 10
+                    for cell, width in zip(row, col_widths, strict=False):
+                        cell.alignment = wrapped
                         text = str(cell.value or "")
                         lines = max(lines, sum(1 + len(p) // max(1, int(width * 1.1)) for p in text.split("\n")))
                     ws.row_dimensions[r_idx].height = min(409, 15 * lines)
