@@ -36,3 +36,28 @@ def test_consensus_partition_recovers_planted_themes():
     res = run_stability(texts, x, waves, speakers, reference=ref, runs=4, lemmatizer=_plain, n_boot=49)
     assert partition_agreement(res.consensus, [[str(t)] for t in truth])["ari"] > 0.95
     assert (res.themes["reappearance"] >= 0.75).all()
+
+
+def test_default_n_jobs_uses_workers_on_large_corpora_with_the_same_tables(monkeypatch):
+    """``n_jobs=None`` goes to worker processes from PARALLEL_MIN_QUOTES quotes; the reruns are seeded,
+    so the tables equal the one-process run's."""
+    import pandas as pd
+
+    from stakeholder_nlp.stability import runner
+    from stakeholder_nlp.themes import terms
+
+    texts, x, _ = planted(n_per=20, noise=0.5)
+    waves, speakers = _design(len(texts))
+    ref = fit_themes(texts, x, topic_model=TopicModel(lemmatizer=_plain))
+    kw = dict(reference=ref, runs=2, lemmatizer=_plain, n_boot=49, sentiment_scores=np.tanh(3 * x[:, 0]))
+    used = []
+    real_parallel = __import__("joblib").Parallel
+    monkeypatch.setattr("joblib.Parallel", lambda n_jobs: used.append(n_jobs) or real_parallel(n_jobs=n_jobs))
+    monkeypatch.setattr(runner, "PARALLEL_MIN_QUOTES", 50)
+    monkeypatch.setattr(terms, "available_cores", lambda: 2)
+    auto = run_stability(texts, x, waves, speakers, **kw)
+    one = run_stability(texts, x, waves, speakers, n_jobs=1, **kw)
+    assert used == [2]
+    for name in ("runs", "summary", "themes", "findings"):
+        pd.testing.assert_frame_equal(getattr(auto, name), getattr(one, name))
+    np.testing.assert_array_equal(auto.consensus, one.consensus)

@@ -370,7 +370,8 @@ def stability_cmd(
     seed: int = typer.Option(0, help="Random seed."),
     backend: str = typer.Option("fast", help="Embedding backend: fast | reference."),
     cache: Path | None = typer.Option(None, help=CACHE_HELP),
-    n_jobs: int = typer.Option(1, help="Parallel processes for the reruns (any backend: workers get no model)."),
+    n_jobs: int | None = typer.Option(None, help="Parallel processes for the reruns (any backend: workers get no "
+                                                 "model; default: one per core from 2,000 quotes)."),
     max_quotes: int = typer.Option(2500, help="Above this many quotes, subsamples come from a panel of this "
                                               "many (cost flat in corpus size; see README)."),
     text_col: str = typer.Option("text", help="Column holding the quote text."),

