@@ -36,7 +36,8 @@ from common import write_result  # noqa: E402
 from stakeholder_nlp.shift.bootstrap import bootstrap_means, cluster_totals, percentile_ci  # noqa: E402
 from stakeholder_nlp.shift.inference import canonical_clusters, compact_ids, cr2_test, share_level_interval  # noqa: E402
 
-ARGS = [a for a in sys.argv[1:]]
+ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+ARGS = [a for i, a in enumerate(sys.argv[1:]) if a != "--only" and (i == 0 or sys.argv[i] != "--only")]
 REPS = int(ARGS[0]) if len(ARGS) > 0 else 2000
 B = int(ARGS[1]) if len(ARGS) > 1 else 499
 COLS = int(ARGS[2]) if len(ARGS) > 2 else 20
@@ -59,6 +60,34 @@ def draw(rng, kind, idx, n_units, n, icc, prevalence, cols):
     return 0.5 * latent if kind == "sentiment normal" else np.tanh(BOUNDED_MU + latent)
 
 
+def korn_graubard(y, se, g, level=0.95):
+    """Korn & Graubard (1998) Clopper-Pearson interval on the design-effective sample size, df-adjusted
+    (R survey's ``svyciprop(method="beta")``), with the CR2 standard error and G - 1 df."""
+    from scipy.stats import beta, norm, t
+
+    m = y.mean(0)
+    a = 1 - level
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where(se > 0, m * (1 - m) / se ** 2, len(y)) * (t.ppf(a / 2, g - 1) / norm.ppf(a / 2)) ** 2
+        lo = np.where(m > 0, beta.ppf(a / 2, n_eff * m, n_eff * (1 - m) + 1), 0.0)
+        hi = np.where(m < 1, beta.ppf(1 - a / 2, n_eff * m + 1, n_eff * (1 - m)), 1.0)
+    return lo, hi
+
+
+def logit_interval(y, se, df, level=0.95):
+    """The CR2 standard error carried to the log-odds scale (delta method), t with ``df``, mapped back."""
+    from scipy.stats import t
+
+    m = y.mean(0)
+    q = t.ppf(1 - (1 - level) / 2, df)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centre = np.log(m / (1 - m))
+        half = q * se / (m * (1 - m))
+        lo = np.where(m > 0, 1 / (1 + np.exp(-(centre - half))), 0.0)
+        hi = np.where(m < 1, 1 / (1 + np.exp(-(centre + half))), 1.0)
+    return lo, hi
+
+
 def run_design(kind, speakers, icc, prevalence, seed):
     rng = np.random.default_rng(seed)
     if kind == "share":
@@ -66,7 +95,7 @@ def run_design(kind, speakers, icc, prevalence, seed):
     else:
         truth = 0.0 if kind == "sentiment normal" else bounded_truth(SENT_ICC[icc])
     reps = max(COLS, int(round(REPS * {6: 1.0, 12: 0.5, 30: 0.3}[speakers] / COLS)) * COLS)
-    rows = {m: [] for m in (("rs_wilson",) if kind == "share" else ("cr2", "bootstrap"))}
+    rows = {m: [] for m in (("rs_wilson", "korn_graubard", "logit") if kind == "share" else ("cr2", "bootstrap"))}
     done = 0
     while done < reps:
         wave, spk, idx, n_units = structure(rng, speakers, False)
@@ -81,6 +110,10 @@ def run_design(kind, speakers, icc, prevalence, seed):
                 ok = (sums > 0).sum(0) >= 2  # voiced by 2+ speakers
                 res = share_level_interval(y, ids, g)
                 rows["rs_wilson"] += [(lo, hi, o) for lo, hi, o in zip(res.lo, res.hi, ok, strict=True)]
+                kg_lo, kg_hi = korn_graubard(y, res.se, g)
+                rows["korn_graubard"] += [(lo, hi, o) for lo, hi, o in zip(kg_lo, kg_hi, ok, strict=True)]
+                lg_lo, lg_hi = logit_interval(y, res.se, res.df if res.df is not None else g - 1)
+                rows["logit"] += [(lo, hi, o) for lo, hi, o in zip(lg_lo, lg_hi, ok, strict=True)]
                 continue
             res = cr2_test(y, ids, g, exchangeable=True)
             rows["cr2"] += [(max(lo, -1.0), min(hi, 1.0), True) for lo, hi in zip(res.lo, res.hi, strict=True)]
@@ -107,6 +140,8 @@ def main() -> None:
     t0 = time.perf_counter()
     rows, seed = [], 500
     for kind in ("sentiment normal", "sentiment bounded", "share"):
+        if ONLY is not None and not kind.startswith(ONLY):
+            continue
         for speakers in (6, 12, 30):
             for icc in ("none", "moderate", "strong"):
                 for prev in ((0.05, 0.2, 0.5) if kind == "share" else (np.nan,)):
@@ -122,7 +157,7 @@ def main() -> None:
     summary["seconds"] = time.perf_counter() - t0
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print(summary)
-    path = write_result("levels", {"reps_6_speakers": REPS, "n_boot": B, "cols": COLS, "summary": summary,
+    path = write_result("levels" + (f"_{ONLY}" if ONLY else ""), {"reps_6_speakers": REPS, "n_boot": B, "cols": COLS, "summary": summary,
                                    "table": table.to_dict(orient="records")})
     print(f"wrote {path}")
 
