@@ -84,3 +84,55 @@ def test_untuned_top_layers_reproduce_the_encoder_and_tuning_pulls_a_theme_toget
     assert margin(v) > margin(base) + 0.05
     assert tuned.model_id != TunedEmbedder(states, states.top_layers(), "other").model_id
     assert np.allclose(states.model.encode(texts, normalize_embeddings=True), base)  # the base model is untouched
+
+
+def test_cross_validation_with_a_per_fold_encoder_scores_each_fold_on_that_folds_own_vectors():
+    """A fine-tuned coder re-embeds the corpus per fold: the fold's quotes are scored with the vectors of the
+    encoder that fold trained, and never by one that learned from them (or from their speaker)."""
+    from stakeholder_nlp.embedding import HashingEmbedder
+    from stakeholder_nlp.themes import parse_codebook
+    from stakeholder_nlp.themes.coder import ThemeCoder
+    from stakeholder_nlp.themes.crossval import cross_validated_predictions, speaker_groups
+    from stakeholder_nlp.themes.tuned import FoldFit
+
+    book = parse_codebook('[[theme]]\nid = "a"\nname = "A"\ndescription = "apples"\nexamples = ["red apples"]\n'
+                          '[[theme]]\nid = "b"\nname = "B"\ndescription = "boats"\nexamples = ["sail boats"]\n')
+    emb = HashingEmbedder(dim=256)
+    texts = [f"{w} {i}" for i in range(10) for w in ("red apples", "sail boats")]
+    speakers = [f"s{i // 2}" for i in range(len(texts))]
+    y = book.human_matrix([["a"] if "apples" in t else ["b"] for t in texts])
+    coded = np.ones(len(texts), dtype=bool)
+    groups = speaker_groups(speakers)
+    seen = []
+
+    def fit_fold(train_y, train_mask, g):
+        seen.append(np.flatnonzero(train_mask))
+        assert not train_y[~train_mask].any()  # held-out codes never reach the fit
+        x = emb.encode(texts)
+        return FoldFit(ThemeCoder(book, emb).fit(x, y=train_y, coded=train_mask, groups=g), emb, x, None)
+
+    cv = cross_validated_predictions(None, None, y=y, coded=coded, groups=groups, n_splits=5, fit_fold=fit_fold)
+    assert len(seen) == 5 and cv.evaluated.all()
+    for f, learned_from in enumerate(seen):
+        scored = np.flatnonzero(cv.fold == f)
+        assert not set(groups[scored]) & set(groups[learned_from])
+    assert (cv.predictions.to_numpy() == y).mean() > 0.9
+
+
+@pytest.mark.slow
+def test_code_corpus_learns_on_a_fine_tuned_encoder_and_cross_validates_it(reference_embedder):
+    from stakeholder_nlp.themes import parse_codebook
+    from stakeholder_nlp.themes.crossval import CROSS_VALIDATED, code_corpus
+    book = parse_codebook('[[theme]]\nid = "staff"\nname = "Staff"\ndescription = "the staff and their attitude"\n'
+                          'examples = ["the nurses were kind"]\n[[theme]]\nid = "wait"\nname = "Waiting"\n'
+                          'description = "waiting for an appointment"\nexamples = ["I waited months"]\n')
+    texts = ["lovely nurses", "the doctor was rude", "kind and caring people", "staff were helpful",
+             "waited six weeks", "the referral took ages", "still no appointment", "too long a wait"] * 2
+    codes = [["staff"]] * 4 + [["wait"]] * 4 + [["staff"]] * 4 + [["wait"]] * 4
+    speakers = [f"s{i % 8}" for i in range(16)]
+    x = reference_embedder.encode(texts)
+    res = code_corpus(book, reference_embedder, x, codes=codes, speakers=speakers, learn=True, n_boot=10,
+                      texts=texts, fine_tune=True, fine_tune_steps=4, n_splits=2)
+    assert res.mode == "learned, fine-tuned encoder"
+    assert set(res.agreement["evaluation"]) == {CROSS_VALIDATED}
+    assert res.probability.shape == (16, 2)

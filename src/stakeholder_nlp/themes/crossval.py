@@ -105,13 +105,16 @@ class CrossValidation:
     trained_on: tuple[np.ndarray, ...]
 
 
-def cross_validated_predictions(make_coder: Callable[[], ThemeCoder], x: np.ndarray, *, y: np.ndarray,
+def cross_validated_predictions(make_coder: Callable[[], ThemeCoder] | None, x: np.ndarray | None, *, y: np.ndarray,
                                 coded: np.ndarray, groups: Sequence, context: np.ndarray | None = None,
-                                n_splits: int = 5, random_state: int = 0) -> CrossValidation:
+                                n_splits: int = 5, random_state: int = 0,
+                                fit_fold: Callable | None = None) -> CrossValidation:
     """Code every coded quote with a coder that learned from other speakers' coded quotes only.
 
     The coded quotes are split into ``n_splits`` folds by group (speaker); the coder of a fold learns from
-    the coded quotes of the other folds.
+    the coded quotes of the other folds. ``fit_fold`` (instead of ``make_coder`` and ``x``): a callable
+    ``(y, coded, groups) -> FoldFit`` that fits a coder and its own quote vectors from the training quotes
+    (a coder on a fine-tuned encoder, :class:`~stakeholder_nlp.themes.tuned.TunedFitter`).
     """
     from sklearn.model_selection import GroupKFold
 
@@ -130,10 +133,15 @@ def cross_validated_predictions(make_coder: Callable[[], ThemeCoder], x: np.ndar
     for f, (tr, te) in enumerate(folds.split(idx, groups=g[idx])):
         train_mask = np.zeros(len(y), dtype=bool)
         train_mask[idx[tr]] = True
-        coder = make_coder().fit(x, context=context, y=np.where(train_mask[:, None], y, False), coded=train_mask,
-                                 groups=g)
+        train_y = np.where(train_mask[:, None], y, False)
+        if fit_fold is not None:
+            fitted = fit_fold(train_y, train_mask, g)
+            coder, xf, cf = fitted.coder, fitted.x, fitted.context
+        else:
+            coder = make_coder().fit(x, context=context, y=train_y, coded=train_mask, groups=g)
+            xf, cf = x, context
         test = idx[te]
-        out = coder.predict(x[test], context=None if context is None else context[test])
+        out = coder.predict(xf[test], context=None if cf is None else cf[test])
         ids = list(out.columns)
         pred[test] = out.to_numpy()
         fold[test] = f
@@ -147,7 +155,7 @@ class Coding:
 
     ``membership``/``probability``: quote × theme; ``source``: per quote, ``human`` (its own coding kept)
     or ``machine``; ``agreement``: :data:`AGREEMENT_COLUMNS` table, or ``None`` when no quote is coded;
-    ``mode``: ``zero-shot`` or ``learned``; ``n_coded``: coded quotes.
+    ``mode``: ``zero-shot``, ``learned`` or ``learned, fine-tuned encoder``; ``n_coded``: coded quotes.
     """
 
     membership: pd.DataFrame
@@ -162,13 +170,17 @@ class Coding:
 def code_corpus(codebook: Codebook, embedder, x: np.ndarray, *, context: np.ndarray | None = None,
                 codes: Sequence[Sequence[str]] | None = None, speakers: Sequence | None = None, learn: bool = False,
                 keep_human: bool = True, n_splits: int = 5, n_boot: int = 1000, seed: int = 0, cache=None,
-                **coder_params) -> Coding:
+                texts: Sequence[str] | None = None, contexts: Sequence[str | None] | None = None,
+                fine_tune: bool = False, fine_tune_steps: int = 200, **coder_params) -> Coding:
     """Code a corpus with a codebook.
 
     ``codes``: each quote's human codes (empty: not coded), mapped to themes by the codebook
     (``human_codes``, or a theme's id or name). With ``learn`` and coded quotes, the coder learns from them
     and codes the rest, coded quotes keep their human coding (``keep_human``), and agreement is
     cross-validated by speaker; otherwise coding is zero-shot and agreement is measured on all coded quotes.
+    ``fine_tune`` (with ``learn``; needs ``texts``, and ``contexts`` when context is used): the learned coder
+    runs on an encoder fine-tuned to the coded quotes (:class:`~stakeholder_nlp.themes.tuned.TunedFitter`,
+    ``fine_tune_steps`` steps), fitted afresh in every cross-validation fold.
     """
     x = np.asarray(x, dtype=np.float32)
     n = len(x)
@@ -183,18 +195,28 @@ def code_corpus(codebook: Codebook, embedder, x: np.ndarray, *, context: np.ndar
     y = codebook.human_matrix(codes) if codes is not None else np.zeros((n, len(codebook.themes)), dtype=bool)
     coded = np.array([len(c) > 0 for c in codes], dtype=bool) if codes is not None else np.zeros(n, dtype=bool)
     learned = learn and coded.any()
-    if learned:
-        coder = make().fit(x, context=context, y=y, coded=coded, groups=groups)
+    fitter = None
+    if learned and fine_tune:
+        from .tuned import TunedFitter
+
+        if texts is None or len(texts) != n:
+            raise ValueError("fine_tune needs the quotes' texts (texts=, one per row of x)")
+        fitter = TunedFitter(codebook, texts, contexts if context is not None else None, steps=fine_tune_steps,
+                             seed=seed, **coder_params)
+        fitted = fitter(y, coded, groups)
+        coder, xv, cv_ = fitted.coder, fitted.x, fitted.context
+    elif learned:
+        coder, xv, cv_ = make().fit(x, context=context, y=y, coded=coded, groups=groups), x, context
     else:
-        coder = make().fit(x, context=context)
-    proba = coder.predict_proba(x, context=context)
-    member = coder.predict(x, context=context)
+        coder, xv, cv_ = make().fit(x, context=context), x, context
+    proba = coder.predict_proba(xv, context=cv_)
+    member = coder.predict(xv, context=cv_)
     source = np.full(n, "machine", dtype=object)
     agreement = None
     if learned:
         if len(np.unique(groups[coded])) >= 2:
             cv = cross_validated_predictions(make, x, y=y, coded=coded, groups=groups, context=context,
-                                             n_splits=n_splits, random_state=seed)
+                                             n_splits=n_splits, random_state=seed, fit_fold=fitter)
             ev = cv.evaluated
             agreement = agreement_table(y[ev], cv.predictions.to_numpy()[ev], codebook, groups[ev],
                                         evaluation=CROSS_VALIDATED, n_boot=n_boot, seed=seed)
@@ -204,4 +226,5 @@ def code_corpus(codebook: Codebook, embedder, x: np.ndarray, *, context: np.ndar
     elif coded.any():
         agreement = agreement_table(y[coded], member.to_numpy()[coded], codebook, groups[coded],
                                     evaluation=ZERO_SHOT, n_boot=n_boot, seed=seed)
-    return Coding(member.astype(bool), proba, source, agreement, coder.mode_, int(coded.sum()), coder)
+    mode = f"{coder.mode_}, fine-tuned encoder" if fitter is not None else coder.mode_
+    return Coding(member.astype(bool), proba, source, agreement, mode, int(coded.sum()), coder)
