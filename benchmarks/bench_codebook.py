@@ -2,6 +2,7 @@
 zero-shot topic assignment, in one run.
 
     .venv/bin/python benchmarks/bench_codebook.py [--draws 20] [--nhs-draws 3]
+    .venv/bin/python benchmarks/bench_codebook.py --fine-tune gp|nhs --first-draw 0 --draws 2 [--steps 200]
 
 GP-cluster corpus (120 quotes): the table-row codes are the human coding (the shipped codebook's
 ``human_codes``). Zero-shot kappa per theme (95% speaker-bootstrap interval); learned kappa with 10%, 25%
@@ -282,16 +283,126 @@ def nhs(embedder, draws: int, seed: int, per_category: int = 50) -> dict:
     return out
 
 
+def kappa_from_counts(c: np.ndarray) -> np.ndarray:
+    """Cohen's kappa per theme from summed (tp, fp, fn, tn) counts (theme × 4)."""
+    tp, fp, fn, tn = (c[:, i].astype(np.float64) for i in range(4))
+    n = tp + fp + fn + tn
+    po = (tp + tn) / n
+    pe = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / n**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pe >= 1 - 1e-12, np.nan, (po - pe) / (1 - pe))
+
+
+def counts(h: np.ndarray, m: np.ndarray) -> list:
+    return np.stack([(h & m).sum(0), (~h & m).sum(0), (h & ~m).sum(0), (~h & ~m).sum(0)], axis=1).tolist()
+
+
+def fine_tune_draws(embedder, which: str, first: int, draws: int, steps: int, seed: int) -> None:
+    """The learned coder on an encoder fine-tuned to the coded quotes (themes.tuned.TunedFitter, the product
+    code) beside the current learner and zero-shot, on the same draws as the main benchmark (GP: 50% of
+    speakers coded; NHS: 50 coded per category), scored on the quotes not coded. Draws accumulate in
+    benchmarks/results/codebook_finetune.json (one invocation per few draws: each fine-tune takes minutes)."""
+    import json
+    import os
+
+    from stakeholder_nlp.corpus import read_jsonl
+    from stakeholder_nlp.embedding import EmbeddingCache
+    from stakeholder_nlp.themes import load_codebook
+    from stakeholder_nlp.themes.coder import ThemeCoder, context_vectors
+    from stakeholder_nlp.themes.crossval import kappa_columns, speaker_groups
+    from stakeholder_nlp.themes.finetune import LowerStates
+    from stakeholder_nlp.themes.tuned import TunedFitter
+
+    if which == "gp":
+        corpus = read_jsonl(ROOT / "corpus" / "gp_clusters" / "quotes.jsonl")
+        book = load_codebook(GP_CODEBOOK)
+        texts, contexts = list(corpus.texts), list(corpus.contexts)
+        x = embed(texts, embedder)
+        with EmbeddingCache(ROOT / "models" / "cache") as cache:
+            ctx = context_vectors(contexts, embedder, cache=cache)
+        h = book.human_matrix(corpus.quotes["codes"].tolist())
+        groups = speaker_groups(corpus.quotes["speaker"].tolist())
+    else:
+        df = pd.read_csv(require(DATA / "nhs_fft_phase1" / "text_data.csv"))
+        df = df[df["feedback"].fillna("").str.strip() != ""].reset_index(drop=True)
+        book = load_codebook(NHS_CODEBOOK)
+        texts, contexts, ctx = df["feedback"].astype(str).tolist(), None, None
+        x = embed(texts, embedder)
+        h = book.human_matrix([[c] for c in df["label"]])
+        groups = None
+    phrases = embed(ThemeCoder(book, embedder).phrases(), embedder)
+    zero = ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed).fit(x, context=ctx)
+    states = LowerStates()
+    t = time.perf_counter()
+    states.get(texts + [c for c in (contexts or []) if c])
+    states_s = time.perf_counter() - t
+    fitter = TunedFitter(book, texts, contexts, steps=steps, states=states, seed=seed)
+    path = ROOT / "benchmarks" / "results" / "codebook_finetune.json"
+    res = json.loads(path.read_text()) if path.exists() else {"benchmark": "codebook_finetune"}
+    part = res.setdefault(which, {"draws": {}})
+    for r in range(first, first + draws):
+        rng = np.random.default_rng(seed + r)
+        coded = np.zeros(len(x), dtype=bool)
+        if which == "gp":
+            for s in rng.permutation(np.unique(groups)):
+                if coded.mean() >= 0.5:
+                    break
+                coded |= groups == s
+        else:
+            for k in range(h.shape[1]):
+                coded[rng.choice(np.flatnonzero(h[:, k]), size=50, replace=False)] = True
+        y = np.where(coded[:, None], h, False)
+        load = os.getloadavg()[0]
+        t = time.perf_counter()
+        fold = fitter(y, coded, groups)
+        fit_s = time.perf_counter() - t
+        held = ~coded
+        tuned = fold.coder.predict(fold.x[held], context=None if fold.context is None else fold.context[held])
+        current = ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed).fit(
+            x, context=ctx, y=y, coded=coded, groups=groups)
+        cx = None if ctx is None else ctx[held]
+        preds = {"fine_tuned": tuned.to_numpy(), "current": current.predict(x[held], context=cx).to_numpy(),
+                 "zero_shot": zero.predict(x[held], context=cx).to_numpy()}
+        row = {"coded": int(coded.sum()), "fit_s": fit_s, "load_1min": load, "C_fine_tuned": fold.coder.C_,
+               "C_current": current.C_, "final_loss": float(np.mean(fold.encoder.losses_[-20:]))}
+        for k, m in preds.items():
+            row[k] = {"kappa": kappa_columns(h[held], m).tolist(), "mean": mean_kappa(h[held], m),
+                      "counts": counts(h[held], m)}
+        part["draws"][str(r)] = row
+        print(f"{which} draw {r}: fine-tuned {row['fine_tuned']['mean']:.3f} | current {row['current']['mean']:.3f} | "
+              f"zero-shot {row['zero_shot']['mean']:.3f} | fit {fit_s:.0f}s (load {load:.1f})", flush=True)
+    rows = list(part["draws"].values())
+    summary = {"draws": len(rows), "steps": steps, "lower_states_s": states_s, "themes": book.ids,
+               "fit_s": [r["fit_s"] for r in rows]}
+    for k in ("fine_tuned", "current", "zero_shot"):
+        pooled = kappa_from_counts(np.sum([np.array(r[k]["counts"]) for r in rows], axis=0))
+        summary[k] = {"mean_of_draws": float(np.mean([r[k]["mean"] for r in rows])),
+                      "pooled_kappa": pooled.tolist(), "pooled_mean": float(np.nanmean(pooled))}
+    part["summary"] = summary
+    from common import machine
+
+    res.setdefault("runs", []).append({"part": which, "draws": [first, first + draws], "machine": machine()})
+    path.write_text(json.dumps(res, indent=2, default=float) + "\n")
+    print(which, {k: round(v["pooled_mean"], 3) for k, v in summary.items() if isinstance(v, dict)}, path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--draws", type=int, default=20)
     ap.add_argument("--nhs-draws", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-nhs", action="store_true")
+    ap.add_argument("--fine-tune", choices=("gp", "nhs"), help="only the fine-tuned coder's draws for one set "
+                    "(accumulated in results/codebook_finetune.json)")
+    ap.add_argument("--first-draw", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=200)
     args = ap.parse_args()
     from stakeholder_nlp.embedding import load_embedder
 
     embedder = load_embedder("fast", cache_dir=ROOT / "models" / "cache")
+    if args.fine_tune:
+        fine_tune_draws(embedder, args.fine_tune, args.first_draw, args.draws, args.steps, args.seed)
+        return
     res = {"model_id": embedder.model_id, "gp_clusters": gp(embedder, args.draws, args.seed)}
     g = res["gp_clusters"]
     if "codebook_v1" in g:
