@@ -36,8 +36,9 @@ def test_fast_path_agrees_with_fp32_reference(texts, reference_embedder, fast_em
 
 
 @pytest.mark.parametrize(("backend", "mean_cos", "min_cos"), [("onnx-fp32", 0.99999, 0.9999),
+                                                                ("openvino-fp32", 0.99999, 0.9999),
                                                                 ("onnx-int8", 0.985, 0.93)])
-def test_onnx_paths_agree_with_reference(texts, reference_embedder, backend, mean_cos, min_cos):
+def test_graph_paths_agree_with_reference(texts, reference_embedder, backend, mean_cos, min_cos):
     ref = embed_texts(texts, reference_embedder).vectors
     other = embed_texts(texts, load_embedder(backend)).vectors
     cos = (ref * other).sum(1)

@@ -3,8 +3,9 @@
 * :class:`ReferenceEmbedder`: sentence-transformers on torch, fp32: the reference every other path is
   compared to.
 * :class:`OnnxEmbedder`: ONNX Runtime; ``precision="int8"`` (dynamic, per-channel) or ``"fp32"``.
-* :class:`OpenVINOEmbedder`: OpenVINO, NNCF static int8 or bf16 execution, asynchronous requests so
-  tokenisation overlaps inference: the fastest path measured on this 2-core CPU.
+* :class:`OpenVINOEmbedder`: OpenVINO, NNCF static int8, bf16 or fp32 execution, asynchronous requests so
+  tokenisation overlaps inference. Which is fastest depends on the CPU (:func:`fast_backend`): int8 needs
+  VNNI instructions to pay (on an AVX2-only CPU the int8 graph ran slower than fp32), bf16 needs AMX.
 
 Use :func:`load_embedder` to build one by name. Nothing is downloaded.
 """
@@ -22,8 +23,10 @@ from ..errors import ModelError
 from .base import default_model_path, l2_normalise, model_fingerprint
 from .runtime import WordPieceTokenizer, encode_in_batches
 
-Backend = Literal["fast", "reference", "onnx-int8", "onnx-fp32", "openvino-int8", "openvino-bf16"]
-BACKENDS: tuple[str, ...] = ("fast", "reference", "onnx-int8", "onnx-fp32", "openvino-int8", "openvino-bf16")
+Backend = Literal["fast", "reference", "onnx-int8", "onnx-fp32", "openvino-int8", "openvino-bf16",
+                  "openvino-fp32"]
+BACKENDS: tuple[str, ...] = ("fast", "reference", "onnx-int8", "onnx-fp32", "openvino-int8", "openvino-bf16",
+                             "openvino-fp32")
 DEFAULT_CACHE_DIR = None  # resolved at call time by paths.default_cache_dir(): per-user, never the cwd
 
 
@@ -131,13 +134,25 @@ class OnnxEmbedder(_Base):
         return l2_normalise(out)
 
 
-def cpu_has_amx_bf16() -> bool:
-    """True on CPUs with AMX bf16 tiles (Intel Sapphire Rapids and later), where bf16 runs as fast as int8."""
+def _cpu_flags() -> set[str]:
     try:
         with open("/proc/cpuinfo") as fh:
-            return any("amx_bf16" in line for line in fh if line.startswith("flags"))
+            return next((set(line.split(":", 1)[1].split()) for line in fh if line.startswith("flags")), set())
     except OSError:
-        return False
+        return set()
+
+
+def cpu_has_amx_bf16() -> bool:
+    """True on CPUs with AMX bf16 tiles (Intel Sapphire Rapids and later), where bf16 runs as fast as int8."""
+    return "amx_bf16" in _cpu_flags()
+
+
+def cpu_has_vnni() -> bool:
+    """True on CPUs with int8 dot-product instructions (AVX-512 VNNI or AVX-VNNI). Without them int8
+    inference is emulated with wider instructions: on an AVX2-only AMD EPYC (Zen 3) the static int8 graph
+    embedded 85 texts per CPU-second against 104 for the fp32 graph (benchmarks/results/embedding_cpu.json)."""
+    flags = _cpu_flags()
+    return bool({"avx512_vnni", "avx_vnni"} & flags)
 
 
 class OpenVINOEmbedder(_Base):
@@ -147,6 +162,8 @@ class OpenVINOEmbedder(_Base):
     ("No.", "Thank you") run through the fp32 graph instead: int8 activations on a handful of tokens drift
     furthest from fp32 (cosine down to 0.91 measured) and such texts cost little compute.
     ``precision="bf16"``: the fp32 graph executed in bf16 (AMX tiles where the CPU has them).
+    ``precision="fp32"``: the fp32 graph in fp32 (CPUs without VNNI or AMX: faster than emulated int8, and
+    the reference's vectors to cosine 0.99999).
     Canonical shapes (``canonical=True``, the default): texts are batched only with texts of the same
     padded width and every batch of a width has the same row count (:meth:`canonical_rows`; the last one
     filled with copies), so each text always runs in the same input shape. bf16 kernels (AMX) otherwise
@@ -167,8 +184,8 @@ class OpenVINOEmbedder(_Base):
 
         ov = import_openvino()
 
-        if precision not in ("int8", "bf16"):
-            raise ModelError(f"precision must be 'int8' or 'bf16'; got {precision!r}")
+        if precision not in ("int8", "bf16", "fp32"):
+            raise ModelError(f"precision must be 'int8', 'bf16' or 'fp32'; got {precision!r}")
         files = [graph.with_suffix(".bin") if graph.suffix == ".xml" else graph]
         if precision == "int8" and fp32_graph is not None:
             files.append(fp32_graph)
@@ -263,13 +280,28 @@ class OpenVINOEmbedder(_Base):
         return batches
 
 
+def fast_backend() -> str:
+    """The backend ``"fast"`` stands for on this machine: ``openvino-bf16`` where the CPU has AMX bf16 tiles
+    (as fast as int8 there, cosine to fp32 >= 0.9999), ``openvino-int8`` where it has VNNI int8
+    instructions (and NNCF is installed to build the graph), ``openvino-fp32`` on other CPUs (int8 without
+    VNNI is slower than fp32), and ``onnx-int8`` when OpenVINO is not installed."""
+    from importlib.util import find_spec
+
+    if find_spec("openvino") is None:
+        return "onnx-int8"
+    if cpu_has_amx_bf16():
+        return "openvino-bf16"
+    if cpu_has_vnni():
+        # find_spec, not import: importing nncf starts its telemetry (a network lookup on every run)
+        return "openvino-int8" if find_spec("nncf") is not None else "onnx-int8"
+    return "openvino-fp32"
+
+
 def load_embedder(backend: Backend | str = "fast", *, model_dir: str | Path | None = None,
                   cache_dir: str | Path | None = DEFAULT_CACHE_DIR, threads: int | None = None):
     """Build an embedder by backend name; fast backends' model files are built once into ``cache_dir``.
 
-    ``fast`` picks the fastest faithful path for this CPU: ``openvino-bf16`` where the CPU has AMX bf16
-    tiles (as fast as int8 there, cosine to fp32 >= 0.9999), ``openvino-int8`` elsewhere, and
-    ``onnx-int8`` when OpenVINO is not installed.
+    ``fast`` picks the fastest faithful path for this CPU (:func:`fast_backend`).
     """
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
@@ -278,13 +310,7 @@ def load_embedder(backend: Backend | str = "fast", *, model_dir: str | Path | No
     if backend == "reference":
         return ReferenceEmbedder(root, fingerprint, threads)
     if backend == "fast":
-        from importlib.util import find_spec
-
-        # find_spec, not import: importing nncf starts its telemetry (a network lookup on every run)
-        if find_spec("openvino") is not None and (cpu_has_amx_bf16() or find_spec("nncf") is not None):
-            backend = "openvino-bf16" if cpu_has_amx_bf16() else "openvino-int8"
-        else:
-            backend = "onnx-int8"
+        backend = fast_backend()
     from . import export
 
     if cache_dir is None:
@@ -299,7 +325,7 @@ def load_embedder(backend: Backend | str = "fast", *, model_dir: str | Path | No
         return OnnxEmbedder(root, fingerprint, fp32, "onnx-fp32", threads)
     if backend == "onnx-int8":
         return OnnxEmbedder(root, fingerprint, export.quantise_onnx_int8(fp32, out_dir), "onnx-int8", threads)
-    if backend == "openvino-bf16":
-        return OpenVINOEmbedder(root, fingerprint, fp32, precision="bf16", threads=threads)
+    if backend in ("openvino-bf16", "openvino-fp32"):
+        return OpenVINOEmbedder(root, fingerprint, fp32, precision=backend.rsplit("-", 1)[1], threads=threads)
     graph = export.quantise_openvino_int8(fp32, out_dir, WordPieceTokenizer(root))
     return OpenVINOEmbedder(root, fingerprint, graph, fp32, precision="int8", threads=threads)
