@@ -44,3 +44,13 @@ def test_small_inputs_stay_in_process(lemmatizer, monkeypatch):
 
     monkeypatch.setattr(Lemmatizer, "_parallel", no_workers)
     assert len(lemmatizer(TEXTS)) == len(TEXTS)
+
+
+def test_joblib_parallel_works_after_parallel_lemmatisation(lemmatizer, monkeypatch):
+    """The stability reruns' joblib.Parallel reuses the lemmatiser's executor (it once failed on it)."""
+    from joblib import Parallel, delayed
+
+    monkeypatch.setattr(terms, "PARALLEL_MIN_TEXTS", 20)
+    monkeypatch.setattr(terms, "PARALLEL_CHUNK", 7)
+    lemmatizer([f"{t} {i}" for i in range(4) for t in TEXTS])
+    assert Parallel(n_jobs=2)(delayed(len)(t) for t in TEXTS) == [len(t) for t in TEXTS]

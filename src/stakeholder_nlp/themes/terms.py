@@ -70,10 +70,12 @@ class Lemmatizer:
         """Chunks are queued to ``n_jobs - 1`` workers; this process works through the queue from its end,
         taking every chunk no worker has started (a queued future that can still be cancelled), so the
         workers' start-up delay is absorbed and neither side idles long."""
-        from joblib.externals.loky import get_reusable_executor
+        # joblib's executor (loky's reusable one, as joblib.Parallel wraps it), so that a later
+        # Parallel (the stability reruns) reuses these workers instead of failing on a foreign executor
+        from joblib.executor import get_memmapping_executor
 
         chunks = [texts[k:k + PARALLEL_CHUNK] for k in range(0, len(texts), PARALLEL_CHUNK)]
-        executor = get_reusable_executor(max_workers=n_jobs - 1)
+        executor = get_memmapping_executor(n_jobs - 1)
         futures = [executor.submit(_worker_lemmatise, self.model, self.batch_size, c) for c in chunks]
         results: list[list[str] | None] = [None] * len(chunks)
         for i in range(len(chunks) - 1, -1, -1):
