@@ -7,9 +7,10 @@ The corpus is real text nobody on this project wrote, read in place from ../shar
 interleaved so that every size mixes all five, split into two waves by a hash of the row, one speaker per
 comment (survey-style). Each size runs in its own Python process (clean peak RSS) with a fresh, empty
 embedding cache (cold: every text is embedded); the fast backend's model files come from models/cache.
-Per stage: wall seconds (``Analysis.timings``), CPU seconds of the process (user + system, all threads:
-robust to other jobs on a shared machine) and the process's peak RSS while that stage ran; the load
-average at the start and end says how shared the machine was.
+Per stage: wall seconds (``Analysis.timings``), CPU seconds of the process tree (user + system, all threads,
+worker processes included: the lemmatiser's and the stability reruns' loky workers; robust to other jobs on
+a shared machine) and the tree's peak RSS while that stage ran (this process plus its live workers); the
+load average at the start and end says how shared the machine was.
 Writes benchmarks/results/scale_<label>.json.
 """
 
@@ -69,6 +70,39 @@ def mixed_corpus(n: int):
     return df
 
 
+def _proc_tree() -> list[int]:
+    """Pids of this process's live descendants (from /proc: no extra dependency)."""
+    import os
+
+    parent: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fh:
+                    parent[int(d)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    out, frontier = [], [os.getpid()]
+    while frontier:
+        kids = [p for p, pp in parent.items() if pp in frontier]
+        out += kids
+        frontier = kids
+    return out
+
+
+def _proc_cpu_rss(pid: int) -> tuple[float, float]:
+    """(user + system CPU seconds, RSS in MB) of a live process; (0, 0) if it has gone."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            f = fh.read().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        return (int(f[11]) + int(f[12])) / tick, int(f[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+
+
 def child(n: int, runs: int | None, out_json: Path) -> None:
     """One size, in this process: load, analyze (cold cache), write the report."""
     import os
@@ -79,12 +113,18 @@ def child(n: int, runs: int | None, out_json: Path) -> None:
     from common import rss_mb
     from stakeholder_nlp.corpus import load_corpus
     from stakeholder_nlp.embedding import EmbeddingCache, load_embedder
+    from stakeholder_nlp.embedding.backends import _cpu_flags
     from stakeholder_nlp.pipeline import analyze
     from stakeholder_nlp.report import write_report
 
+    kids: dict[str, list[int]] = {"pids": []}
+
     def cpu():
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        return r.ru_utime + r.ru_stime
+        """This process + reaped children (rusage) + live workers (/proc)."""
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+        live = sum(_proc_cpu_rss(p)[0] for p in _proc_tree())
+        return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime + live
 
     peaks: dict[str, float] = {}
     cpu_s: dict[str, float] = {}
@@ -93,9 +133,14 @@ def child(n: int, runs: int | None, out_json: Path) -> None:
     stop = threading.Event()
 
     def sample():
+        k = 0
         while not stop.is_set():
+            if k % 10 == 0:  # the /proc scan for new workers every 0.5 s, their RSS every 0.05 s
+                kids["pids"] = _proc_tree()
+            k += 1
             s = state["stage"]
-            peaks[s] = max(peaks.get(s, 0.0), rss_mb())
+            tree = rss_mb() + sum(_proc_cpu_rss(p)[1] for p in kids["pids"])
+            peaks[s] = max(peaks.get(s, 0.0), tree)
             time.sleep(0.05)
 
     threading.Thread(target=sample, daemon=True).start()
@@ -106,7 +151,6 @@ def child(n: int, runs: int | None, out_json: Path) -> None:
     kwargs = {} if runs is None else {"runs": runs}
 
     def on_stage(s):
-        peaks[s] = max(peaks.get(s, 0.0), rss_mb())
         now = cpu()
         cpu_s[state["stage"]] = cpu_s.get(state["stage"], 0.0) + now - state["cpu"]
         state["stage"], state["cpu"] = s, now
@@ -130,6 +174,8 @@ def child(n: int, runs: int | None, out_json: Path) -> None:
                "stage_peak_rss_mb": {k: round(v, 1) for k, v in peaks.items() if k != "done"},
                "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
                "peak_rss_mb": round(max(peaks.values()), 1), "config": result.config,
+               "model_id": result.model_id, "embedding_backend": type(embedder).__name__,
+               "cpu_flags": sorted(f for f in _cpu_flags() if f.startswith(("avx", "amx"))),
                "n_themes": int(len(result.themes.themes)), "version": stakeholder_nlp.__version__}
     out_json.write_text(json.dumps(payload, indent=2, default=str))
 
