@@ -326,7 +326,7 @@ def scale(n: int = 100_000, k: int = 40) -> None:
     for name, fn in (("prevalence_levels", lambda: prevalence_levels(m, waves, speakers, n_boot=2000)),
                      ("prevalence_shift (with strata)",
                       lambda: prevalence_shift(m, waves, speakers, strata=strata, n_boot=2000)),
-                     ("sentiment_shift", lambda: sentiment_shift(m, scores, waves, speakers, n_boot=2000)),
+                     ("sentiment_shift", lambda: sentiment_shift(m, scores, waves, speakers)),
                      ("content_drift", lambda: content_drift(m, emb, waves, speakers, lemmas))):
         t, c = time.perf_counter(), time.process_time()
         fn()

@@ -175,8 +175,7 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
                               n_boot=n_boot, seed=seed)
     scores, labels = scored.scores, scored.labels
     s_levels = sentiment_levels(themes.membership, scores, labels, waves, speakers, wave_order=order)
-    s_shifts = sentiment_shift(themes.membership, scores, waves, speakers, n_boot=n_boot, seed=seed,
-                               wave_order=order)
+    s_shifts = sentiment_shift(themes.membership, scores, waves, speakers, wave_order=order)
     timings["sentiment"] = time.perf_counter() - t
 
     stability = None

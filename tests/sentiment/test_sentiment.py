@@ -50,7 +50,7 @@ def _corpus(diff, seed=0):
 
 def test_sentiment_shift_finds_a_planted_fall():
     m, s, lab, w, sp = _corpus(-0.4)
-    row = sentiment_shift(m, s, w, sp, n_boot=500).iloc[0]
+    row = sentiment_shift(m, s, w, sp).iloc[0]
     assert row["sentiment_diff_hi"] < 0 and row["sentiment_p"] < 0.01
 
 

@@ -71,7 +71,7 @@ def test_outputs_do_not_depend_on_the_row_order():
     def run(d, mm, sc):
         sh = prevalence_shift(mm, d["wave"].tolist(), d["speaker"].tolist(), strata=d[["site"]], n_boot=199)
         lv = prevalence_levels(mm, d["wave"].tolist(), d["speaker"].tolist(), n_boot=199)
-        ss = sentiment_shift(mm, sc, d["wave"].tolist(), d["speaker"].tolist(), n_boot=199)
+        ss = sentiment_shift(mm, sc, d["wave"].tolist(), d["speaker"].tolist())
         labels = np.where(sc > 0.2, "positive", np.where(sc < -0.2, "negative", "neutral"))
         sl = sentiment_levels(mm, sc, labels, d["wave"].tolist(), d["speaker"].tolist())
         return sh, lv, ss, sl

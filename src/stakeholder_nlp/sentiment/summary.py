@@ -76,7 +76,7 @@ def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Seque
 
 
 def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequence, speakers: Sequence, *,
-                    wave_order=None, wave_a=None, wave_b=None, n_boot: int = 1999, seed: int = 0,
+                    wave_order=None, wave_a=None, wave_b=None,
                     level: float = 0.95, alpha: float = 0.05, min_per_wave: int = 3) -> pd.DataFrame:
     """Mean sentiment of each theme's quotes, between waves: one row per theme × comparison
     (:data:`SENTIMENT_SHIFT_COLUMNS`; same names as in ``shifts.csv``).
@@ -86,7 +86,7 @@ def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequenc
     :func:`stakeholder_nlp.shift.inference.cr2_test`), speakers as clusters (a speaker heard in both waves
     is one cluster); the interval is estimate ± t × se from the same t, so it excludes 0 exactly when
     p < 1 - ``level``; the interval is clipped to the possible range of a difference ([-2, 2] for scores on
-    [-1, 1]). Closed form: ``n_boot`` and ``seed`` are not used here (kept for the callers). A
+    [-1, 1]). Closed form, no resampling. A
     theme × wave cell voiced by fewer than 2 speakers is not estimable: no difference, interval or p-value is
     given for a comparison involving it. ``sentiment_underpowered``: a wave with fewer than ``min_per_wave``
     of the theme's quotes. BH family: every theme × comparison.

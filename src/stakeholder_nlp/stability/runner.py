@@ -121,7 +121,7 @@ def _stats(res: ThemeResult, idx, waves, speakers, scores, n_boot, seed, order):
     if scores is not None:
         from ..sentiment import sentiment_shift
 
-        sent = sentiment_shift(res.membership, scores[idx], waves[idx], spk, n_boot=n_boot, seed=seed, **pair)
+        sent = sentiment_shift(res.membership, scores[idx], waves[idx], spk, **pair)
     return shift, sent
 
 
@@ -216,8 +216,7 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
     if ref_sent is None and sentiment_scores is not None:
         from ..sentiment import sentiment_shift
 
-        ref_sent = sentiment_shift(reference.membership, sentiment_scores, waves, speakers, n_boot=n_boot,
-                                   seed=seed, wave_order=order)
+        ref_sent = sentiment_shift(reference.membership, sentiment_scores, waves, speakers, wave_order=order)
     run_rows, summary_rows = [], []
     by_kind: dict[str, list] = {"seed": [], "subsample": []}
     for (kind, _idx, s, refit), (idx2, res, shift, sent, terms) in zip(plan, outputs, strict=True):
