@@ -204,7 +204,9 @@ def main() -> None:
         stages = " ".join(f"{k} {v:.1f}s (cpu {r['stage_cpu_s'].get(k, float('nan')):.1f}s) "
                           f"{r['stage_peak_rss_mb'].get(k, 0) / 1024:.2f}GB" for k, v in r["stage_s"].items())
         print(f"n={r['n_quotes']}: {r['wall_s']:.1f}s, peak {r['peak_rss_mb'] / 1024:.2f} GB | {stages}", flush=True)
-    print(f"wrote {write_result(f'scale_{args.label}', {'runs_arg': args.runs, 'results': results})}")
+        # written after every size: a later size that fails or is stopped keeps the earlier ones
+        path = write_result(f"scale_{args.label}", {"runs_arg": args.runs, "results": results})
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

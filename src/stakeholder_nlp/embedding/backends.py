@@ -150,7 +150,7 @@ def cpu_has_amx_bf16() -> bool:
 def cpu_has_vnni() -> bool:
     """True on CPUs with int8 dot-product instructions (AVX-512 VNNI or AVX-VNNI). Without them int8
     inference is emulated with wider instructions: on an AVX2-only AMD EPYC (Zen 3) the static int8 graph
-    embedded 85 texts per CPU-second against 104 for the fp32 graph (benchmarks/results/embedding_cpu.json)."""
+    embedded 84 texts per CPU-second against 96-103 for the fp32 graph (README, *Stability and scale*)."""
     flags = _cpu_flags()
     return bool({"avx512_vnni", "avx_vnni"} & flags)
 
