@@ -216,8 +216,9 @@ def variants(specs: list[str], probes_too: bool = True) -> None:
     print(f"wrote {write_result('sentiment_variants', {'rows': rows, 'note': 'macro-F1 on held-out sets; probes: accuracy'})}")
 
 
-def corpus_table(scorers: dict, n_boot: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Mean sentiment per theme x wave of the built-in corpus (codebook themes), under each scorer."""
+def corpus_table(scorers: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean sentiment per theme x wave of the built-in corpus (codebook themes), under each scorer, with the
+    intervals :func:`sentiment_levels` gives (CR2 / Bell-McCaffrey mean, Rao-Scott Wilson shares)."""
     from stakeholder_nlp.corpus import builtin_corpus_path, load_corpus
     from stakeholder_nlp.embedding import EmbeddingCache, embed_texts, load_embedder
     from stakeholder_nlp.sentiment import sentiment_levels
@@ -235,7 +236,7 @@ def corpus_table(scorers: dict, n_boot: int) -> tuple[pd.DataFrame, pd.DataFrame
     for name, sc in scorers.items():
         s = np.asarray(sc.score(corpus.texts), dtype=np.float64)
         lab = list(sc.label(corpus.texts))
-        lv = sentiment_levels(themes.membership, s, lab, q["wave"].tolist(), q["speaker"].tolist(), n_boot=n_boot)
+        lv = sentiment_levels(themes.membership, s, lab, q["wave"].tolist(), q["speaker"].tolist())
         rows.append(lv.assign(scorer=name))
         for w in sorted(q["wave"].unique()):
             sel = (q["wave"] == w).to_numpy()
@@ -248,7 +249,6 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-corpus", action="store_true")
     ap.add_argument("--draws", type=int, default=5)
-    ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--model", default=None, help="sentiment model folder (default: models/sentiment_minilm)")
     ap.add_argument("--limit", type=int, default=0, help="rows per set (a quick dry run; 0: all)")
     ap.add_argument("--skip-speed", action="store_true", help="accuracy only (keeps the JSON's speed figures)")
@@ -330,7 +330,7 @@ def main() -> None:
     curve = few_shot_curve(new, args.draws, limit=args.limit, known=inputs)
     corpus = {}
     if not args.skip_corpus:
-        levels, overall = corpus_table(scorers, args.n_boot)
+        levels, overall = corpus_table(scorers)
         piv = levels.pivot_table(index=["theme_id", "wave"], columns="scorer", values="mean").round(2)
         print(piv.to_string(), flush=True)
         print(overall.round(3).to_string(index=False), flush=True)
