@@ -173,3 +173,15 @@ def test_long_quote_is_scored_on_its_sentences_and_says_how():
     assert d.loc[0, "combine"] == "whole" and d.loc[0, "n_sentences"] == 1
     assert d.loc[1, "combine"] == "sentence-mean-mixed" and d.loc[1, "n_sentences"] == 2
     assert d.loc[1, "min_sentence"] < -0.5 < 0.5 < d.loc[1, "max_sentence"]
+
+
+def test_quote_inputs_combine_sentences_exactly_as_the_scorer_does():
+    from stakeholder_nlp.sentiment.validation import quote_inputs
+
+    s = FakeScorer()
+    texts = ["It was good good good. Then it was bad in some ways for all of the many people who were there.",
+             "Bad. Bad bad bad. Good.", "plain words only", "good but bad and bad"]
+    z, _ = quote_inputs(s, texts)
+    d = s.score_quotes(texts)
+    np.testing.assert_allclose(np.exp(z), d[["p_negative", "p_neutral", "p_positive"]].to_numpy(), atol=1e-9)
+    assert [CLASSES[k] for k in z.argmax(1)] == d["label"].tolist()
