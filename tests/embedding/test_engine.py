@@ -156,3 +156,18 @@ def test_streaming_a_csv_matches_in_memory_embedding(tmp_path):
     vec = np.load(tmp_path / "vec.npy", mmap_mode="r")
     assert res.rows == 2500 and vec.shape == (2500, 32)
     np.testing.assert_array_equal(vec, HashingEmbedder(dim=32).encode(texts))
+
+
+def test_sets_too_large_for_one_blob_use_per_text_rows_only(tmp_path, monkeypatch):
+    """A 1,000,000-text set would exceed SQLite's 1e9-byte blob limit: above SET_CACHE_MAX_BYTES no
+    whole-set row is written, and a rerun still finds every vector."""
+    from stakeholder_nlp.embedding import engine
+
+    texts = [f"comment number {i}" for i in range(300)]
+    monkeypatch.setattr(engine, "SET_CACHE_MAX_BYTES", 300 * 64 * 4 - 1)
+    with EmbeddingCache(tmp_path / "c") as cache:
+        first = embed_texts(texts, HashingEmbedder(dim=64), cache=cache)
+        assert cache._conn.execute("SELECT COUNT(*) FROM text_sets").fetchone()[0] == 0
+        again = embed_texts(texts, HashingEmbedder(dim=64), cache=cache)
+    assert again.n_cached == 300 and again.n_embedded == 0
+    np.testing.assert_array_equal(first.vectors, again.vectors)

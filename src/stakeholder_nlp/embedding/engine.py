@@ -21,6 +21,9 @@ from .cache import EmbeddingCache, set_key
 
 #: unique-text lists at least this long are also stored as one blob for fast whole-set re-runs
 SET_CACHE_MIN = 256
+#: ... and at most this many bytes of vectors: SQLite refuses a blob over 1e9 bytes by default (650,000
+#: texts of 384 floats), and a whole-set read holds the blob and its copy; larger sets use per-text rows
+SET_CACHE_MAX_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,8 @@ def embed_texts(texts: Sequence[str], embedder: Embedder, *, cache: EmbeddingCac
     texts = [str(t) for t in texts]
     unique, inverse = dedupe(texts)
     dim = embedder.dim
-    key = set_key(unique) if cache is not None and len(unique) >= SET_CACHE_MIN else None
+    whole_set = SET_CACHE_MIN <= len(unique) and len(unique) * dim * 4 <= SET_CACHE_MAX_BYTES
+    key = set_key(unique) if cache is not None and whole_set else None
     whole = cache.get_set(embedder.model_id, key, len(unique), dim) if key is not None else None
     if whole is not None:
         out = whole[inverse]
