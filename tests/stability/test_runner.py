@@ -49,7 +49,7 @@ def test_default_n_jobs_uses_workers_on_large_corpora_with_the_same_tables(monke
     texts, x, _ = planted(n_per=20, noise=0.5)
     waves, speakers = _design(len(texts))
     ref = fit_themes(texts, x, topic_model=TopicModel(lemmatizer=_plain))
-    kw = dict(reference=ref, runs=2, lemmatizer=_plain, n_boot=49, sentiment_scores=np.tanh(3 * x[:, 0]))
+    kw = dict(reference=ref, runs=1, lemmatizer=_plain, n_boot=49, sentiment_scores=np.tanh(3 * x[:, 0]))
     used = []
     real_parallel = __import__("joblib").Parallel
     monkeypatch.setattr("joblib.Parallel", lambda n_jobs: used.append(n_jobs) or real_parallel(n_jobs=n_jobs))
