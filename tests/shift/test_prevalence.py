@@ -67,6 +67,9 @@ def test_cell_voiced_by_one_speaker_is_not_estimable_and_never_significant():
     df.loc[(df["wave"] == 2021) & df["speaker"].isin(["2021-1", "2021-2", "2021-3"]), "theme"] = True
     row = run(df)
     assert not row["estimable_a"] and row["estimable_b"] and not row["share_significant"]
+    # its change is published without an interval or test (what the calibration is judged on)
+    assert np.isnan([row["share_diff_lo"], row["share_diff_hi"], row["share_p"], row["share_q"]]).all()
+    assert row["share_diff"] != 0
     lv = prevalence_levels(*_args(df), n_boot=99).set_index("wave")
     assert not lv.loc[2016, "estimable"] and np.isnan(lv.loc[2016, "share_lo"])
     assert lv.loc[2021, "estimable"] and lv.loc[2021, "share_lo"] <= lv.loc[2021, "share"] <= lv.loc[2021, "share_hi"]

@@ -141,15 +141,19 @@ def prevalence_shift(membership: pd.DataFrame, waves: Sequence, speakers: Sequen
         short_a = (qa > 0) & ((va < min_speakers) | (qa < min_quotes))
         short_b = (qb > 0) & ((vb < min_speakers) | (qb < min_quotes))
         absent_n = np.where(qa == 0, ga, np.where(qb == 0, gb, 0))
+        # a cell voiced by fewer than 2 speakers is not estimable: its change gets no interval or test
+        # (README, benchmarks/bench_inference.py: the calibration is judged on the intervals published)
+        ok = (va >= MIN_CELL_SPEAKERS) & (vb >= MIN_CELL_SPEAKERS)
+        lo, hi, p = (np.where(ok, v, np.nan) for v in (res.lo, res.hi, res.p_value))
         df = pd.DataFrame({
             "theme_id": cols, "wave_a": [a] * len(cols), "wave_b": [b] * len(cols), "comparison": kind,
             "n_speakers_a": ga, "n_speakers_b": gb, "speakers_theme_a": va, "speakers_theme_b": vb,
-            "share_a": share_a, "share_b": share_b, "share_diff": res.estimate, "share_diff_lo": res.lo,
-            "share_diff_hi": res.hi, "share_p": res.p_value, "share_test": np.where(status == "absent", "none",
+            "share_a": share_a, "share_b": share_b, "share_diff": res.estimate, "share_diff_lo": lo,
+            "share_diff_hi": hi, "share_p": p, "share_test": np.where(status == "absent", "none",
                                                                                       TEST_NAME),
             "status": status, "estimable_a": va >= MIN_CELL_SPEAKERS, "estimable_b": vb >= MIN_CELL_SPEAKERS,
             "underpowered": short_a | short_b,
-            "share_mdd": np.where(np.isfinite(res.p_value), mdd(res.se, g), np.nan),
+            "share_mdd": np.where(np.isfinite(p), mdd(res.se, g), np.nan),
             "miss_probability": np.where(absent_n > 0, miss_probability(0.2, absent_n), np.nan),
             "detectable_share": np.where(absent_n > 0, detectable_share(absent_n), np.nan),
         })
