@@ -98,8 +98,9 @@ class FineTunedScorer:
     same padded width, a fixed row count per width, so a text always runs in the same input shape).
     ``threads`` defaults to all cores, at most 8. ``logit_bias``: three numbers added to every piece's
     class logits before the softmax (a prior correction); ``None`` reads ``logit_bias`` from the model's
-    config.json (the shipped one was fitted on validation parts only, ``scripts/train_sentiment_bias.py``),
-    ``(0, 0, 0)`` gives the raw network.
+    config.json (zeros when absent: the shipped config has none, because a bias fitted on validation parts by
+    ``scripts/train_sentiment_bias.py`` lowered two held-out sets; see the model card), ``(0, 0, 0)`` gives
+    the raw network.
 
     ONNX Runtime: texts in length-sorted batches of at most ``max_batch_tokens`` padded word pieces, run by
     ``threads`` single-threaded sessions side by side (one batch each at a time). On small matrices this
