@@ -32,6 +32,12 @@ SENTIMENT_SHIFT_COLUMNS = ("theme_id", "wave_a", "wave_b", "comparison", "sentim
                            "sentiment_mdd")
 
 
+def _score_bound(scores: np.ndarray) -> float:
+    """The scores' range is [-bound, bound]: 1 for the scorers' [-1, 1], more if a score lies outside it."""
+    finite = np.abs(scores[np.isfinite(scores)])
+    return max(1.0, float(finite.max())) if finite.size else 1.0
+
+
 def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Sequence[str], waves: Sequence,
                      speakers: Sequence, *, wave_order=None, level: float = 0.95) -> pd.DataFrame:
     """Mean sentiment and the share of each label per theme × wave (:data:`SENTIMENT_LEVEL_COLUMNS`), under
@@ -47,8 +53,7 @@ def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Seque
     order, w_all, rank = resolve_order(waves, wave_order)
     scores = np.asarray(scores, dtype=np.float64)
     onehot = np.stack([np.asarray(labels) == lab for lab in LABELS], axis=1).astype(float)
-    finite = np.abs(scores[np.isfinite(scores)])
-    bound = max(1.0, float(finite.max())) if finite.size else 1.0  # scores lie on [-1, 1]
+    bound = _score_bound(scores)  # a mean stays inside the scores' range
     spk = np.asarray(list(speakers), dtype=object)
     rows = []
     for col in membership.columns:
@@ -99,8 +104,7 @@ def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequenc
     scores = np.asarray(scores, dtype=np.float64)
     # scores lie on [-1, 1]: a difference cannot leave [-2, 2], so the interval is clipped there (at very few
     # speakers the t quantile alone reaches past it); clipping never moves 0 in or out of the interval
-    finite = np.abs(scores[np.isfinite(scores)])
-    bound = 2.0 * max(1.0, float(finite.max())) if finite.size else 2.0
+    bound = 2.0 * _score_bound(scores)
     spk = np.asarray(list(speakers), dtype=object)
     rows = []
     for a, b, kind in comparison_rows(order, wave_a, wave_b):
