@@ -65,7 +65,7 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
             nonresponse: NonResponseRules | None = _DEFAULT_RULES, curation: ThemesFile | None = None,
             phrase_labels: bool = True, wave_order: Sequence | None = None, baseline=None,
             sentiment_labels: pd.DataFrame | None = None, sentiment_adapt: bool = False,
-            learn_from_codes: bool = False, use_context: bool = True) -> Analysis:
+            learn_from_codes: bool = False, use_context: bool = True, coder_fine_tune: bool = False) -> Analysis:
     """Run every stage; ``runs=0`` skips the stability reruns.
 
     ``nonresponse``: rules for answers set aside before themes (``None`` keeps every quote).
@@ -79,12 +79,18 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     ``learn_from_codes``: the codebook coder learns from the quotes that carry human ``codes`` and codes the
     rest (agreement cross-validated by speaker); without it, coding is zero-shot and agreement is measured on
     every coded quote. ``use_context``: codebook coding uses each quote's ``context`` when the corpus has one.
+    ``coder_fine_tune`` (with ``learn_from_codes``): the learned coder runs on an encoder fine-tuned to the coded
+    quotes, fitted afresh for each cross-validation fold and once for the final coding (minutes per fit on a
+    CPU; :mod:`~.themes.tuned`).
     """
     from .sentiment import load_scorer, sentiment_levels, sentiment_shift
     from .shift import content_drift, prevalence_levels, prevalence_shift, prevalence_trend
     from .stability import LemmaLookup, run_stability
     from .themes.terms import Lemmatizer
 
+    if coder_fine_tune and not (learn_from_codes and codebook is not None):
+        raise ValueError("coder_fine_tune tunes the codebook coder to your coding: it needs a codebook and "
+                         "learn_from_codes=True (CLI: --codebook and --codes-col)")
     corpus.require_waves(2)
     from .corpus.waves import infer_wave_order
 
@@ -138,7 +144,8 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
                             topic_model=TopicModel(n_topics, random_state=seed, embedder=embedder,
                                                    lemmatizer=lookup),
                             context=ctx, codes=codes, speakers=speakers, learn=learn_from_codes, cache=cache,
-                            n_boot=min(n_boot, 1000))
+                            n_boot=min(n_boot, 1000), contexts=corpus.contexts if ctx is not None else None,
+                            fine_tune=coder_fine_tune)
         if phrase_labels:
             from .themes.labels import relabel_topics
 
@@ -194,6 +201,7 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
               "codebook": codebook.path if codebook is not None else None,
               "codebook_threshold": themes.threshold,
               "codebook_coding": themes.coding, "learn_from_codes": learn_from_codes,
+              "coder_fine_tune": coder_fine_tune,
               "codebook_context": ctx is not None,
               "wave_order": order.to_dict(),
               "inference": "speakers as clusters, every interval by inverting its test: shares by a Rao-Scott "

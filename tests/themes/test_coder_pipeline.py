@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -91,3 +92,64 @@ def test_themes_command_codes_with_context_and_learns_from_codes_col(tmp_path, m
     assert list(ag["theme_id"]) == ["data", "teams", "weather"] and (ag["n_quotes"] == 50).all()
     assert (ag["evaluation"] == (CROSS_VALIDATED if learn else ZERO_SHOT)).all()
     assert "agreement with your coding" in res.output
+
+
+class _FakeTunedFitter:
+    """Stands in for themes.tuned.TunedFitter: no training, the hashing embedder's vectors; records each fit."""
+
+    calls: list = []
+
+    def __init__(self, codebook, texts, contexts=None, *, steps=200, seed=0, **coder_params):
+        self.codebook, self.texts, self.contexts = codebook, list(texts), contexts
+        type(self).calls.append({"texts": self.texts, "contexts": contexts, "fits": []})
+
+    def __call__(self, y, coded, groups=None):
+        from stakeholder_nlp.themes.coder import ThemeCoder, context_vectors
+        from stakeholder_nlp.themes.tuned import FoldFit
+
+        emb = HashingEmbedder(256)
+        assert not y[~coded].any()  # codes of quotes left out of this fit never reach it
+        type(self).calls[-1]["fits"].append(np.flatnonzero(coded))
+        x = emb.encode(self.texts)
+        ctx = context_vectors(self.contexts, emb) if self.contexts is not None else None
+        coder = ThemeCoder(self.codebook, emb).fit(x, context=ctx, y=y, coded=coded, groups=groups)
+        return FoldFit(coder, emb, x, ctx)
+
+
+def test_analyze_coder_fine_tune_fits_a_tuned_coder_per_fold_and_once_for_the_corpus(monkeypatch):
+    """The opt-in fine-tuned coder reaches analyze: it gets the quotes' texts and contexts, every
+    cross-validation fold tunes its own coder on the other speakers' coded quotes, and run.json says so."""
+    import stakeholder_nlp.themes.tuned as tuned
+    from stakeholder_nlp.pipeline import analyze
+    from stakeholder_nlp.sentiment import VaderScorer
+    from stakeholder_nlp.themes.crossval import CROSS_VALIDATED
+
+    monkeypatch.setattr(tuned, "TunedFitter", _FakeTunedFitter)
+    _FakeTunedFitter.calls = []
+    corpus = _corpus()
+    a = analyze(corpus, HashingEmbedder(256), codebook=parse_codebook(BOOK), sentiment=VaderScorer(), runs=0,
+                n_boot=20, n_topics=2, learn_from_codes=True, coder_fine_tune=True, nonresponse=None)
+    assert a.config["codebook_coding"] == "learned, fine-tuned encoder" and a.config["coder_fine_tune"] is True
+    (call,) = _FakeTunedFitter.calls
+    assert call["texts"] == corpus.texts and call["contexts"] == corpus.contexts
+    coded = np.array([len(c) > 0 for c in corpus.quotes["codes"]])
+    assert len(call["fits"]) == 6  # the final coder on every coded quote, then 5 folds on the others' quotes
+    assert set(call["fits"][0]) == set(np.flatnonzero(coded))
+    assert all(len(f) < coded.sum() for f in call["fits"][1:])
+    assert set(a.agreement["evaluation"]) == {CROSS_VALIDATED}
+
+
+def test_coder_fine_tune_needs_codes(tmp_path):
+    from typer.testing import CliRunner
+
+    from stakeholder_nlp.cli import app
+    from stakeholder_nlp.pipeline import analyze
+
+    p = tmp_path / "c.csv"
+    p.write_text("text,wave,speaker\na b c,1,s1\nd e f,2,s2\n")
+    (tmp_path / "book.toml").write_text(BOOK)
+    res = CliRunner().invoke(app, ["analyze", str(p), "--out", str(tmp_path / "out"), "--codebook",
+                                   str(tmp_path / "book.toml"), "--coder-fine-tune"])
+    assert res.exit_code == 2 and "--coder-fine-tune needs --codes-col" in res.output
+    with pytest.raises(ValueError, match="learn_from_codes"):
+        analyze(_corpus(), HashingEmbedder(256), codebook=parse_codebook(BOOK), coder_fine_tune=True)

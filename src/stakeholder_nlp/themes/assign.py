@@ -55,13 +55,17 @@ def fit_themes(texts: Sequence[str], embeddings: np.ndarray, *, codebook: Codebo
                mode: str | None = None, embedder: Embedder | None = None, topic_model: TopicModel | None = None,
                random_state: int = 0, min_uncoded_for_topics: int = 8, context: np.ndarray | None = None,
                codes: Sequence[Sequence[str]] | None = None, speakers: Sequence | None = None, learn: bool = False,
-               cache=None, n_boot: int = 1000) -> ThemeResult:
+               cache=None, n_boot: int = 1000, contexts: Sequence[str | None] | None = None,
+               fine_tune: bool = False) -> ThemeResult:
     """Fit the themes of a corpus. ``mode`` defaults to ``hybrid`` with a codebook, else ``inductive``.
 
     Codebook themes are coded by :func:`~stakeholder_nlp.themes.crossval.code_corpus` (one decision per
     theme): ``context`` (context embeddings, zeros where none) is used when given; ``codes`` (human codes
     per quote, empty = not coded) give agreement, and with ``learn`` the coder learns from them
-    (agreement cross-validated by ``speakers``). Codebook scores in the result are probabilities."""
+    (agreement cross-validated by ``speakers``). ``fine_tune`` (with ``learn``): the learned coder runs on an
+    encoder fine-tuned to the coded quotes (``texts`` and, with ``context``, ``contexts``, the context strings,
+    are re-embedded by it; minutes per fit, see :mod:`~stakeholder_nlp.themes.tuned`). Codebook scores in the
+    result are probabilities."""
     mode = mode or ("hybrid" if codebook is not None else "inductive")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
@@ -78,7 +82,8 @@ def fit_themes(texts: Sequence[str], embeddings: np.ndarray, *, codebook: Codebo
         from .crossval import code_corpus
 
         coding = code_corpus(codebook, embedder, emb, context=context, codes=codes, speakers=speakers, learn=learn,
-                             seed=random_state, cache=cache, n_boot=n_boot)
+                             seed=random_state, cache=cache, n_boot=n_boot, texts=texts, contexts=contexts,
+                             fine_tune=fine_tune)
         threshold = coding.coder.threshold
         codebook_part = (codebook, coding.probability, coding.membership)
     result = _assemble(texts, emb, mode, codebook_part, threshold, topic_model or TopicModel(
