@@ -3,11 +3,13 @@ zero-shot topic assignment, in one run.
 
     .venv/bin/python benchmarks/bench_codebook.py [--draws 20] [--nhs-draws 3]
     .venv/bin/python benchmarks/bench_codebook.py --fine-tune gp|nhs --first-draw 0 --draws 2 [--steps 200]
+    .venv/bin/python benchmarks/bench_codebook.py --ceilings                 # -> results/codebook_ceilings.json
+    .venv/bin/python benchmarks/bench_codebook.py --ceiling-fine-tune 3000   # -> results/codebook_ceiling_finetune.json
 
 GP-cluster corpus (120 quotes): the table-row codes are the human coding (the shipped codebook's
 ``human_codes``). Zero-shot kappa per theme (95% speaker-bootstrap interval); learned kappa with 10%, 25%
 and 50% of the speakers' quotes coded (``--draws`` random draws of speakers; kappa on the other speakers'
-quotes only, beside the zero-shot kappa and the previous learner (fixed ``C=0.3``) on the same quotes; as the
+quotes only, beside the zero-shot kappa and the learner before (embedding only, no words) on the same quotes; as the
 mean of per-draw kappas and pooled over draws), and 5-fold speaker-grouped cross-validation with every quote
 coded (what ``analyze --codes-col`` reports).
 NHS FFT phase 1 (10,302 comments, 9 categories, exactly one per comment): benchmarks/nhs_fft_codebook.toml
@@ -109,7 +111,8 @@ def gp(embedder, draws: int, seed: int) -> dict:
 
     corpus = read_jsonl(ROOT / "corpus" / "gp_clusters" / "quotes.jsonl")
     book = load_codebook(GP_CODEBOOK)
-    x = embed(corpus.texts, embedder)
+    texts = list(corpus.texts)
+    x = embed(texts, embedder)
     from stakeholder_nlp.embedding import EmbeddingCache
 
     with EmbeddingCache(ROOT / "models" / "cache") as cache:
@@ -144,7 +147,7 @@ def gp(embedder, draws: int, seed: int) -> dict:
     uniq = np.unique(groups)
     curve = {}
     for frac in (0.10, 0.25, 0.50):
-        learned, prev, zero, n_coded, chosen = [], [], [], [], []
+        learned, prev, zero, n_coded, chosen, fit_s, prev_fit_s = [], [], [], [], [], [], []
         pooled = {"human": [], "learned": [], "previous": [], "zero": []}
         z = coder().fit(x, context=ctx)
         for r in range(draws):
@@ -155,9 +158,14 @@ def gp(embedder, draws: int, seed: int) -> dict:
                     break
                 coded |= groups == s
             y = np.where(coded[:, None], h, False)
-            c = coder().fit(x, context=ctx, y=y, coded=coded, groups=groups)
-            p = coder(C=0.3).fit(x, context=ctx, y=y, coded=coded, groups=groups)  # last session's learner
-            held = {"learned": c.predict(x[~coded], context=ctx[~coded]).to_numpy(),
+            t = time.perf_counter()
+            c = coder().fit(x, context=ctx, y=y, coded=coded, groups=groups, texts=texts)
+            fit_s.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            p = coder(text_features=False).fit(x, context=ctx, y=y, coded=coded, groups=groups)  # the learner before
+            prev_fit_s.append(time.perf_counter() - t)
+            held_texts = [texts[i] for i in np.flatnonzero(~coded)]
+            held = {"learned": c.predict(x[~coded], context=ctx[~coded], texts=held_texts).to_numpy(),
                     "previous": p.predict(x[~coded], context=ctx[~coded]).to_numpy(),
                     "zero": z.predict(x[~coded], context=ctx[~coded]).to_numpy()}
             learned.append(kappa_columns(h[~coded], held["learned"]))
@@ -167,7 +175,7 @@ def gp(embedder, draws: int, seed: int) -> dict:
             for k, m in held.items():
                 pooled[k].append(m)
             n_coded.append(int(coded.sum()))
-            chosen.append(c.C_)
+            chosen.append((c.C_, c.text_scale_))
         learned, prev, zero = np.array(learned), np.array(prev), np.array(zero)
         ph = np.vstack(pooled["human"])
         import warnings
@@ -176,7 +184,8 @@ def gp(embedder, draws: int, seed: int) -> dict:
             warnings.simplefilter("ignore", RuntimeWarning)
             curve[f"{int(frac * 100)}%"] = {
                 "draws": draws, "mean_quotes_coded": float(np.mean(n_coded)),
-                "C_chosen": {str(k): int(v) for k, v in zip(*np.unique(chosen, return_counts=True), strict=True)},
+                "C_and_text_scale_chosen": {str(k): chosen.count(k) for k in sorted(set(chosen))},
+                "fit_s_median": float(np.median(fit_s)), "previous_fit_s_median": float(np.median(prev_fit_s)),
                 "learned_kappa": np.nanmean(learned, 0).tolist(), "learned_mean": float(np.nanmean(learned)),
                 "learned_mean_sd_over_draws": float(np.nanstd(np.nanmean(learned, 1))),
                 "previous_learner_mean": float(np.nanmean(prev)),
@@ -191,7 +200,7 @@ def gp(embedder, draws: int, seed: int) -> dict:
                 "pooled_zero_shot_mean": mean_kappa(ph, np.vstack(pooled["zero"]))}
     out["learned"] = curve
     cv = cross_validated_predictions(lambda: coder(), x, y=h, coded=np.ones(len(x), bool), groups=groups,
-                                     context=ctx, n_splits=5, random_state=seed)
+                                     context=ctx, n_splits=5, random_state=seed, texts=texts)
     table = agreement_table(h, cv.predictions.to_numpy(), book, groups, evaluation=CROSS_VALIDATED, n_boot=2000,
                             seed=seed)
     out["cv5_all_coded"] = {"kappa": table["kappa"].tolist(), "kappa_lo": table["kappa_lo"].tolist(),
@@ -229,7 +238,8 @@ def nhs(embedder, draws: int, seed: int, per_category: int = 50) -> dict:
     df = df[df["feedback"].fillna("").str.strip() != ""].reset_index(drop=True)
     book = load_codebook(NHS_CODEBOOK)
     t = time.perf_counter()
-    x = embed(df["feedback"].astype(str).tolist(), embedder)
+    texts = df["feedback"].astype(str).tolist()
+    x = embed(texts, embedder)
     embed_s = time.perf_counter() - t
     h = book.human_matrix([[c] for c in df["label"]])
     phrases = embed(ThemeCoder(book, embedder).phrases(), embedder)
@@ -248,7 +258,7 @@ def nhs(embedder, draws: int, seed: int, per_category: int = 50) -> dict:
                         time.perf_counter() - t, "themes_per_quote": float(m.sum(1).mean()),
                         "human_prevalence": h.mean(0).tolist(), "machine_prevalence": m.mean(0).tolist()}
     for design in ("per_category", "random"):
-        learned, prev, zero, chosen, fit_s = [], [], [], [], []
+        learned, prev, zero, chosen, fit_s, prev_fit_s = [], [], [], [], [], []
         for r in range(draws):
             rng = np.random.default_rng(seed + r)
             coded = np.zeros(len(x), dtype=bool)
@@ -260,18 +270,21 @@ def nhs(embedder, draws: int, seed: int, per_category: int = 50) -> dict:
                 coded[rng.choice(len(x), size=per_category * h.shape[1], replace=False)] = True
             y = np.where(coded[:, None], h, False)
             t = time.perf_counter()
-            c = ThemeCoder(book, embedder, phrase_vectors=phrases).fit(x, y=y, coded=coded)
+            c = ThemeCoder(book, embedder, phrase_vectors=phrases).fit(x, y=y, coded=coded, texts=texts)
             fit_s.append(time.perf_counter() - t)
-            p = ThemeCoder(book, embedder, phrase_vectors=phrases, C=0.3).fit(x, y=y, coded=coded)
-            learned.append(kappa_columns(h[~coded], c.predict(x[~coded]).to_numpy()))
+            t = time.perf_counter()  # the learner before (embedding only)
+            p = ThemeCoder(book, embedder, phrase_vectors=phrases, text_features=False).fit(x, y=y, coded=coded)
+            prev_fit_s.append(time.perf_counter() - t)
+            held_texts = [texts[i] for i in np.flatnonzero(~coded)]
+            learned.append(kappa_columns(h[~coded], c.predict(x[~coded], texts=held_texts).to_numpy()))
             prev.append(kappa_columns(h[~coded], p.predict(x[~coded]).to_numpy()))
             zero.append(kappa_columns(h[~coded], m[~coded]))
-            chosen.append(c.C_)
+            chosen.append([c.C_, c.text_scale_])
         out["learned" if design == "per_category" else "learned_random_sample"] = {
             "design": design, "coded": int(coded.sum()), "draws": draws, "kappa": np.mean(learned, 0).tolist(),
             "mean": float(np.mean(learned)), "previous_learner_mean": float(np.mean(prev)),
-            "previous_learner_kappa": np.mean(prev, 0).tolist(), "C_chosen": [float(v) for v in chosen],
-            "zero_shot_mean_same_quotes": float(np.mean(zero)), "fit_s": fit_s}
+            "previous_learner_kappa": np.mean(prev, 0).tolist(), "C_and_text_scale_chosen": chosen,
+            "zero_shot_mean_same_quotes": float(np.mean(zero)), "fit_s": fit_s, "previous_fit_s": prev_fit_s}
     rng = np.random.default_rng(seed)
     half = rng.permutation(len(x))
     tr, te = half[: len(x) // 2], half[len(x) // 2:]
@@ -358,7 +371,8 @@ def fine_tune_draws(embedder, which: str, first: int, draws: int, steps: int, se
         fit_s = time.perf_counter() - t
         held = ~coded
         tuned = fold.coder.predict(fold.x[held], context=None if fold.context is None else fold.context[held])
-        current = ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed).fit(
+        # "current": the embedding-only learner these draws were first compared with (results accumulate)
+        current = ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed, text_features=False).fit(
             x, context=ctx, y=y, coded=coded, groups=groups)
         cx = None if ctx is None else ctx[held]
         preds = {"fine_tuned": tuned.to_numpy(), "current": current.predict(x[held], context=cx).to_numpy(),
@@ -386,6 +400,178 @@ def fine_tune_draws(embedder, which: str, first: int, draws: int, steps: int, se
     print(which, {k: round(v["pooled_mean"], 3) for k, v in summary.items() if isinstance(v, dict)}, path)
 
 
+def _gp_data(embedder):
+    from stakeholder_nlp.corpus import read_jsonl
+    from stakeholder_nlp.embedding import EmbeddingCache
+    from stakeholder_nlp.themes import load_codebook
+    from stakeholder_nlp.themes.coder import context_vectors
+    from stakeholder_nlp.themes.crossval import speaker_groups
+
+    corpus = read_jsonl(ROOT / "corpus" / "gp_clusters" / "quotes.jsonl")
+    book = load_codebook(GP_CODEBOOK)
+    texts = list(corpus.texts)
+    with EmbeddingCache(ROOT / "models" / "cache") as cache:
+        ctx = context_vectors(corpus.contexts, embedder, cache=cache)
+    return (book, texts, embed(texts, embedder), ctx, book.human_matrix(corpus.quotes["codes"].tolist()),
+            speaker_groups(corpus.quotes["speaker"].tolist()))
+
+
+def _nhs_data(embedder):
+    from stakeholder_nlp.themes import load_codebook
+
+    df = pd.read_csv(require(DATA / "nhs_fft_phase1" / "text_data.csv"))
+    df = df[df["feedback"].fillna("").str.strip() != ""].reset_index(drop=True)
+    book = load_codebook(NHS_CODEBOOK)
+    texts = df["feedback"].astype(str).tolist()
+    return book, texts, embed(texts, embedder), book.human_matrix([[c] for c in df["label"]]), df
+
+
+def ceilings(embedder, seed: int) -> dict:
+    """What full supervision reaches, the evidence for the goals that stay missed.
+
+    GP: every other speaker coded (10-fold cross-validation grouped by speaker, ~90% of the speakers coded
+    per fold; fold seeds 0-2): zero-shot, the learner before (embedding only), the default learner
+    (embedding + words), and a weak-prior learner (``C = 10``). NHS: a random 80% of the comments coded
+    (8,242; and a random half, as the earlier ceiling), scored on the rest: the default learner (one-vs-rest,
+    its 0.3 threshold, and the top theme), multinomial logistic regressions on the embeddings and on
+    embeddings + TF-IDF (C chosen on a validation fifth of the training part), a linear SVM on TF-IDF. NHS
+    zero-shot: per category kappa, precision, recall and where each human category's comments go."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+    from sklearn.svm import LinearSVC
+
+    from stakeholder_nlp.themes.coder import ThemeCoder
+    from stakeholder_nlp.themes.crossval import kappa_columns
+
+    out: dict = {}
+    book, texts, x, ctx, h, groups = _gp_data(embedder)
+    phrases = embed(ThemeCoder(book, embedder).phrases(), embedder)
+    zero = ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed).fit(x, context=ctx)
+    learners = {"default (embedding + words)": {}, "before (embedding only)": {"text_features": False},
+                "weak prior C=10, embedding + words": {"C": 10.0}}
+    gp_res: dict = {k: [] for k in ["zero-shot", *learners]}
+    for fold_seed in (0, 1, 2):
+        pred = {k: np.zeros(h.shape, dtype=bool) for k in gp_res}
+        for tr, te in GroupKFold(n_splits=10, shuffle=True, random_state=fold_seed).split(x, groups=groups):
+            coded = np.zeros(len(x), dtype=bool)
+            coded[tr] = True
+            y = np.where(coded[:, None], h, False)
+            pred["zero-shot"][te] = zero.predict(x[te], context=ctx[te]).to_numpy()
+            for name, kw in learners.items():
+                c = ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed, **kw).fit(
+                    x, context=ctx, y=y, coded=coded, groups=groups, texts=texts)
+                pred[name][te] = c.predict(x[te], context=ctx[te], texts=[texts[i] for i in te]).to_numpy()
+        for name, m in pred.items():
+            gp_res[name].append(kappa_columns(h, m).tolist())
+        print("GP 90% coded, fold seed", fold_seed, {k: round(float(np.nanmean(v[-1])), 3) for k, v in gp_res.items()},
+              flush=True)
+    out["gp_90pct_speakers_coded"] = {
+        "design": "10-fold CV grouped by speaker (each fold: ~90% of speakers coded), fold seeds 0-2",
+        "themes": book.ids, "kappa_per_seed": gp_res,
+        "mean": {k: float(np.mean([np.nanmean(r) for r in v])) for k, v in gp_res.items()},
+        "kappa_mean_over_seeds": {k: np.nanmean(np.array(v, dtype=float), axis=0).tolist() for k, v in gp_res.items()}}
+
+    book, texts, x, h, df = _nhs_data(embedder)
+    phrases = embed(ThemeCoder(book, embedder).phrases(), embedder)
+    onehot = np.eye(h.shape[1], dtype=bool)
+    lab = h.argmax(1)
+    nhs_res = {}
+    for share in (0.8, 0.5):
+        perm = np.random.default_rng(seed).permutation(len(x))
+        n_tr = int(round(share * len(x)))
+        tr, te = np.sort(perm[:n_tr]), np.sort(perm[n_tr:])
+        res: dict = {"coded": len(tr), "scored": len(te)}
+
+        def score(name, m, t0, res=res, te=te, share=share):
+            k = kappa_columns(h[te], m)
+            res[name] = {"kappa": k.tolist(), "mean": float(np.nanmean(k)), "fit_s": time.perf_counter() - t0}
+            print(f"NHS {share:.0%} coded: {name}: {res[name]['mean']:.3f} ({res[name]['fit_s']:.0f} s)", flush=True)
+
+        coded = np.zeros(len(x), dtype=bool)
+        coded[tr] = True
+        t0 = time.perf_counter()
+        c = ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed, C=10.0).fit(
+            x, y=np.where(coded[:, None], h, False), coded=coded, texts=texts)
+        p = c.predict_proba(x[te], texts=[texts[i] for i in te]).to_numpy()
+        score("our learner C=10, embedding + words, threshold 0.3", p >= 0.3, t0)
+        score("our learner C=10, embedding + words, top theme", onehot[p.argmax(1)], t0)
+        inner = np.random.default_rng(seed + 1).permutation(tr)
+        fit_part, val = inner[len(tr) // 5:], inner[: len(tr) // 5]
+        vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, stop_words="english",
+                              max_features=20000).fit([texts[i] for i in tr])
+        from scipy import sparse
+
+        words = vec.transform(texts)
+        feats = {"embedding": x, "embedding + TF-IDF": sparse.hstack([sparse.csr_matrix(x), words], format="csr"),
+                 "TF-IDF": words}
+        for fname, f in feats.items():
+            t0 = time.perf_counter()
+            if fname == "TF-IDF":
+                grid, make = (0.1, 0.3, 1.0), (lambda C: LinearSVC(C=C))
+                name = "linear SVM on TF-IDF"
+            else:
+                grid, make = (1.0, 10.0, 100.0), (lambda C: LogisticRegression(C=C, max_iter=3000))
+                name = f"multinomial logistic regression on {fname}"
+            val_k = [np.nanmean(kappa_columns(h[val], onehot[make(C).fit(f[fit_part], lab[fit_part]).predict(f[val])]))
+                     for C in grid]
+            best = grid[int(np.argmax(val_k))]
+            m = onehot[make(best).fit(f[tr], lab[tr]).predict(f[te])]
+            score(f"{name} (C={best} on validation)", m, t0)
+        nhs_res[f"{int(share * 100)}%_coded"] = res
+    out["nhs_full_supervision"] = nhs_res
+    z = ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed).fit(x)
+    m = z.predict(x).to_numpy()
+    k = kappa_columns(h, m)
+    ids = book.ids
+    out["nhs_zero_shot"] = {
+        "themes": ids, "kappa": k.tolist(), "mean": float(np.nanmean(k)), "human_n": h.sum(0).tolist(),
+        "machine_n": m.sum(0).tolist(), "precision": ((h & m).sum(0) / np.maximum(1, m.sum(0))).tolist(),
+        "recall": ((h & m).sum(0) / h.sum(0)).tolist(), "no_theme_share": float((m.sum(1) == 0).mean()),
+        # per human category (rows): the share of its comments the coder gives each theme, and no theme
+        "where_each_category_goes": {ids[i]: dict(zip([*ids, "(none)"], [float(m[lab == i, j].mean()) for j in range(
+            len(ids))] + [float((m[lab == i].sum(1) == 0).mean())], strict=True)) for i in range(len(ids))},
+        "care_received_recall_by_subcategory": {
+            str(sc): [int(n), float(r)] for sc, (n, r) in df.assign(hit=m[:, ids.index("care_received")]).loc[
+                lab == ids.index("care_received")].groupby("subcategory")["hit"].agg(["size", "mean"]).iterrows()}}
+    return out
+
+
+def ceiling_fine_tune(embedder, n_coded: int, steps: int, seed: int) -> dict:
+    """NHS: the fine-tuned coder (TunedFitter) learned from ``n_coded`` comments drawn at random from the
+    ceilings' 80% training part, scored on the same held-out 20% as :func:`ceilings`; beside it the default
+    learner and the embedding-only learner on the same coded comments."""
+    from stakeholder_nlp.themes.coder import ThemeCoder
+    from stakeholder_nlp.themes.crossval import kappa_columns
+    from stakeholder_nlp.themes.finetune import LowerStates
+    from stakeholder_nlp.themes.tuned import TunedFitter
+
+    book, texts, x, h, _ = _nhs_data(embedder)
+    phrases = embed(ThemeCoder(book, embedder).phrases(), embedder)
+    perm = np.random.default_rng(seed).permutation(len(x))
+    n_tr = int(round(0.8 * len(x)))
+    te = np.sort(perm[n_tr:])
+    coded = np.zeros(len(x), dtype=bool)
+    coded[np.random.default_rng(seed + 2).choice(perm[:n_tr], size=n_coded, replace=False)] = True
+    y = np.where(coded[:, None], h, False)
+    held_texts = [texts[i] for i in te]
+    out = {"coded": n_coded, "scored": len(te), "steps": steps, "themes": book.ids}
+    t = time.perf_counter()
+    fold = TunedFitter(book, texts, None, steps=steps, states=LowerStates(), seed=seed)(y, coded)
+    fit_s = time.perf_counter() - t
+    preds = {"fine-tuned encoder": fold.coder.predict(fold.x[te]).to_numpy()}
+    for name, kw in (("default (embedding + words)", {}), ("before (embedding only)", {"text_features": False})):
+        c = ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed, **kw).fit(
+            x, y=y, coded=coded, texts=texts)
+        preds[name] = c.predict(x[te], texts=held_texts).to_numpy()
+    for name, m in preds.items():
+        k = kappa_columns(h[te], m)
+        out[name] = {"kappa": k.tolist(), "mean": float(np.nanmean(k))}
+    out["fine_tune_fit_s"] = fit_s
+    print({k: round(v["mean"], 3) for k, v in out.items() if isinstance(v, dict)}, f"fit {fit_s:.0f} s", flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--draws", type=int, default=20)
@@ -394,6 +580,10 @@ def main() -> None:
     ap.add_argument("--skip-nhs", action="store_true")
     ap.add_argument("--fine-tune", choices=("gp", "nhs"), help="only the fine-tuned coder's draws for one set "
                     "(accumulated in results/codebook_finetune.json)")
+    ap.add_argument("--ceilings", action="store_true", help="only the ceilings: GP with ~90% of speakers coded, "
+                    "NHS with 80% coded, NHS zero-shot per category (-> results/codebook_ceilings.json)")
+    ap.add_argument("--ceiling-fine-tune", type=int, metavar="N", help="only the NHS ceiling of the fine-tuned "
+                    "coder learned from N comments (-> results/codebook_ceiling_finetune.json)")
     ap.add_argument("--first-draw", type=int, default=0)
     ap.add_argument("--steps", type=int, default=200)
     args = ap.parse_args()
@@ -402,6 +592,13 @@ def main() -> None:
     embedder = load_embedder("fast", cache_dir=ROOT / "models" / "cache")
     if args.fine_tune:
         fine_tune_draws(embedder, args.fine_tune, args.first_draw, args.draws, args.steps, args.seed)
+        return
+    if args.ceiling_fine_tune:
+        print(write_result("codebook_ceiling_finetune", {"model_id": embedder.model_id, **ceiling_fine_tune(
+            embedder, args.ceiling_fine_tune, args.steps, args.seed)}))
+        return
+    if args.ceilings:
+        print(write_result("codebook_ceilings", {"model_id": embedder.model_id, **ceilings(embedder, args.seed)}))
         return
     res = {"model_id": embedder.model_id, "gp_clusters": gp(embedder, args.draws, args.seed)}
     g = res["gp_clusters"]
@@ -418,15 +615,16 @@ def main() -> None:
     for k, v in g["learned"].items():
         print(f"GP learned {k}: {v['learned_mean']:.3f} (previous learner {v['previous_learner_mean']:.3f}, zero-shot "
               f"on the same quotes {v['zero_shot_mean_same_quotes']:.3f}); pooled over draws {v['pooled_learned_mean']:.3f}"
-              f" (previous {v['pooled_previous_mean']:.3f}, zero-shot {v['pooled_zero_shot_mean']:.3f}); C {v['C_chosen']}",
+              f" (previous {v['pooled_previous_mean']:.3f}, zero-shot {v['pooled_zero_shot_mean']:.3f}); C, words "
+              f"{v['C_and_text_scale_chosen']}; fit {v['fit_s_median']:.1f}s vs {v['previous_fit_s_median']:.1f}s",
               flush=True)
     if not args.skip_nhs:
         res["nhs_fft"] = n = nhs(embedder, args.nhs_draws, args.seed)
         print("NHS zero-shot per category:", dict(zip(n["themes"], np.round(n["zero_shot"]["kappa"], 2), strict=True)))
         print(f"NHS mean kappa: today {n['today']['mean']:.3f} | zero-shot {n['zero_shot']['mean']:.3f} (codebook v1 "
               f"{n.get('zero_shot_codebook_v1', {}).get('mean', float('nan')):.3f}) | learned (50/category) "
-              f"{n['learned']['mean']:.3f} (previous learner {n['learned']['previous_learner_mean']:.3f}; C "
-              f"{n['learned']['C_chosen']}) | random 450 {n['learned_random_sample']['mean']:.3f} | supervised "
+              f"{n['learned']['mean']:.3f} (previous learner {n['learned']['previous_learner_mean']:.3f}; C, words "
+              f"{n['learned']['C_and_text_scale_chosen']}) | random 450 {n['learned_random_sample']['mean']:.3f} | supervised "
               f"ceiling {n['supervised_ceiling']['mean']:.3f} | BERTopic default "
               f"{n['bertopic_zero_shot']['default_mean']:.3f}, best {n['bertopic_zero_shot']['best_mean']:.3f}",
               flush=True)

@@ -191,19 +191,26 @@ def test_agreement_is_never_measured_on_quotes_the_coder_learned_from(book, emb)
     seen = []
 
     class Spy(ThemeCoder):
-        def fit(self, x, *, context=None, y=None, coded=None, groups=None):
+        def fit(self, x, *, context=None, y=None, coded=None, groups=None, texts=None):
             seen.append(np.flatnonzero(coded))
-            return super().fit(x, context=context, y=y, coded=coded, groups=groups)
+            out = super().fit(x, context=context, y=y, coded=coded, groups=groups, texts=texts)
+            vocab.append(set(self.vectorizer_.vocabulary_))
+            return out
 
+    vocab = []
     groups = speaker_groups(speakers)
-    cv = cross_validated_predictions(lambda: Spy(book, emb), x, y=y, coded=coded, groups=groups, n_splits=4)
+    cv = cross_validated_predictions(lambda: Spy(book, emb), x, y=y, coded=coded, groups=groups, n_splits=4,
+                                     texts=texts)
     assert len(seen) == len(cv.trained_on) == 4
     assert cv.evaluated.sum() == coded.sum() and not cv.evaluated[~coded].any()
+    analyse = ThemeCoder(book, emb).fit(x, y=y, texts=texts).vectorizer_.build_analyzer()
     for f, learned_from in enumerate(seen):
         scored = np.flatnonzero(cv.fold == f)
         assert not set(scored) & set(learned_from)
         assert not set(groups[scored]) & set(groups[learned_from])  # nor any quote of the same speaker
         assert coded[learned_from].all()
+        # the words it reads come from the quotes it learned from (vocabulary fitted inside the fold)
+        assert vocab[f] <= {t for i in learned_from for t in analyse(texts[i])}
 
 
 def test_unattributed_quotes_are_their_own_group():
@@ -255,3 +262,38 @@ def test_a_bad_prior_strength_is_refused(book, emb):
     texts, codes, _ = _corpus(2)
     with pytest.raises(ValueError, match="C must be a positive number or 'auto'"):
         ThemeCoder(book, emb, C="weak").fit(emb.encode(texts), y=book.human_matrix(codes))
+
+
+class BlindEmbedder:
+    """Every text gets (nearly) the same vector: the embedding says nothing about a quote's theme."""
+
+    model_id = "blind-test"
+    dim = 8
+
+    def encode(self, texts, *, batch_size: int = 32) -> np.ndarray:
+        rng = np.random.default_rng(0)
+        out = np.ones((len(texts), self.dim), dtype=np.float32) + 0.01 * rng.standard_normal((len(texts), self.dim))
+        return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_a_learned_coder_reads_the_coded_quotes_words_when_given_their_texts(book):
+    """Where the embedding carries nothing, the words of the coded quotes (TF-IDF, vocabulary from the coded
+    quotes only) still teach the coder: 'fax' marks data, 'rota' marks teams."""
+    emb = BlindEmbedder()
+    marks = {"data": "the fax machine again", "teams": "the rota was changed"}
+    texts, codes = [], []
+    for i in range(12):
+        for theme, code in (("data", "Data access"), ("teams", "MDT")):
+            texts.append(f"{marks[theme]} {i}")
+            codes.append([code])
+    x = emb.encode(texts)
+    y = book.human_matrix(codes)
+    words = ThemeCoder(book, emb, C=10.0).fit(x, y=y, texts=texts)
+    blind = ThemeCoder(book, emb, C=10.0, text_features=False).fit(x, y=y, texts=texts)
+    new = ["a fax came in", "the rota is out"]
+    xn = emb.encode(new)
+    assert words.predict(xn, texts=new)[["data", "teams"]].to_numpy().tolist() == [[True, False], [False, True]]
+    p = blind.predict_proba(xn, texts=new)[["data", "teams"]].to_numpy()
+    assert np.abs(p[0] - p[1]).max() < 0.05  # without the words the two quotes are indistinguishable
+    with pytest.raises(ValueError, match="pass texts="):
+        words.predict(xn)

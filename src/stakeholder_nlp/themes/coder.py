@@ -23,6 +23,12 @@ Learned (``fit(..., y=..., coded=...)``)
     log-loss summed over themes, and the *strongest* prior within one standard error of the best (the
     one-standard-error rule), so that a noisy inner estimate falls back on the codebook rather than on a
     few coded quotes.
+Words (``text_features=True``, the default, when ``fit`` is given the quotes' ``texts``)
+    The learned coder's features are the embedding beside ``s`` × the TF-IDF of the quote's word unigrams
+    and bigrams (vocabulary fitted on the coded quotes only: inside a cross-validation fold, on that fold's
+    training quotes), so a word the coders keep pairing with a theme counts even where the embedding blurs
+    it. ``C="auto"`` chooses the words' weight ``s`` from :data:`TEXT_SCALES` with the prior (the smallest
+    weight at the chosen prior within the one-standard-error band).
 Context
     When context vectors are given (the embedding of the sentence or turn around each quote, zeros where
     there is none), a quote is represented by ``normalise(quote + context_weight * context)``.
@@ -44,6 +50,12 @@ from .codebook import Codebook
 
 #: prior strengths (``C``) that ``C="auto"`` chooses among
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
+#: weights of the TF-IDF block beside the embedding that ``C="auto"`` chooses among (learned coder with texts)
+TEXT_SCALES = (0.5, 1.0, 2.0)
+#: the TF-IDF vocabulary's largest size (most frequent terms among the coded quotes)
+TEXT_MAX_FEATURES = 20000
+#: a learned coder reads the coded quotes' words beside their embeddings when it is given their texts
+TEXT_FEATURES_DEFAULT = True
 
 
 def mix_context(x: np.ndarray, context: np.ndarray | None, weight: float) -> np.ndarray:
@@ -90,12 +102,15 @@ class ThemeCoder:
         Embeddings of :meth:`phrases`, when already computed (cross-validation fits many coders).
     cache : EmbeddingCache, optional
     random_state : int
+    text_features : bool
+        A learned coder also reads the coded quotes' words (TF-IDF) when ``fit`` gets their ``texts``; it then
+        needs ``texts`` to predict. The weight used is ``text_scale_`` (``None``: embedding only).
     """
 
     def __init__(self, codebook: Codebook, embedder: Embedder, *, context_weight: float = 0.5,
                  threshold: float = 0.3, C: float | str = "auto", none_score: float | None = -0.5,
                  phrase_vectors: np.ndarray | None = None, cache: EmbeddingCache | None = None,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, text_features: bool = TEXT_FEATURES_DEFAULT) -> None:
         self.codebook = codebook
         self.embedder = embedder
         self.context_weight = context_weight
@@ -105,6 +120,7 @@ class ThemeCoder:
         self.phrase_vectors = phrase_vectors
         self.cache = cache
         self.random_state = random_state
+        self.text_features = text_features
 
     # -- codebook phrases -------------------------------------------------------------------------------
     def phrases(self) -> list[str]:
@@ -154,14 +170,17 @@ class ThemeCoder:
 
     # -- fitting ----------------------------------------------------------------------------------------
     def fit(self, x: np.ndarray, *, context: np.ndarray | None = None, y: np.ndarray | None = None,
-            coded: np.ndarray | None = None, groups: Sequence | None = None) -> ThemeCoder:
+            coded: np.ndarray | None = None, groups: Sequence | None = None,
+            texts: Sequence[str] | None = None) -> ThemeCoder:
         """Fit on the quotes to be coded.
 
         ``x``: quote embeddings (the learned coder learns from its coded rows);
         ``context``: context embeddings, zeros where none; ``y``: quote × theme booleans of human codes;
         ``coded``: which rows of ``y`` are coded (default: rows with at least one theme). Without ``y``
         (or with no coded quote) the coder is zero-shot. ``groups`` (speakers, one per row of ``x``): the
-        inner cross-validation of ``C="auto"`` keeps each speaker's quotes in one fold.
+        inner cross-validation of ``C="auto"`` keeps each speaker's quotes in one fold. ``texts`` (one per
+        row of ``x``; with ``text_features``): a learned coder also reads the coded quotes' words (TF-IDF of
+        word unigrams and bigrams, vocabulary from the coded quotes only), and then needs ``texts`` to predict.
         """
         self._embed_codebook()
         v = mix_context(x, context, self.context_weight)
@@ -175,16 +194,39 @@ class ThemeCoder:
         self.weights_: np.ndarray | None = None
         self.n_coded_ = 0
         self.C_: float | None = None
+        self.vectorizer_ = None
+        self.text_scale_: float | None = None
         if y is not None:
             y = np.asarray(y, dtype=bool).reshape(len(v), n_t)
             coded = y.any(axis=1) if coded is None else np.asarray(coded, dtype=bool)
             if coded.any():
                 g = None if groups is None else np.asarray(list(groups), dtype=object).astype(str)[coded]
-                self.C_ = self._choose_C(v[coded], y[coded], g)
-                self.weights_ = self._fit_learned(v[coded], y[coded], self.C_)
+                words = None
+                if self.text_features and texts is not None:
+                    if len(texts) != len(v):
+                        raise ValueError(f"texts has {len(texts)} entries; expected one per row of x ({len(v)})")
+                    words = self._fit_vectorizer([str(texts[i]) for i in np.flatnonzero(coded)])
+                off = self._zero_shot_logit(v[coded])
+                self.C_, self.text_scale_ = self._choose_C(v[coded], words, y[coded], off, g)
+                self.weights_ = self._fit_learned(_design(v[coded], words, self.text_scale_), y[coded], self.C_,
+                                                  offset=off)
                 self.n_coded_ = int(coded.sum())
         self.mode_ = "learned" if self.weights_ is not None else "zero-shot"
         return self
+
+    def _fit_vectorizer(self, coded_texts: list[str]):
+        """TF-IDF of word unigrams and bigrams (sublinear tf, English stop words out, a term in at least two
+        coded quotes), fitted on the coded quotes; ``None`` when they share no such term."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, stop_words="english",
+                              max_features=TEXT_MAX_FEATURES)
+        try:
+            words = vec.fit_transform(coded_texts)
+        except ValueError:  # no term in two coded quotes (a handful of short quotes)
+            return None
+        self.vectorizer_ = vec
+        return words
 
     def _calibrate_temperature(self) -> float:
         """Softmax temperature maximising the left-out likelihood of each example's own theme."""
@@ -200,13 +242,17 @@ class ThemeCoder:
         nll = [-np.log(self._softmax(z, t)[np.arange(len(own)), own] + 1e-12).mean() for t in grid]
         return float(grid[int(np.argmin(nll))])
 
-    def _choose_C(self, v: np.ndarray, y: np.ndarray, groups: np.ndarray | None) -> float:
-        """``C``, or for ``"auto"`` the strongest prior of :data:`C_GRID` within one standard error of the best
-        inner-cross-validated log-loss (folds by speaker when there are three or more)."""
+    def _choose_C(self, v: np.ndarray, words, y: np.ndarray, off: np.ndarray,
+                  groups: np.ndarray | None) -> tuple[float, float | None]:
+        """``(C, text scale)``: for ``C="auto"`` the strongest prior of :data:`C_GRID` (and, with ``words``, the
+        smallest weight of :data:`TEXT_SCALES` at that prior) within one standard error of the best
+        inner-cross-validated log-loss (folds by speaker when there are three or more); for a fixed ``C`` the
+        words weigh 1."""
+        scales = (None,) if words is None else TEXT_SCALES
         if self.C != "auto":
             if isinstance(self.C, str) or not float(self.C) > 0:
                 raise ValueError(f"C must be a positive number or 'auto'; got {self.C!r}")
-            return float(self.C)
+            return float(self.C), (None if words is None else 1.0)
         from sklearn.model_selection import GroupKFold, KFold
 
         n_groups = 0 if groups is None else len(np.unique(groups))
@@ -214,41 +260,41 @@ class ThemeCoder:
             splits = list(GroupKFold(n_splits=min(5, n_groups)).split(v, groups=groups))
         elif len(v) >= 10:
             splits = list(KFold(n_splits=5, shuffle=True, random_state=self.random_state).split(v))
-        else:
-            return C_GRID[0]  # too few coded quotes to tell: stay with the codebook
-        off = self._zero_shot_logit(v)
-        losses = np.zeros((len(C_GRID), len(splits)))
-        for i, c in enumerate(C_GRID):
+        else:  # too few coded quotes to tell: stay with the codebook
+            return C_GRID[0], (None if words is None else scales[0])
+        configs = [(c, s) for c in C_GRID for s in scales]  # strongest prior first, then least weight on words
+        design = {s: _design(v, words, s) for s in scales}
+        losses = np.zeros((len(configs), len(splits)))
+        for i, (c, s) in enumerate(configs):
             for f, (tr, te) in enumerate(splits):
-                w = self._fit_learned(v[tr], y[tr], c, offset=off[tr])
-                z = off[te] + w[:, 0] + v[te].astype(np.float64) @ w[:, 1:].T
+                w = self._fit_learned(design[s][tr], y[tr], c, offset=off[tr])
+                z = off[te] + w[:, 0] + design[s][te] @ w[:, 1:].T
                 losses[i, f] = (np.logaddexp(0, z) - y[te] * z).sum() / len(te)
         mean = losses.mean(axis=1)
         se = losses.std(axis=1, ddof=1) / np.sqrt(len(splits))
         best = int(np.argmin(mean))
-        return C_GRID[int(np.flatnonzero(mean <= mean[best] + se[best]).min())]
+        return configs[int(np.flatnonzero(mean <= mean[best] + se[best]).min())]
 
-    def _fit_learned(self, v: np.ndarray, y: np.ndarray, C: float, *, offset: np.ndarray | None = None) -> np.ndarray:
-        """Per theme, ``logit p = zero-shot logit + b + w . v``; L2 prior ``1 / C`` on ``w``, ``0.1 / C`` on
-        ``b``. Returns theme × (1 + dim) weights (``b`` first)."""
+    def _fit_learned(self, features, y: np.ndarray, C: float, *, offset: np.ndarray) -> np.ndarray:
+        """Per theme, ``logit p = zero-shot logit + b + w . features``; L2 prior ``1 / C`` on ``w``, ``0.1 / C``
+        on ``b``. Returns theme × (1 + n_features) weights (``b`` first)."""
         from scipy.optimize import minimize
         from scipy.special import expit
 
-        off = self._zero_shot_logit(v) if offset is None else offset
         lam = 1.0 / C
-        pen = np.full(v.shape[1] + 1, lam)
+        pen = np.full(features.shape[1] + 1, lam)
         pen[0] = 0.1 * lam
-        vv = v.astype(np.float64)
         weights = []
         for k in range(y.shape[1]):
             yk = y[:, k].astype(np.float64)
 
-            def loss(w, off_k=off[:, k], yk=yk):
-                z = off_k + w[0] + vv @ w[1:]
+            def loss(w, off_k=offset[:, k], yk=yk):
+                z = off_k + w[0] + features @ w[1:]
                 g = expit(z) - yk
-                return (np.logaddexp(0, z) - yk * z).sum() + (pen * w) @ w, np.r_[g.sum(), vv.T @ g] + 2 * pen * w
+                return ((np.logaddexp(0, z) - yk * z).sum() + (pen * w) @ w,
+                        np.r_[g.sum(), features.T @ g] + 2 * pen * w)
 
-            weights.append(minimize(loss, np.zeros(v.shape[1] + 1), jac=True, method="L-BFGS-B").x)
+            weights.append(minimize(loss, np.zeros(features.shape[1] + 1), jac=True, method="L-BFGS-B").x)
         return np.array(weights)
 
     def _softmax(self, z: np.ndarray, temperature: float) -> np.ndarray:
@@ -270,8 +316,9 @@ class ThemeCoder:
             raise NotFittedError("This ThemeCoder instance is not fitted yet. Call 'fit' with appropriate "
                                  "arguments before using this coder.")
 
-    def predict_proba(self, x: np.ndarray, *, context: np.ndarray | None = None) -> pd.DataFrame:
-        """Quote × theme probabilities."""
+    def predict_proba(self, x: np.ndarray, *, context: np.ndarray | None = None,
+                      texts: Sequence[str] | None = None) -> pd.DataFrame:
+        """Quote × theme probabilities (``texts``: needed when the coder learned from the quotes' words)."""
         from scipy.special import expit
 
         self._check()
@@ -279,14 +326,33 @@ class ThemeCoder:
         if self.weights_ is None:
             p = self._zero_shot_proba(v)
         else:
-            z = self._zero_shot_logit(v) + self.weights_[:, 0] + v.astype(np.float64) @ self.weights_[:, 1:].T
+            words = None
+            if self.vectorizer_ is not None:
+                if texts is None or len(texts) != len(v):
+                    raise ValueError("this coder learned from the coded quotes' words too (text_features=True): "
+                                     "pass texts=, one per row of x")
+                words = self.vectorizer_.transform([str(t) for t in texts])
+            z = self._zero_shot_logit(v) + self.weights_[:, 0] + _design(v, words, self.text_scale_) @ \
+                self.weights_[:, 1:].T
             p = expit(z)
         return pd.DataFrame(p, columns=self.codebook.ids)
 
-    def predict(self, x: np.ndarray, *, context: np.ndarray | None = None) -> pd.DataFrame:
+    def predict(self, x: np.ndarray, *, context: np.ndarray | None = None,
+                texts: Sequence[str] | None = None) -> pd.DataFrame:
         """Quote × theme booleans: each theme's probability against its own threshold."""
-        p = self.predict_proba(x, context=context)
+        p = self.predict_proba(x, context=context, texts=texts)
         return p.ge(self.thresholds_, axis=1)
+
+
+def _design(v: np.ndarray, words, scale: float | None):
+    """The learned coder's features: the (context-mixed) embedding, beside ``scale`` × the TF-IDF rows when
+    there are ``words`` (sparse then)."""
+    v = np.asarray(v, dtype=np.float64)
+    if words is None:
+        return v
+    from scipy import sparse
+
+    return sparse.hstack([sparse.csr_matrix(v), scale * words], format="csr")
 
 
 def context_vectors(contexts: Sequence[str | None], embedder: Embedder, *,

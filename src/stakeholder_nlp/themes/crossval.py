@@ -108,13 +108,14 @@ class CrossValidation:
 def cross_validated_predictions(make_coder: Callable[[], ThemeCoder] | None, x: np.ndarray | None, *, y: np.ndarray,
                                 coded: np.ndarray, groups: Sequence, context: np.ndarray | None = None,
                                 n_splits: int = 5, random_state: int = 0,
-                                fit_fold: Callable | None = None) -> CrossValidation:
+                                fit_fold: Callable | None = None, texts: Sequence[str] | None = None) -> CrossValidation:
     """Code every coded quote with a coder that learned from other speakers' coded quotes only.
 
     The coded quotes are split into ``n_splits`` folds by group (speaker); the coder of a fold learns from
     the coded quotes of the other folds. ``fit_fold`` (instead of ``make_coder`` and ``x``): a callable
     ``(y, coded, groups) -> FoldFit`` that fits a coder and its own quote vectors from the training quotes
-    (a coder on a fine-tuned encoder, :class:`~stakeholder_nlp.themes.tuned.TunedFitter`).
+    (a coder on a fine-tuned encoder, :class:`~stakeholder_nlp.themes.tuned.TunedFitter`). ``texts``: the
+    quotes' texts, for a coder that reads their words (its vocabulary then comes from the fold's training quotes).
     """
     from sklearn.model_selection import GroupKFold
 
@@ -138,10 +139,11 @@ def cross_validated_predictions(make_coder: Callable[[], ThemeCoder] | None, x: 
             fitted = fit_fold(train_y, train_mask, g)
             coder, xf, cf = fitted.coder, fitted.x, fitted.context
         else:
-            coder = make_coder().fit(x, context=context, y=train_y, coded=train_mask, groups=g)
+            coder = make_coder().fit(x, context=context, y=train_y, coded=train_mask, groups=g, texts=texts)
             xf, cf = x, context
         test = idx[te]
-        out = coder.predict(xf[test], context=None if cf is None else cf[test])
+        out = coder.predict(xf[test], context=None if cf is None else cf[test],
+                            texts=None if texts is None else [texts[i] for i in test])
         ids = list(out.columns)
         pred[test] = out.to_numpy()
         fold[test] = f
@@ -178,6 +180,8 @@ def code_corpus(codebook: Codebook, embedder, x: np.ndarray, *, context: np.ndar
     (``human_codes``, or a theme's id or name). With ``learn`` and coded quotes, the coder learns from them
     and codes the rest, coded quotes keep their human coding (``keep_human``), and agreement is
     cross-validated by speaker; otherwise coding is zero-shot and agreement is measured on all coded quotes.
+    ``texts`` (one per row of ``x``): a learned coder reads the coded quotes' words beside their embeddings
+    (:class:`~stakeholder_nlp.themes.coder.ThemeCoder` ``text_features``).
     ``fine_tune`` (with ``learn``; needs ``texts``, and ``contexts`` when context is used): the learned coder
     runs on an encoder fine-tuned to the coded quotes (:class:`~stakeholder_nlp.themes.tuned.TunedFitter`,
     ``fine_tune_steps`` steps), fitted afresh in every cross-validation fold.
@@ -206,17 +210,17 @@ def code_corpus(codebook: Codebook, embedder, x: np.ndarray, *, context: np.ndar
         fitted = fitter(y, coded, groups)
         coder, xv, cv_ = fitted.coder, fitted.x, fitted.context
     elif learned:
-        coder, xv, cv_ = make().fit(x, context=context, y=y, coded=coded, groups=groups), x, context
+        coder, xv, cv_ = make().fit(x, context=context, y=y, coded=coded, groups=groups, texts=texts), x, context
     else:
         coder, xv, cv_ = make().fit(x, context=context), x, context
-    proba = coder.predict_proba(xv, context=cv_)
-    member = coder.predict(xv, context=cv_)
+    proba = coder.predict_proba(xv, context=cv_, texts=texts)
+    member = proba.ge(coder.thresholds_, axis=1)
     source = np.full(n, "machine", dtype=object)
     agreement = None
     if learned:
         if len(np.unique(groups[coded])) >= 2:
             cv = cross_validated_predictions(make, x, y=y, coded=coded, groups=groups, context=context,
-                                             n_splits=n_splits, random_state=seed, fit_fold=fitter)
+                                             n_splits=n_splits, random_state=seed, fit_fold=fitter, texts=texts)
             ev = cv.evaluated
             agreement = agreement_table(y[ev], cv.predictions.to_numpy()[ev], codebook, groups[ev],
                                         evaluation=CROSS_VALIDATED, n_boot=n_boot, seed=seed)
