@@ -216,6 +216,179 @@ def variants(specs: list[str], probes_too: bool = True) -> None:
     print(f"wrote {write_result('sentiment_variants', {'rows': rows, 'note': 'macro-F1 on held-out sets; probes: accuracy'})}")
 
 
+#: "the figure went up / down" words: financial news calls a rise positive and a fall negative
+RISE = r"\b(?:ros[e]|rise[sn]?|rising|increas\w*|gr[eo]w\w*|up\b|higher|improv\w*|gain\w*|doubl\w*|surg\w*|jump\w*)"
+FALL = r"\b(?:fell|fall\w*|decreas\w*|declin\w*|drop\w*|down\b|lower|los[st]\w*|cut\w*|weak\w*|slump\w*)"
+#: a money amount or percentage: the form of a company report
+FIGURE = r"(?i)(?:\d[\d.,]*\s*(?:%|percent|pct|mn|m\b|bn|million|billion)|\b(?:EUR|USD|\$|£|€))"
+
+
+def _class_table(gold: np.ndarray, pred: np.ndarray) -> dict:
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+    from stakeholder_nlp.sentiment.finetuned import CLASSES
+
+    prec, rec, f1, sup = precision_recall_fscore_support(gold, pred, labels=list(CLASSES), zero_division=0)
+    return {"n": len(gold), "macro_f1": float(f1_score(gold, pred, labels=list(CLASSES), average="macro")),
+            "accuracy": float(np.mean(gold == pred)),
+            "confusion(rows=true neg,neu,pos; cols=predicted)": confusion_matrix(gold, pred, labels=list(CLASSES)).tolist(),
+            "per_class": {c: {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]),
+                              "n": int(sup[i])} for i, c in enumerate(CLASSES)}}
+
+
+def _bootstrap_f1(gold: np.ndarray, pred: np.ndarray, n_boot: int = 2000, seed: int = 0) -> list[float]:
+    """95% percentile bootstrap interval of the macro-F1 (texts resampled)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_sentiment_bias import macro_f1
+
+    from stakeholder_nlp.sentiment.finetuned import CLASSES
+
+    index = {c: i for i, c in enumerate(CLASSES)}
+    g, p = np.array([index[x] for x in gold]), np.array([index[x] for x in pred])
+    rng = np.random.default_rng(seed)
+    boots = [macro_f1(g[ix], p[ix]) for ix in rng.integers(0, len(g), size=(n_boot, len(g)))]
+    return [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))]
+
+
+def _best_two_cuts(score: np.ndarray, gold: np.ndarray) -> dict:
+    """The best macro-F1 any two cut points on the score reach (negative below the first, positive above
+    the second), cuts chosen ON THE SET ITSELF: a ceiling of the score's ordering, not a model."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_sentiment_bias import macro_f1
+
+    y = pd.Series(gold).map({"negative": 0, "neutral": 1, "positive": 2}).to_numpy()
+    grid = np.unique(np.quantile(score, np.linspace(0, 1, 161)))
+    best = (-1.0, 0.0, 0.0)
+    for i, lo in enumerate(grid):
+        for hi in grid[i:]:
+            f = macro_f1(y, np.where(score < lo, 0, np.where(score > hi, 2, 1)))
+            if f > best[0]:
+                best = (float(f), float(lo), float(hi))
+    return {"macro_f1": best[0], "cut_negative_below": best[1], "cut_positive_above": best[2]}
+
+
+def _best_bias(scorer, texts: list[str], gold: np.ndarray) -> dict:
+    """The best macro-F1 any per-class logit bias (a prior correction, as ``logit_bias`` applies it) reaches,
+    chosen ON THE SET ITSELF: a ceiling of what re-weighting the classes can do, not a model."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_sentiment_bias import SentencePieces, macro_f1
+
+    from stakeholder_nlp.sentiment.finetuned import CLASSES
+
+    sp = SentencePieces(scorer, texts)
+    y = pd.Series(gold).map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+    grid = np.round(np.arange(-3.0, 3.0001, 0.1), 3)
+    best = (-1.0, 0.0, 0.0)
+    for bn in grid:
+        for bp in grid:
+            f = macro_f1(y, sp.labels(np.array([bn, 0.0, bp])))
+            if f > best[0]:
+                best = (f, float(bn), float(bp))
+    return {"macro_f1": best[0], "bias": [best[1], 0.0, best[2]]}
+
+
+def _probe_ceiling(x_pool: np.ndarray, y_pool: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> dict:
+    """A class-balanced logistic regression on the model's pooled features, fitted on an in-register pool
+    (C by 5-fold CV on the pool), scored on the held-out set: what the encoder's features allow when a head
+    is given in-register labels (which the shipped model may not be trained on). Diagnostic only."""
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.metrics import f1_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=[0.001, 0.01, 0.1, 1.0], cv=5,
+                                                               class_weight="balanced", scoring="f1_macro",
+                                                               max_iter=2000))
+    clf.fit(x_pool, y_pool)
+    return {"pool_n": len(y_pool), "macro_f1": float(f1_score(y_test, clf.predict(x_test), average="macro")),
+            "C": float(clf[-1].C_[0])}
+
+
+def registers(model: str | None) -> None:
+    """Evidence for the two evaluation-only registers (PhraseBank, EmoBank; NHS test beside them): where the
+    shipped model's errors go, bootstrap intervals, per-genre EmoBank figures, and measured ceilings (the best logit bias and the best two cuts
+    chosen on the set itself; a linear probe on the encoder's features with in-register labels; the same
+    probe with the training registers' labels). Nothing here trains or tunes the shipped model. Writes
+    benchmarks/results/sentiment_registers.json."""
+    from scipy.stats import spearmanr
+
+    from stakeholder_nlp.sentiment import FineTunedScorer
+    from stakeholder_nlp.sentiment.data import load_emobank
+    from stakeholder_nlp.sentiment.finetuned import CLASSES
+    from stakeholder_nlp.sentiment.validation import quote_inputs
+
+    scorer = FineTunedScorer(model)
+    sets = eval_sets(only=("nhs_fft_test", "fpb_allagree", "fpb_50agree", "emobank_test"))
+    out: dict = {"model": str(scorer.path), "sets": {}}
+    feats: dict = {}
+    for name, df in sets.items():
+        texts, gold = df["text"].tolist(), df["label3"].to_numpy()
+        z, f = quote_inputs(scorer, texts)
+        p = np.exp(z)
+        pred, score = np.array(CLASSES)[z.argmax(1)], p[:, 2] - p[:, 0]
+        feats[name] = f
+        row = {**_class_table(gold, pred), "macro_f1_95ci_bootstrap": _bootstrap_f1(gold, pred),
+               "best_two_cuts_on_this_set": _best_two_cuts(score, gold),
+               "best_logit_bias_on_this_set": _best_bias(scorer, texts, gold)}
+        if name.startswith("fpb"):
+            low = df["text"].str.lower()
+            for tag, pat in (("rise_word", RISE), ("fall_word", FALL), ("money_or_percent", FIGURE)):
+                has = low.str.contains(pat, regex=True).to_numpy()
+                row[f"with_{tag}"] = {c: {"n": int((has & (gold == c)).sum()),
+                                          "read_as": {k: int((has & (gold == c) & (pred == k)).sum()) for k in CLASSES}}
+                                      for c in CLASSES}
+        if name == "emobank_test":
+            v = df["V"].to_numpy()
+            row["spearman_score_valence"] = float(spearmanr(score, v).statistic)
+            wrong = pred != gold
+            near = (np.abs(v - 2.5) <= 0.2) | (np.abs(v - 3.5) <= 0.2)
+            row["near_a_cut(|V-cut|<=0.2)"] = {"share_of_all": float(near.mean()),
+                                                "share_of_errors": float(near[wrong].mean())}
+            row["by_genre"] = {}
+            for g, sel in df.groupby("genre").groups.items():
+                ix = df.index.get_indexer(sel)
+                r = _class_table(gold[ix], pred[ix])
+                r["spearman_score_valence"] = float(spearmanr(score[ix], v[ix]).statistic)
+                r["valence_sd"] = float(v[ix].std())
+                row["by_genre"][str(g)] = r
+        out["sets"][name] = row
+        print(f"{name}: macro-F1 {row['macro_f1']:.3f}; best two cuts on the set {row['best_two_cuts_on_this_set']['macro_f1']:.3f}; "
+              f"best bias on the set {row['best_logit_bias_on_this_set']['macro_f1']:.3f}", flush=True)
+    # linear probes: in-register labels (a pool disjoint from the scored set) vs the training registers' labels
+    emo_train = load_emobank(DATA / "emobank" / "emobank_sentiment.csv", "train")
+    fpb_pool = adaptation_pools()["fpb_allagree"][0]
+    train_frame = _training_rows(3000)
+    zt, ft = quote_inputs(scorer, train_frame["text"].tolist())
+    probes = {}
+    for name, pool in (("emobank_test", emo_train), ("fpb_allagree", fpb_pool)):
+        zp, fp = quote_inputs(scorer, pool["text"].tolist())
+        probes[name] = {
+            "in_register_labels": _probe_ceiling(fp, pool["label3"].to_numpy(), feats[name], sets[name]["label3"].to_numpy()),
+            "training_registers_labels": _probe_ceiling(ft, train_frame["label3"].to_numpy(), feats[name],
+                                                        sets[name]["label3"].to_numpy())}
+        print(f"linear probe {name}: {probes[name]}", flush=True)
+    out["linear_probe_ceilings"] = probes
+    tr = train_frame.assign(low=train_frame["text"].str.lower())
+    out["training_rows_sample"] = {
+        "n": len(tr), "by_source": tr["source"].value_counts().to_dict(),
+        **{f"with_{tag}": {"n": int(tr["low"].str.contains(pat, regex=True).sum()),
+                           "labels": tr.loc[tr["low"].str.contains(pat, regex=True), "label3"].value_counts().to_dict()}
+           for tag, pat in (("rise_word", RISE), ("fall_word", FALL), ("money_or_percent", FIGURE))}}
+    print(f"wrote {write_result('sentiment_registers', out)}")
+
+
+def _training_rows(n_per_source: int) -> pd.DataFrame:
+    """A random sample of the rows the shipped model was trained on (each source's train part, at most
+    ``n_per_source`` rows each)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_sentiment import training_frame
+
+    df = training_frame(0, 1, 13).drop_duplicates("text")
+    return (df.groupby("source", group_keys=False)
+            .apply(lambda g: g.sample(n=min(n_per_source, len(g)), random_state=0))
+            .reset_index(drop=True))
+
+
 def corpus_table(scorers: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean sentiment per theme x wave of the built-in corpus (codebook themes), under each scorer, with the
     intervals :func:`sentiment_levels` gives (CR2 / Bell-McCaffrey mean, Rao-Scott Wilson shares)."""
@@ -256,9 +429,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--variants", nargs="+", metavar="DIR[=BIAS]",
                     help="only compare these model folders, each with and without its logit bias")
+    ap.add_argument("--registers", action="store_true",
+                    help="only the evidence for PhraseBank and EmoBank (errors, genres, measured ceilings)")
     args = ap.parse_args()
     if args.speed_only:
         speed_only(args.rounds)
+        return
+    if args.registers:
+        registers(args.model)
         return
     if args.variants:
         variants(args.variants)

@@ -45,20 +45,30 @@ def authored_part(path: str | Path, split: str) -> pd.DataFrame:
     return pd.DataFrame({"text": df["text"].astype(str), "label3": df["label"]}).reset_index(drop=True)
 
 
-def training_frame(n_goemotions: int, nhs_repeat: int, seed: int, authored: str | None = None,
-                   authored_repeat: int = 1) -> pd.DataFrame:
-    """GoEmotions train (a class-stratified sample of ``n_goemotions`` rows; 0 or more than there are: all),
-    NewsMTSC train (single-target rows), the NHS ``train`` part repeated ``nhs_repeat`` times, and the
-    ``train`` part of the authored interview-register set repeated ``authored_repeat`` times (if given)."""
-    from stakeholder_nlp.sentiment.data import load_goemotions, load_newsmtsc, load_nhs_fft, split_by_text
-
+def goemotions_sample(go: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """A class-stratified random sample of ``n`` rows of ``go`` (0 or more than there are: all); the same
+    ``n`` and ``seed`` give the same rows."""
     rng = np.random.default_rng(seed)
-    go = load_goemotions(DATA / "goemotions" / "goemotions_sentiment.csv", "train")
     take = []
     for _lab, grp in go.groupby("label3"):
-        k = len(grp) if n_goemotions <= 0 else min(len(grp), int(round(n_goemotions * len(grp) / len(go))))
+        k = len(grp) if n <= 0 else min(len(grp), int(round(n * len(grp) / len(go))))
         take.append(grp.sample(n=k, random_state=int(rng.integers(1 << 31))))
-    go = pd.concat(take).assign(source="goemotions")
+    return pd.concat(take)
+
+
+def training_frame(n_goemotions: int, nhs_repeat: int, seed: int, authored: str | None = None,
+                   authored_repeat: int = 1, goemotions_exclude: int = 0) -> pd.DataFrame:
+    """GoEmotions train (a class-stratified sample of ``n_goemotions`` rows; 0 or more than there are: all),
+    NewsMTSC train (single-target rows), the NHS ``train`` part repeated ``nhs_repeat`` times, and the
+    ``train`` part of the authored interview-register set repeated ``authored_repeat`` times (if given).
+    ``goemotions_exclude``: first leave out the rows an earlier stage drew with ``--n-goemotions`` equal to
+    this number (the same seed draws the same rows), so that this stage sees GoEmotions rows new to it."""
+    from stakeholder_nlp.sentiment.data import load_goemotions, load_newsmtsc, load_nhs_fft, split_by_text
+
+    go = load_goemotions(DATA / "goemotions" / "goemotions_sentiment.csv", "train")
+    if goemotions_exclude:
+        go = go.drop(index=goemotions_sample(go, goemotions_exclude, seed).index)
+    go = goemotions_sample(go, n_goemotions, seed).assign(source="goemotions")
     news = load_newsmtsc(DATA / "newsmtsc" / "newsmtsc_targets.csv", "train").assign(source="newsmtsc")
     nhs = load_nhs_fft(DATA / "nhs_fft_phase1" / "text_data.csv")
     nhs = nhs[split_by_text(nhs) == "train"].assign(source="nhs_fft")
@@ -377,6 +387,11 @@ def main() -> None:
                     help="CSV of the authored interview-register set (kind, label, split, text): its train part "
                          "joins the training rows, its val part the checkpoint choice")
     ap.add_argument("--authored-repeat", type=int, default=1)
+    ap.add_argument("--goemotions-exclude", type=int, default=0, metavar="N",
+                    help="leave out the GoEmotions rows that --n-goemotions N drew (an earlier stage's rows)")
+    ap.add_argument("--save-evals", action="store_true",
+                    help="also keep the weights at every validation step (stepN.pt), for weight averaging "
+                         "(scripts/train_sentiment_soup.py)")
     ap.add_argument("--stage-note", action="append", default=[],
                     help="a line for config.json's 'training' list (repeat for each stage that led here)")
     ap.add_argument("--export-only", action="store_true")
@@ -398,7 +413,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
 
-    df = training_frame(args.n_goemotions, args.nhs_repeat, args.seed, args.authored, args.authored_repeat)
+    df = training_frame(args.n_goemotions, args.nhs_repeat, args.seed, args.authored, args.authored_repeat,
+                        args.goemotions_exclude)
     y = torch.tensor(df["label3"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy())
     enc = [e.ids for e in tok.encode_batch(df["text"].tolist())]
     lengths = np.array([min(len(e), args.max_length) for e in enc])
@@ -474,6 +490,9 @@ def main() -> None:
             history.append(v)
             print(f"validation at step {step + 1}: " + ", ".join(
                 f"{k} {x['macro_f1']:.3f}" for k, x in v.items() if isinstance(x, dict)), flush=True)
+            if args.save_evals:
+                torch.save({"model": model.state_dict(), "step": step + 1, "validation": v},
+                           work / f"step{step + 1}.pt")
             if v["mean_macro_f1"] >= max(h["mean_macro_f1"] for h in history):
                 tmp = best_ckpt.with_suffix(".tmp")
                 torch.save({"model": model.state_dict(), "step": step + 1, "validation": v}, tmp)
