@@ -199,11 +199,11 @@ def test_agreement_is_never_measured_on_quotes_the_coder_learned_from(book, emb)
 
     vocab = []
     groups = speaker_groups(speakers)
-    cv = cross_validated_predictions(lambda: Spy(book, emb), x, y=y, coded=coded, groups=groups, n_splits=4,
-                                     texts=texts)
+    cv = cross_validated_predictions(lambda: Spy(book, emb, text_features=True), x, y=y, coded=coded,
+                                     groups=groups, n_splits=4, texts=texts)
     assert len(seen) == len(cv.trained_on) == 4
     assert cv.evaluated.sum() == coded.sum() and not cv.evaluated[~coded].any()
-    analyse = ThemeCoder(book, emb).fit(x, y=y, texts=texts).vectorizer_.build_analyzer()
+    analyse = ThemeCoder(book, emb, text_features=True).fit(x, y=y, texts=texts).vectorizer_.build_analyzer()
     for f, learned_from in enumerate(seen):
         scored = np.flatnonzero(cv.fold == f)
         assert not set(scored) & set(learned_from)
@@ -288,8 +288,8 @@ def test_a_learned_coder_reads_the_coded_quotes_words_when_given_their_texts(boo
             codes.append([code])
     x = emb.encode(texts)
     y = book.human_matrix(codes)
-    words = ThemeCoder(book, emb, C=10.0).fit(x, y=y, texts=texts)
-    blind = ThemeCoder(book, emb, C=10.0, text_features=False).fit(x, y=y, texts=texts)
+    words = ThemeCoder(book, emb, C=10.0, text_features=True).fit(x, y=y, texts=texts)
+    blind = ThemeCoder(book, emb, C=10.0).fit(x, y=y, texts=texts)  # the default: embedding only
     new = ["a fax came in", "the rota is out"]
     xn = emb.encode(new)
     assert words.predict(xn, texts=new)[["data", "teams"]].to_numpy().tolist() == [[True, False], [False, True]]
