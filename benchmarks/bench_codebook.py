@@ -543,7 +543,7 @@ def ceilings(embedder, seed: int) -> dict:
 def ceiling_fine_tune(embedder, n_coded: int, steps: int, seed: int) -> dict:
     """NHS: the fine-tuned coder (TunedFitter) learned from ``n_coded`` comments drawn at random from the
     ceilings' 80% training part, scored on the same held-out 20% as :func:`ceilings`; beside it the default
-    learner and the embedding-only learner on the same coded comments."""
+    (embedding-only) learner on the same coded comments."""
     from stakeholder_nlp.themes.coder import ThemeCoder
     from stakeholder_nlp.themes.crossval import kappa_columns
     from stakeholder_nlp.themes.finetune import LowerStates
@@ -557,16 +557,17 @@ def ceiling_fine_tune(embedder, n_coded: int, steps: int, seed: int) -> dict:
     coded = np.zeros(len(x), dtype=bool)
     coded[np.random.default_rng(seed + 2).choice(perm[:n_tr], size=n_coded, replace=False)] = True
     y = np.where(coded[:, None], h, False)
-    held_texts = [texts[i] for i in te]
     out = {"coded": n_coded, "scored": len(te), "steps": steps, "themes": book.ids}
     t = time.perf_counter()
     fold = TunedFitter(book, texts, None, steps=steps, states=LowerStates(), seed=seed)(y, coded)
     fit_s = time.perf_counter() - t
-    preds = {"fine-tuned encoder": fold.coder.predict(fold.x[te]).to_numpy()}
-    for name, kw in (("embedding + words", {"text_features": True}), ("default (embedding only)", {"text_features": False})):
-        c = ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed, **kw).fit(
-            x, y=y, coded=coded, texts=texts)
-        preds[name] = c.predict(x[te], texts=held_texts).to_numpy()
+    c = ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed).fit(x, y=y, coded=coded)
+    preds = {}
+    onehot = np.eye(h.shape[1], dtype=bool)
+    for name, p in (("fine-tuned encoder", fold.coder.predict_proba(fold.x[te]).to_numpy()),
+                    ("default (embedding only)", c.predict_proba(x[te]).to_numpy())):
+        preds[f"{name}, threshold 0.3"] = p >= 0.3
+        preds[f"{name}, top theme"] = onehot[p.argmax(1)]
     for name, m in preds.items():
         k = kappa_columns(h[te], m)
         out[name] = {"kappa": k.tolist(), "mean": float(np.nanmean(k))}
