@@ -5,6 +5,13 @@ anchor) vs our engine on the fast int8 path, same texts, same process.
 
 Data: ../shared/data/nhs_fft_phase1/text_data.csv (10,334 comments; ~15% duplicated rows).
 Writes benchmarks/results/embedding.json.
+
+    .venv/bin/python benchmarks/bench_embedding.py --backends [--n 2000] [--repeats 2]
+
+Embed-only throughput of every backend on this CPU: the first ``--n`` distinct texts of
+``bench_scale.py``'s 10,000-comment mix, each backend through the engine (no cache), one warm-up, the
+median of ``--repeats`` rounds, wall and CPU seconds of this process, and the cosine of each text's vector
+to the fp32 sentence-transformers reference. Writes benchmarks/results/embedding_backends.json.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, peak_rss, require, timed, write_result  # noqa: E402
+from common import DATA, ROOT, peak_rss, require, timed, write_result  # noqa: E402
 
 
 def gemm_ceilings() -> dict:
@@ -69,11 +76,68 @@ def topic_labels(texts, vectors, seed, model="bertopic"):
     return np.asarray(topics)
 
 
+BACKEND_ORDER = ("reference", "openvino-fp32", "onnx-fp32", "onnx-int8", "openvino-int8", "openvino-bf16")
+
+
+def backends(n: int, repeats: int) -> None:
+    """Embed-only throughput and fidelity of every backend (see the module docstring)."""
+    import os
+    import resource
+
+    from bench_scale import mixed_corpus
+    from stakeholder_nlp.embedding import embed_texts, load_embedder
+    from stakeholder_nlp.embedding.backends import _cpu_flags, fast_backend
+
+    texts = list(dict.fromkeys(mixed_corpus(10_000)["text"].tolist()))[:n]
+    warm = [f"warm-up sentence number {i} about the ward and the staff" * (1 + i % 5) for i in range(200)]
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    out, ref = {}, None
+    for name in BACKEND_ORDER:
+        try:
+            e = load_embedder(name, cache_dir=ROOT / "models" / "cache")
+        except Exception as exc:  # a backend this machine cannot build is recorded, not fatal
+            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            print(f"{name}: not available ({exc})", flush=True)
+            continue
+        embed_texts(warm, e)
+        walls, cpus, vecs = [], [], None
+        for _ in range(repeats):
+            c0, t0 = cpu(), time.perf_counter()
+            vecs = np.asarray(embed_texts(texts, e).vectors)
+            walls.append(time.perf_counter() - t0)
+            cpus.append(cpu() - c0)
+        if ref is None:
+            ref = vecs
+        cos = (vecs * ref).sum(1)
+        wall, cpu_s = statistics.median(walls), statistics.median(cpus)
+        out[name] = {"model_id": e.model_id, "texts_per_s": len(texts) / wall, "texts_per_cpu_s": len(texts) / cpu_s,
+                     "wall_s": walls, "cpu_s": cpus, "cosine_to_reference_mean": float(cos.mean()),
+                     "cosine_to_reference_min": float(cos.min()), "cosine_to_reference_p01": float(np.percentile(cos, 1))}
+        print(f"{name}: {len(texts) / wall:.0f} texts/s ({len(texts) / cpu_s:.0f} per CPU-s), cosine to the reference "
+              f"mean {cos.mean():.6f} min {cos.min():.6f}", flush=True)
+        del e
+    lengths = load_embedder("onnx-fp32", cache_dir=ROOT / "models" / "cache").token_lengths(texts)
+    path = write_result("embedding_backends", {
+        "n_texts": len(texts), "mean_word_pieces": float(np.mean(lengths)), "repeats": repeats,
+        "fast_is": fast_backend(), "cpu_flags": sorted(f for f in _cpu_flags() if f.startswith(("avx", "amx"))),
+        "loadavg": os.getloadavg(), "reference": "sentence-transformers fp32 (backend 'reference')", "results": out})
+    print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--topic-sample", type=int, default=2000)
+    parser.add_argument("--backends", action="store_true", help="embed-only throughput of every backend")
+    parser.add_argument("--n", type=int, default=2000, help="texts for --backends")
     args = parser.parse_args()
+    if args.backends:
+        backends(args.n, args.repeats if args.repeats != 3 else 2)
+        return
 
     from sklearn.metrics import adjusted_rand_score
 

@@ -10,6 +10,7 @@
      │    └── CorpusTooSmallError      too few (distinct) quotes for an analysis; names the minimum
      ├── CodebookError (ValueError)    a codebook file is malformed (names the line)
      ├── ModelError (RuntimeError)     a model's files are missing or unusable (nothing is downloaded)
+     ├── EmbeddingsFileError (ValueError)  a precomputed ``.npy`` does not fit the corpus or the model
      ├── OutputError (OSError)         an output or cache location cannot be written (read-only, full,
      │                                 a file where a folder is needed); nothing half-written is left
      └── NotFittedError (ValueError)  an estimator was used before ``fit``
@@ -65,6 +66,11 @@ class CodebookError(StakeholderNLPError, ValueError):
 
 class ModelError(StakeholderNLPError, RuntimeError):
     """A model cannot be loaded from local files."""
+
+
+class EmbeddingsFileError(StakeholderNLPError, ValueError):
+    """A precomputed embeddings file (``.npy`` from ``stakeholder-nlp embed``) does not fit the corpus or the
+    model: names the file, what it holds and what was expected."""
 
 
 class OutputError(StakeholderNLPError, OSError):

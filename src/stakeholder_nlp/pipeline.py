@@ -65,8 +65,13 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
             nonresponse: NonResponseRules | None = _DEFAULT_RULES, curation: ThemesFile | None = None,
             phrase_labels: bool = True, wave_order: Sequence | None = None, baseline=None,
             sentiment_labels: pd.DataFrame | None = None, sentiment_adapt: bool = False,
-            learn_from_codes: bool = False, use_context: bool = True, coder_fine_tune: bool = False) -> Analysis:
+            learn_from_codes: bool = False, use_context: bool = True, coder_fine_tune: bool = False,
+            embeddings: np.ndarray | None = None) -> Analysis:
     """Run every stage; ``runs=0`` skips the stability reruns.
+
+    ``embeddings``: the quotes' vectors, already made by ``embedder`` (one row per quote of ``corpus``, in its
+    order, before non-responses are set aside; a memory map is fine:
+    :func:`stakeholder_nlp.embedding.stream.load_embeddings` checks a file): the embedding stage only reads them.
 
     ``nonresponse``: rules for answers set aside before themes (``None`` keeps every quote).
     ``curation``: a themes file (:mod:`stakeholder_nlp.themes.curation`): its saved assignment is edited and
@@ -95,6 +100,10 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     from .corpus.waves import infer_wave_order
 
     order = infer_wave_order(corpus.quotes["wave"], wave_order, baseline)  # before anything is set aside
+    if embeddings is not None and (getattr(embeddings, "ndim", 0) != 2 or len(embeddings) != len(corpus)):
+        raise ValueError(f"embeddings must have one row per quote ({len(corpus)}); got shape "
+                         f"{getattr(embeddings, 'shape', None)}")
+    all_ids = corpus.quotes["quote_id"]
     set_aside_table = None
     if nonresponse is not None:
         corpus, set_aside_table = set_aside(corpus, nonresponse)
@@ -111,8 +120,14 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
 
     t = time.perf_counter()
     say("embedding")
-    emb = embed_texts(texts, embedder, cache=cache, progress=progress)
-    x = np.asarray(emb.vectors)
+    if embeddings is None:
+        emb = embed_texts(texts, embedder, cache=cache, progress=progress)
+        x, model_id = np.asarray(emb.vectors), emb.model_id
+    else:  # given (e.g. a memory-mapped file): the rows of the quotes left after the set-aside, in memory
+        kept = pd.Index(all_ids).get_indexer(q["quote_id"]) if len(q) != len(all_ids) else slice(None)
+        x = np.array(embeddings[kept], dtype=np.float32)
+        x.setflags(write=False)
+        model_id = embedder.model_id
     timings["embedding"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -123,8 +138,11 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
 
         state = read_state(curation, q["quote_id"].tolist(), texts)
     lemmatizer = Lemmatizer() if state is None else None
-    lemmas = state["lemmas"].tolist() if state is not None else lemmatizer(texts)
-    lookup = LemmaLookup(texts, lemmas)
+    # lemmatised in worker processes while this one fits the topics' clusters (which need no lemmas); the
+    # topic labels' first use of the lookup waits for them and takes the chunks no worker has started
+    pending = lemmatizer.start(texts, phrases=phrase_labels) if state is None else None
+    lemmas = state["lemmas"].tolist() if state is not None else None
+    lookup = LemmaLookup(texts, lemmas) if lemmas is not None else LemmaLookup.deferred(texts, pending)
     ctx = None
     if curation is not None:
         from .themes.curation import read_assignment, themes_from_assignment
@@ -149,7 +167,10 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
         if phrase_labels:
             from .themes.labels import relabel_topics
 
-            themes = relabel_topics(themes, texts, x, nlp=lemmatizer.nlp if lemmatizer.lemmatize else None)
+            themes = relabel_topics(themes, texts, x, nlp=lemmatizer.nlp if lemmatizer.lemmatize else None,
+                                    known=pending.candidates())
+    if lemmas is None:
+        lemmas = pending.result()
     from .themes.curation import near_duplicates
 
     near = near_duplicates(themes, x)
@@ -215,7 +236,7 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
               "promoted": promoted(curation) if curation is not None else {},
               "nonresponse": None if nonresponse is None else {"min_words": nonresponse.min_words,
                                                                 "extra_phrases": list(nonresponse.extra_phrases)}}
-    return Analysis(corpus, x, emb.model_id, themes, levels, shifts, drift, scores, labels, s_levels, s_shifts,
+    return Analysis(corpus, x, model_id, themes, levels, shifts, drift, scores, labels, s_levels, s_shifts,
                     stability, timings, config, set_aside=set_aside_table, near_duplicates=near,
                     trends=trends, sentiment_detail=scored.detail, sentiment_validation=scored.validation,
                     sentiment_notice=scored.notice, agreement=themes.agreement, lemmas=list(lemmas))

@@ -155,10 +155,12 @@ def embed(
                 from ..embedding import embed_texts
 
                 corpus = _load(input, text_col, "wave", "speaker")
-                from ..embedding.stream import save_npy
+                from ..embedding.stream import TextsDigest, save_npy, write_meta
 
                 res = embed_texts(corpus.texts, embedder, cache=store, progress=progress)
                 save_npy(out, np.asarray(res.vectors))
+                write_meta(out, model_id=embedder.model_id, rows=len(corpus.texts), dim=embedder.dim,
+                           texts_sha256=TextsDigest().update(corpus.texts).hexdigest(), source=str(input))
                 typer.echo(f"{res.n_texts} rows -> {out} ({res.n_embedded} embedded, {res.n_cached} cached, "
                            f"{res.n_long_split} long texts split)")
             else:
@@ -297,6 +299,9 @@ def analyze_cmd(
     no_context: bool = typer.Option(False, "--no-context", help="Code with the codebook without the quotes' "
                                     "'context' column (used by default when the corpus has one)."),
     coder_fine_tune: bool = typer.Option(False, "--coder-fine-tune", help=FINE_TUNE_HELP),
+    embeddings: Path | None = typer.Option(None, "--embeddings", help="Vectors from `stakeholder-nlp embed "
+                                           "INPUT --out FILE.npy` (same file, text column and --backend; checked): "
+                                           "read as a memory map instead of embedding again."),
 ) -> None:
     """Run corpus -> embedding -> themes -> shift -> sentiment -> stability -> report."""
     import time
@@ -351,9 +356,18 @@ def analyze_cmd(
     start = time.perf_counter()
     cache = _cache(cache)
     embedder = load_embedder(backend, cache_dir=cache)
+    vectors = None
+    if embeddings is not None:
+        from ..embedding.stream import load_embeddings
+
+        try:
+            vectors = load_embeddings(embeddings, model_id=embedder.model_id, texts=corpus.texts, dim=embedder.dim)
+        except (StakeholderNLPError, FileNotFoundError) as exc:
+            _fail(exc)
     with EmbeddingCache(cache) as store:
         try:
-            result = analyze(corpus, embedder, codebook=book, cache=store, seed=seed, strata=strata, runs=runs,
+            result = analyze(corpus, embedder, embeddings=vectors, codebook=book, cache=store, seed=seed,
+                             strata=strata, runs=runs,
                              n_boot=n_boot, n_topics=n_topics if n_topics == "auto" else int(n_topics), progress=True, on_stage=lambda s: typer.echo(f"== {s}", err=True),
                              nonresponse=rules, curation=curation, wave_order=order_given, baseline=baseline,
                              sentiment_labels=labels_df, sentiment_adapt=sentiment_adapt,

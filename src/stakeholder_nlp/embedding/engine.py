@@ -62,7 +62,7 @@ def embed_texts(texts: Sequence[str], embedder: Embedder, *, cache: EmbeddingCac
     key = set_key(unique) if cache is not None and whole_set else None
     whole = cache.get_set(embedder.model_id, key, len(unique), dim) if key is not None else None
     if whole is not None:
-        out = whole[inverse]
+        out = whole if len(unique) == len(texts) else whole[inverse]
         out.setflags(write=False)
         return EmbeddingResult(out, embedder.model_id, len(texts), len(unique), len(unique), 0, 0,
                                time.perf_counter() - start)
@@ -105,7 +105,7 @@ def embed_texts(texts: Sequence[str], embedder: Embedder, *, cache: EmbeddingCac
             bar.close()
     if key is not None:
         cache.put_set(embedder.model_id, key, vectors)
-    out = vectors[inverse]
+    out = vectors if len(unique) == len(texts) else vectors[inverse]  # all distinct: inverse is the identity
     out.setflags(write=False)
     return EmbeddingResult(out, embedder.model_id, len(texts), len(unique), n_cached, len(todo), n_split,
                            time.perf_counter() - start)

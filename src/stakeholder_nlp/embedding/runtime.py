@@ -42,8 +42,19 @@ class WordPieceTokenizer:
             self._memo = [e.ids for e in self._tok.encode_batch(list(texts), add_special_tokens=True)]
         return self._memo
 
+    #: above this many texts, :meth:`token_lengths` tokenises in blocks and keeps nothing: the engine asks
+    #: for the lengths of every unseen text at once, and one ``encode_batch`` over 100,000 texts holds
+    #: 100,000 ``Encoding`` objects (tokens, offsets, masks: ~4.5 kB each, kept as heap the process does
+    #: not return), while the memo would only ever be reused for the same list of texts
+    memo_max = 4096
+
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
-        return [len(i) for i in self.ids(texts)]
+        if len(texts) <= self.memo_max:
+            return [len(i) for i in self.ids(texts)]
+        out: list[int] = []
+        for k in range(0, len(texts), self.memo_max):
+            out += [len(e) for e in self._tok.encode_batch(list(texts[k:k + self.memo_max]), add_special_tokens=True)]
+        return out
 
     def pad(self, rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         """Padded ``input_ids`` and ``attention_mask`` (int64), cut at the window as a last resort."""

@@ -8,6 +8,12 @@ The ``.npy`` is written to a temporary file beside ``out`` whose space is reserv
 (``posix_fallocate``: a full disk is an :class:`~stakeholder_nlp.errors.OutputError` before any work, not
 a crash mid-way), and renamed to ``out`` only when every row is written: a killed or failed run never
 leaves a full-size file of zeros at ``out``.
+
+Beside it, ``<out>.json`` (:func:`meta_path`) records the model id, the shape and a digest of the texts in
+row order; :func:`load_embeddings` opens the ``.npy`` as a read-only memory map for ``analyze
+--embeddings`` and checks all three against the corpus and the embedder, so a file from another model,
+another file or another row order is an :class:`~stakeholder_nlp.errors.EmbeddingsFileError`, never a
+silently wrong analysis.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CorpusFormatError, OutputError
+from ..errors import CorpusFormatError, EmbeddingsFileError, OutputError
 from .base import Embedder
 from .cache import EmbeddingCache
 from .engine import embed_texts
@@ -71,6 +77,80 @@ def _raw_blocks(path: Path, text_col: str, block_rows: int) -> Iterator[list[str
             yield ["" if t is None else str(t) for t in batch.column(0).to_pylist()]
     else:
         raise CorpusFormatError(f"unknown file type {suffix!r}; expected .csv or .parquet", path=str(path))
+
+
+class TextsDigest:
+    """sha256 of texts in order (each stripped, as the corpus loader stores them, and length-prefixed)."""
+
+    def __init__(self) -> None:
+        import hashlib
+
+        self._h = hashlib.sha256()
+
+    def update(self, texts) -> TextsDigest:
+        for t in texts:
+            b = str(t).strip().encode("utf-8")
+            self._h.update(len(b).to_bytes(8, "little"))
+            self._h.update(b)
+        return self
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+def meta_path(npy: str | Path) -> Path:
+    """The record written beside an embeddings ``.npy``: ``vectors.npy`` -> ``vectors.npy.json``."""
+    npy = Path(npy)
+    return npy.with_name(npy.name + ".json")
+
+
+def write_meta(npy: str | Path, *, model_id: str, rows: int, dim: int, texts_sha256: str,
+               source: str | None = None) -> Path:
+    import json
+
+    path = meta_path(npy)
+    record = {"model_id": model_id, "rows": rows, "dim": dim, "texts_sha256": texts_sha256, "source": source,
+              "dtype": "float32", "order": "row i is the vector of input row i"}
+    with _atomic(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def load_embeddings(path: str | Path, *, model_id: str, texts, dim: int | None = None) -> np.ndarray:
+    """The vectors of ``path`` (a ``.npy`` from ``stakeholder-nlp embed``), as a read-only memory map, after
+    checking that they are ``model_id``'s vectors of ``texts`` in this order (the record beside the file,
+    :func:`meta_path`) and of the right shape."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"embeddings file {path} does not exist; write it with "
+                                f"`stakeholder-nlp embed CORPUS --out {path}`")
+    meta = meta_path(path)
+    if not meta.is_file():
+        raise EmbeddingsFileError(f"{path}: no record of its model and texts beside it ({meta.name}); expected "
+                                  f"the {meta.name} that `stakeholder-nlp embed` writes with the .npy")
+    try:
+        record = json.loads(meta.read_text(encoding="utf-8"))
+        vectors = np.load(path, mmap_mode="r")
+    except (ValueError, OSError) as exc:
+        raise EmbeddingsFileError(f"{path}: cannot be read as an embeddings .npy with its record ({exc})") from None
+    n = len(texts)
+    want_dim = dim if dim is not None else record.get("dim")
+    if vectors.ndim != 2 or vectors.shape[0] != n or (want_dim is not None and vectors.shape[1] != want_dim):
+        raise EmbeddingsFileError(f"{path}: holds an array of shape {vectors.shape}; expected ({n}, "
+                                  f"{want_dim if want_dim is not None else 'dim'}): one row per quote of the corpus, "
+                                  "in its order")
+    if vectors.dtype != np.float32:
+        raise EmbeddingsFileError(f"{path}: holds {vectors.dtype} values; expected float32")
+    if record.get("model_id") != model_id:
+        raise EmbeddingsFileError(f"{path}: vectors of model {record.get('model_id')!r}; expected {model_id!r} "
+                                  "(the --backend of this run): embed again with the same --backend")
+    if record.get("texts_sha256") != TextsDigest().update(texts).hexdigest():
+        raise EmbeddingsFileError(f"{path}: its rows are not this corpus's texts in this order (the digest "
+                                  f"recorded in {meta.name} differs; embedded from {record.get('source')!r}): "
+                                  "embed the same file and text column")
+    return vectors
 
 
 def _partial(out: Path) -> Path:
@@ -153,6 +233,7 @@ def embed_file(path: str | Path, out: str | Path, embedder: Embedder, *, text_co
     total = count_rows(path, text_col)
     bar = None
     row = embedded = cached = 0
+    digest = TextsDigest()
     with _atomic(out) as tmp:
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(total, embedder.dim))
         _reserve(tmp, os.path.getsize(tmp))  # ENOSPC now, not SIGBUS when the memory map is written
@@ -164,6 +245,7 @@ def embed_file(path: str | Path, out: str | Path, embedder: Embedder, *, text_co
             for texts in _blocks(path, text_col, block_rows):
                 res = embed_texts(texts, embedder, cache=cache)
                 mm[row:row + len(texts)] = res.vectors
+                digest.update(texts)
                 row += len(texts)
                 embedded += res.n_embedded
                 cached += res.n_cached
@@ -174,4 +256,6 @@ def embed_file(path: str | Path, out: str | Path, embedder: Embedder, *, text_co
             del mm
             if bar is not None:
                 bar.close()
+    write_meta(out, model_id=embedder.model_id, rows=row, dim=embedder.dim, texts_sha256=digest.hexdigest(),
+               source=str(path))
     return StreamResult(out, row, embedder.dim, embedded, cached, time.perf_counter() - start)

@@ -32,6 +32,9 @@ CELL_CHARS = 6000
 #: rows of the quotes sheet at most (see the module docstring)
 SHEET_MAX_QUOTES = 20_000
 SHEETS = (GRID_SHEET, "numbers", "shifts", "quotes", "set aside")
+#: from this many quotes :func:`start_workbook` writes in a worker process (below it a fresh worker's
+#: start-up, importing pandas and openpyxl, costs more than the workbook)
+WORKER_MIN_QUOTES = 2_000
 
 
 def _pct(x) -> str:
@@ -135,3 +138,26 @@ def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
                         lines = max(lines, sum(1 + len(p) // max(1, int(width * 1.1)) for p in text.split("\n")))
                     ws.row_dimensions[r_idx].height = min(409, 15 * lines)
     return path
+
+
+def start_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quotes: pd.DataFrame,
+                   membership: pd.DataFrame, waves: list, set_aside: pd.DataFrame | None = None,
+                   sanitize: Callable[[pd.DataFrame], pd.DataFrame] | None = None):
+    """:func:`write_workbook`, from :data:`WORKER_MIN_QUOTES` quotes in a worker process (joblib's reusable
+    loky executor: the workers of the lemmatiser and the stability reruns, already started), so that the
+    caller writes the other files meanwhile (openpyxl is pure Python: ~1 s per 1,000 quote rows). Returns a
+    ``concurrent.futures.Future`` of the path: call ``result()`` before using the file; the bytes written
+    are those of :func:`write_workbook` in this process."""
+    from concurrent.futures import Future
+
+    args = (path, matrix, shifts, quotes, membership, waves, set_aside, sanitize)
+    if len(quotes) >= WORKER_MIN_QUOTES:
+        from joblib.executor import get_memmapping_executor
+
+        return get_memmapping_executor(1).submit(write_workbook, *args)
+    done: Future = Future()
+    try:
+        done.set_result(write_workbook(*args))
+    except Exception as exc:  # raised by result(), as from a worker
+        done.set_exception(exc)
+    return done

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import platform
+from concurrent.futures import wait
 from importlib import metadata
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from .safety import (
 )
 from .safety import check_output_dir as _check_output_dir
 from .tables import framework_matrix, quotes_table, shift_table
-from .workbook import write_workbook
+from .workbook import start_workbook
 
 FILES = ("quotes.csv", "framework_matrix.csv", "framework_matrix.xlsx", "shifts.csv", "report.html", "run.json",
          "themes.toml", "assignment.csv")
@@ -95,17 +96,23 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
         labels = dict(zip(a.themes.themes["theme_id"], a.themes.themes["label"], strict=True))
         _csv(a.trends.assign(label=a.trends["theme_id"].map(labels)), paths["trends"])
     ranked = classify_findings(shifts, near_duplicates=a.near_duplicates)
-    write_workbook(paths["matrix_xlsx"], matrix, shifts, quotes, a.themes.membership,
-                   list(dict.fromkeys(a.levels["wave"].tolist())), set_aside=a.set_aside, sanitize=neutralise_frame)
+    # the workbook is written in a worker process (large corpora) while this one writes the rest
+    xlsx = start_workbook(paths["matrix_xlsx"], matrix, shifts, quotes, a.themes.membership,
+                          list(dict.fromkeys(a.levels["wave"].tolist())), set_aside=a.set_aside,
+                          sanitize=neutralise_frame)
+    try:
+        paths.update(_write_curation(a, out, texts, input_path, redact=redact))
+        agreement = getattr(a, "agreement", None)
+        if agreement is not None:  # codebook coding vs the corpus's human codes (themes.crossval.AGREEMENT_COLUMNS)
+            paths["agreement"] = out / "agreement.csv"
+            _csv(agreement, paths["agreement"])
+        figures = write_figures(a, matrix, out / "figures", shifts=ranked)
+        paths.update({f"figure_{k}": v for k, v in figures.items() if isinstance(v, Path)})
+        paths["html"].write_text(render_html(a, matrix, shifts, figures, texts, title), encoding="utf-8")
+    finally:
+        wait([xlsx])  # never leave the worker writing into a folder that is being removed
+    xlsx.result()
     strip_formula_cells(paths["matrix_xlsx"])  # no formula cell from data, whatever the workbook code does
-    paths.update(_write_curation(a, out, texts, input_path, redact=redact))
-    agreement = getattr(a, "agreement", None)
-    if agreement is not None:  # codebook coding vs the corpus's human codes (themes.crossval.AGREEMENT_COLUMNS)
-        paths["agreement"] = out / "agreement.csv"
-        _csv(agreement, paths["agreement"])
-    figures = write_figures(a, matrix, out / "figures", shifts=ranked)
-    paths.update({f"figure_{k}": v for k, v in figures.items() if isinstance(v, Path)})
-    paths["html"].write_text(render_html(a, matrix, shifts, figures, texts, title), encoding="utf-8")
     run = {"stakeholder_nlp": __version__, "python": platform.python_version(), "input": str(input_path) if input_path else None,
            "input_sha256": input_sha256, "warnings": list(a.corpus.warnings),
            "n_quotes": len(a.corpus), "waves": a.config.get("wave_order", {}).get("levels", list(a.corpus.waves)), "model_id": a.model_id,

@@ -81,12 +81,36 @@ class LemmaLookup:
 
     def __init__(self, texts: Sequence[str], lemmas: Sequence[str]) -> None:
         self._map = dict(zip(texts, lemmas, strict=True))
+        self._pending = None
+
+    @classmethod
+    def deferred(cls, texts: Sequence[str], pending) -> LemmaLookup:
+        """A lookup over lemmas still being computed (:meth:`~stakeholder_nlp.themes.terms.Lemmatizer.start`):
+        its first use waits for them, so the caller works meanwhile (the pipeline clusters the topics)."""
+        out = cls((), ())
+        out._pending = (list(texts), pending)
+        return out
+
+    def _ready(self) -> dict[str, str]:
+        if self._pending is not None:
+            texts, pending = self._pending
+            self._map = dict(zip(texts, pending.result(), strict=True))
+            self._pending = None
+        return self._map
+
+    def __getstate__(self) -> dict:  # what travels to a worker: the lemmas, never the pending work
+        return {"_map": self._ready(), "_pending": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self._map, self._pending = state["_map"], None
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
-        return [self._map.get(t, "") for t in texts]
+        lemmas = self._ready()
+        return [lemmas.get(t, "") for t in texts]
 
     def subset(self, texts: Sequence[str]) -> LemmaLookup:
         """The lookup restricted to ``texts`` (what a worker process needs)."""
+        self._ready()
         keep = set(texts)
         out = LemmaLookup((), ())
         out._map = {t: v for t, v in self._map.items() if t in keep}
@@ -199,7 +223,12 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
         if not cheap and embedder is not None:  # a compiled model cannot travel: the workers load none
             raise ValueError("cheap=False with n_jobs != 1 would send the embedder to worker processes; "
                              "use cheap=True (the default) or n_jobs=1")
-        outputs = Parallel(n_jobs=n_jobs)(delayed(_one_run)(j) for j in jobs)
+        # the refits (minutes at scale) first, the cheap seed reruns last, where they fill the gaps: with the
+        # seed reruns first, three of five refits could land on one worker while the other idled
+        first = sorted(range(len(jobs)), key=lambda i: not jobs[i][2])
+        outputs = [None] * len(jobs)
+        for i, out in zip(first, Parallel(n_jobs=n_jobs)(delayed(_one_run)(jobs[i]) for i in first), strict=True):
+            outputs[i] = out
     else:
         iterator = jobs
         if progress:

