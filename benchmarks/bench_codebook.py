@@ -558,13 +558,16 @@ def ceiling_fine_tune(embedder, n_coded: int, steps: int, seed: int) -> dict:
     coded[np.random.default_rng(seed + 2).choice(perm[:n_tr], size=n_coded, replace=False)] = True
     y = np.where(coded[:, None], h, False)
     out = {"coded": n_coded, "scored": len(te), "steps": steps, "themes": book.ids}
+    sub = np.flatnonzero(coded | np.isin(np.arange(len(x)), te))  # only these comments are (re-)embedded
+    at = np.searchsorted(sub, te)
     t = time.perf_counter()
-    fold = TunedFitter(book, texts, None, steps=steps, states=LowerStates(), seed=seed)(y, coded)
+    fold = TunedFitter(book, [texts[i] for i in sub], None, steps=steps, states=LowerStates(), seed=seed)(
+        y[sub], coded[sub])
     fit_s = time.perf_counter() - t
     c = ThemeCoder(book, embedder, phrase_vectors=phrases, random_state=seed).fit(x, y=y, coded=coded)
     preds = {}
     onehot = np.eye(h.shape[1], dtype=bool)
-    for name, p in (("fine-tuned encoder", fold.coder.predict_proba(fold.x[te]).to_numpy()),
+    for name, p in (("fine-tuned encoder", fold.coder.predict_proba(fold.x[at]).to_numpy()),
                     ("default (embedding only)", c.predict_proba(x[te]).to_numpy())):
         preds[f"{name}, threshold 0.3"] = p >= 0.3
         preds[f"{name}, top theme"] = onehot[p.argmax(1)]
