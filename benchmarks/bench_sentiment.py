@@ -287,21 +287,25 @@ def _best_bias(scorer, texts: list[str], gold: np.ndarray) -> dict:
     return {"macro_f1": best[0], "bias": [best[1], 0.0, best[2]]}
 
 
-def _probe_ceiling(x_pool: np.ndarray, y_pool: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> dict:
-    """A class-balanced logistic regression on the model's pooled features, fitted on an in-register pool
-    (C by 5-fold CV on the pool), scored on the held-out set: what the encoder's features allow when a head
-    is given in-register labels (which the shipped model may not be trained on). Diagnostic only."""
+def _probe_fit(x_pool: np.ndarray, y_pool: np.ndarray):
+    """A class-balanced logistic regression on the model's pooled features (C by 5-fold CV on the pool).
+    Fitted on an in-register pool and scored on a held-out set, it says what the encoder's features allow
+    when a head is given in-register labels (which the shipped model may not be trained on): diagnostic only."""
     from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.metrics import f1_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    clf = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=[0.001, 0.01, 0.1, 1.0], cv=5,
+    clf = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=[0.001, 0.01, 0.1, 1.0], cv=5, l1_ratios=(0.0,),
                                                                class_weight="balanced", scoring="f1_macro",
-                                                               max_iter=2000))
-    clf.fit(x_pool, y_pool)
-    return {"pool_n": len(y_pool), "macro_f1": float(f1_score(y_test, clf.predict(x_test), average="macro")),
-            "C": float(clf[-1].C_[0])}
+                                                               max_iter=2000, use_legacy_attributes=False))
+    return clf.fit(x_pool, y_pool)
+
+
+def _probe_score(clf, x_test: np.ndarray, y_test: np.ndarray) -> dict:
+    from sklearn.metrics import f1_score
+
+    return {"pool_n": int(clf[0].n_samples_seen_),
+            "macro_f1": float(f1_score(y_test, clf.predict(x_test), average="macro")), "C": float(np.ravel(clf[-1].C_)[0])}
 
 
 def registers(model: str | None) -> None:
@@ -313,7 +317,7 @@ def registers(model: str | None) -> None:
     from scipy.stats import spearmanr
 
     from stakeholder_nlp.sentiment import FineTunedScorer
-    from stakeholder_nlp.sentiment.data import load_emobank
+    from stakeholder_nlp.sentiment.data import load_emobank, load_nhs_fft, split_by_text
     from stakeholder_nlp.sentiment.finetuned import CLASSES
     from stakeholder_nlp.sentiment.validation import quote_inputs
 
@@ -337,6 +341,9 @@ def registers(model: str | None) -> None:
                 row[f"with_{tag}"] = {c: {"n": int((has & (gold == c)).sum()),
                                           "read_as": {k: int((has & (gold == c) & (pred == k)).sum()) for k in CLASSES}}
                                       for c in CLASSES}
+        if name == "nhs_fft_test":  # the neutral class is criticality -1..1: what each grade is read as
+            row["by_criticality"] = {int(c): {k: int(((df["criticality"] == c).to_numpy() & (pred == k)).sum())
+                                              for k in CLASSES} for c in sorted(df["criticality"].unique())}
         if name == "emobank_test":
             v = df["V"].to_numpy()
             row["spearman_score_valence"] = float(spearmanr(score, v).statistic)
@@ -357,15 +364,17 @@ def registers(model: str | None) -> None:
     # linear probes: in-register labels (a pool disjoint from the scored set) vs the training registers' labels
     emo_train = load_emobank(DATA / "emobank" / "emobank_sentiment.csv", "train")
     fpb_pool = adaptation_pools()["fpb_allagree"][0]
+    nhs = load_nhs_fft(DATA / "nhs_fft_phase1" / "text_data.csv")
+    nhs_train = nhs[split_by_text(nhs) == "train"].reset_index(drop=True)
     train_frame = _training_rows(3000)
-    zt, ft = quote_inputs(scorer, train_frame["text"].tolist())
+    _, ft = quote_inputs(scorer, train_frame["text"].tolist())
+    general = _probe_fit(ft, train_frame["label3"].to_numpy())
     probes = {}
-    for name, pool in (("emobank_test", emo_train), ("fpb_allagree", fpb_pool)):
-        zp, fp = quote_inputs(scorer, pool["text"].tolist())
-        probes[name] = {
-            "in_register_labels": _probe_ceiling(fp, pool["label3"].to_numpy(), feats[name], sets[name]["label3"].to_numpy()),
-            "training_registers_labels": _probe_ceiling(ft, train_frame["label3"].to_numpy(), feats[name],
-                                                        sets[name]["label3"].to_numpy())}
+    for name, pool in (("nhs_fft_test", nhs_train), ("emobank_test", emo_train), ("fpb_allagree", fpb_pool)):
+        _, fp = quote_inputs(scorer, pool["text"].tolist())
+        y_test = sets[name]["label3"].to_numpy()
+        probes[name] = {"in_register_labels": _probe_score(_probe_fit(fp, pool["label3"].to_numpy()), feats[name], y_test),
+                        "training_registers_labels": _probe_score(general, feats[name], y_test)}
         print(f"linear probe {name}: {probes[name]}", flush=True)
     out["linear_probe_ceilings"] = probes
     tr = train_frame.assign(low=train_frame["text"].str.lower())
@@ -384,9 +393,8 @@ def _training_rows(n_per_source: int) -> pd.DataFrame:
     from train_sentiment import training_frame
 
     df = training_frame(0, 1, 13).drop_duplicates("text")
-    return (df.groupby("source", group_keys=False)
-            .apply(lambda g: g.sample(n=min(n_per_source, len(g)), random_state=0))
-            .reset_index(drop=True))
+    return pd.concat([g.sample(n=min(n_per_source, len(g)), random_state=0)
+                      for _, g in df.groupby("source")]).reset_index(drop=True)
 
 
 def corpus_table(scorers: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
