@@ -199,7 +199,7 @@ def test_agreement_is_never_measured_on_quotes_the_coder_learned_from(book, emb)
 
     vocab = []
     groups = speaker_groups(speakers)
-    cv = cross_validated_predictions(lambda: Spy(book, emb, text_features=True), x, y=y, coded=coded,
+    cv = cross_validated_predictions(lambda: Spy(book, emb, text_features=True, C=1.0), x, y=y, coded=coded,
                                      groups=groups, n_splits=4, texts=texts)
     assert len(seen) == len(cv.trained_on) == 4
     assert cv.evaluated.sum() == coded.sum() and not cv.evaluated[~coded].any()
