@@ -233,17 +233,17 @@ class OpenVINOEmbedder(_Base):
         # round up to the padding multiple so that batches of one width get one row count: few shapes
         rounded = -(-lengths // self.tokenizer.pad_multiple) * self.tokenizer.pad_multiple
 
-        def done(request, job):
-            idx, n = job
-            out[idx] = request.get_output_tensor(0).data[:n]
-
         short = np.flatnonzero(lengths < self._fp32_below)
         long_ = np.flatnonzero(lengths >= self._fp32_below)
         for model, subset in ((self._compiled_fp32, short), (self._compiled, long_)):
             if len(subset) == 0:
                 continue
-            queue = self._ov.AsyncInferQueue(model, self._n_requests)
-            queue.set_callback(done)
+            # a ring of plain infer requests, collected here, in this thread: no Python callback runs on
+            # OpenVINO's stream threads (AsyncInferQueue's callback let dropping a compiled model deadlock:
+            # the GIL-holding destructor joined a stream thread waiting for the GIL)
+            requests = [model.create_infer_request() for _ in range(self._n_requests)]
+            jobs: list[tuple[np.ndarray, int] | None] = [None] * len(requests)
+            next_slot = 0
             if self.canonical:
                 batches = self.canonical_batches(rounded[subset])
             else:
@@ -257,8 +257,13 @@ class OpenVINOEmbedder(_Base):
                     fill = n_rows - len(rows)
                     ids = np.concatenate([ids, np.repeat(ids[:1], fill, axis=0)])
                     mask = np.concatenate([mask, np.repeat(mask[:1], fill, axis=0)])
-                queue.start_async({"input_ids": ids, "attention_mask": mask}, (rows, len(rows)))
-            queue.wait_all()
+                slot = next_slot % len(requests)
+                next_slot += 1
+                _collect(requests[slot], jobs[slot], out)
+                requests[slot].start_async({"input_ids": ids, "attention_mask": mask})
+                jobs[slot] = (rows, len(rows))
+            for request, job in zip(requests, jobs, strict=True):
+                _collect(request, job, out)
         return l2_normalise(out)
 
     def _reduce_kwargs(self) -> dict:
@@ -278,6 +283,16 @@ class OpenVINOEmbedder(_Base):
             n = self.canonical_rows(int(w))
             batches.extend((idx[k:k + n], n) for k in range(0, len(idx), n))
         return batches
+
+
+def _collect(request, job: tuple[np.ndarray, int] | None, out: np.ndarray) -> None:
+    """Wait for an infer request's batch (``job``: its rows and their count; ``None``: the request is idle)
+    and copy its vectors into ``out``."""
+    if job is None:
+        return
+    request.wait()
+    rows, n = job
+    out[rows] = request.get_output_tensor(0).data[:n]
 
 
 def fast_backend() -> str:
