@@ -239,21 +239,30 @@ class FineTunedScorer:
         logits = np.empty((n, 3), np.float32)
         feats = np.empty((n, dim), np.float32)
 
-        def done(request, job):
-            rows = job
+        def collect(request, rows) -> None:
+            if rows is None:  # the request is idle
+                return
+            request.wait()
             logits[rows] = request.get_tensor("logits").data[:len(rows)]
             feats[rows] = request.get_tensor("features").data[:len(rows)]
 
-        queue = self._ov.AsyncInferQueue(self._compiled, self._n_requests)
-        queue.set_callback(done)
+        # a ring of plain infer requests collected in this thread: no Python callback on OpenVINO's stream
+        # threads (with AsyncInferQueue's, dropping the compiled model could deadlock on the GIL)
+        requests = [self._compiled.create_infer_request() for _ in range(self._n_requests)]
+        jobs: list[np.ndarray | None] = [None] * len(requests)
+        slot = 0
         for w in np.unique(widths):
             members = np.flatnonzero(widths == w)
             k = self.canonical_rows(int(w))
             for s in range(0, len(members), k):
                 rows = members[s:s + k]
                 ids, mask = self._pad([enc[i] for i in rows] + [enc[rows[0]]] * (k - len(rows)), int(w))
-                queue.start_async({"input_ids": ids, "attention_mask": mask}, rows)
-        queue.wait_all()
+                collect(requests[slot], jobs[slot])
+                requests[slot].start_async({"input_ids": ids, "attention_mask": mask})
+                jobs[slot] = rows
+                slot = (slot + 1) % len(requests)
+        for request, rows in zip(requests, jobs, strict=True):
+            collect(request, rows)
         return logits, feats
 
     def piece_outputs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
