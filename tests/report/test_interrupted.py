@@ -108,9 +108,11 @@ def test_kill_9_during_embed_leaves_no_npy_at_the_final_path(tmp_path, suffix):
     np.save(out, np.full((2, 2), 7.0, dtype=np.float32))  # an earlier result
     _run_until(EMBED, [str(src), str(out), str(ready)], ready)
     assert np.load(out).tolist() == [[7.0, 7.0], [7.0, 7.0]]  # untouched, not zeros of the new shape
+    assert not (tmp_path / "vectors.npy.json").exists()  # nor a record of vectors that were never written
     from stakeholder_nlp.embedding import HashingEmbedder
     from stakeholder_nlp.embedding.stream import embed_file
 
     res = embed_file(src, out, HashingEmbedder(32), block_rows=50)
     assert res.rows == 200 and np.load(out).shape == (200, 32)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ready", "texts.csv", "vectors.npy"]
+    # the vectors and the record of their model and texts that `analyze --embeddings` checks
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ready", "texts.csv", "vectors.npy", "vectors.npy.json"]
