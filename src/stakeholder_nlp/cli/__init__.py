@@ -69,6 +69,14 @@ def _cache(path: Path | None) -> Path:
 
 CACHE_HELP = ("Folder of the embedding cache and built model files (default: the per-user cache folder, or "
               "$STAKEHOLDER_NLP_CACHE).")
+def _check_coding_options(codebook, codes_col: str | None, coder_fine_tune: bool) -> None:
+    """``--codes-col`` needs ``--codebook``; ``--coder-fine-tune`` needs ``--codes-col`` (themes and analyze)."""
+    if codes_col is not None and codebook is None:
+        _fail(ValueError("--codes-col needs --codebook: your codes are mapped to its themes by human_codes"))
+    if coder_fine_tune and codes_col is None:
+        _fail(ValueError("--coder-fine-tune needs --codes-col (and --codebook): it tunes the coder to your coding"))
+
+
 FINE_TUNE_HELP = ("With --codes-col: fine-tune the coder's encoder (top 2 of 6 layers, SetFit-style) to your coded "
                   "quotes. Off by default: slow. Each fit takes about 3-8 minutes on 2 CPU cores and a run fits "
                   "six (5 cross-validation folds + the final coder), so 20-45 minutes added; on the benchmark it "
@@ -193,10 +201,7 @@ def themes(
     coder_fine_tune: bool = typer.Option(False, "--coder-fine-tune", help=FINE_TUNE_HELP),
 ) -> None:
     """Find themes across all waves jointly (topics) and/or apply a codebook; report agreement with human codes."""
-    if codes_col is not None and codebook is None:
-        _fail(ValueError("--codes-col needs --codebook: your codes are mapped to its themes by human_codes"))
-    if coder_fine_tune and codes_col is None:
-        _fail(ValueError("--coder-fine-tune needs --codes-col (and --codebook): it tunes the coder to your coding"))
+    _check_coding_options(codebook, codes_col, coder_fine_tune)
     corpus = _load(input, text_col, wave_col, speaker_col, codes_col=codes_col or "codes")
     from ..embedding import EmbeddingCache, embed_texts, load_embedder
     from ..themes import TopicModel, fit_themes, load_codebook, partition_agreement
@@ -310,10 +315,7 @@ def analyze_cmd(
     from ..report import one_screen_summary, write_report
 
     _preflight(out=out, force=force, input=input, cache=_cache(cache))
-    if codes_col is not None and codebook is None:
-        _fail(ValueError("--codes-col needs --codebook: your codes are mapped to its themes by human_codes"))
-    if coder_fine_tune and codes_col is None:
-        _fail(ValueError("--coder-fine-tune needs --codes-col (and --codebook): it tunes the coder to your coding"))
+    _check_coding_options(codebook, codes_col, coder_fine_tune)
     corpus = _load(input, text_col, wave_col, speaker_col, id_col, "skip" if skip_bad_rows else "raise",
                    codes_col=codes_col or "codes")
     if corpus.skipped:

@@ -22,7 +22,7 @@ from .cache import EmbeddingCache, set_key
 #: unique-text lists at least this long are also stored as one blob for fast whole-set re-runs
 SET_CACHE_MIN = 256
 #: ... and at most this many bytes of vectors: SQLite refuses a blob over 1e9 bytes by default (650,000
-#: texts of 384 floats), and a whole-set read holds the blob and its copy; larger sets use per-text rows
+#: texts of 384 floats); larger sets use per-text rows
 SET_CACHE_MAX_BYTES = 256 * 2**20
 
 
