@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "stakeholder_nlp"
-LAYERS = ["errors", "corpus", "embedding", "themes", "shift", "sentiment", "stability", "pipeline", "report", "cli"]
+LAYERS = ["errors", "corpus", "embedding", "themes", "shift", "sentiment", "change", "stability", "pipeline", "report", "cli"]
 
 
 def _layer(path: Path) -> str:
