@@ -128,6 +128,9 @@ def _visible(s: str) -> bool:
 
 
 def _utf8(s: str) -> bool:
+    """Encodable as UTF-8 and free of NUL (the loader refuses both, naming the field)."""
+    if "\0" in s:
+        return False
     try:
         s.encode("utf-8")
         return True
@@ -186,7 +189,7 @@ def _codes(v: Any) -> tuple[str, ...]:
     if _miss(v):
         return ()
     if isinstance(v, list | tuple):
-        if not all(isinstance(x, str) for x in v):
+        if not all(isinstance(x, str) and _utf8(x) for x in v):
             raise ValueError
         return tuple(x.strip() for x in v if x.strip())
     if not isinstance(v, str):

@@ -113,7 +113,7 @@ def test_missing_file_is_a_file_not_found_error(tmp_path):
         ("text", True, "text must be a string; got bool"),
         ("text", ["a"], "text must be a string; got list"),
         ("text", "\u200b\ufeff\u200d", "no visible character"),
-        ("text", "\x00\x00", "no visible character"),
+        ("text", "\x00\x00", "NUL character"),
         ("speaker", True, "boolean"),
         ("speaker", [1], "got list"),
         ("speaker", 1.5, "got the number 1.5"),

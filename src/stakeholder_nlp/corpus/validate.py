@@ -23,7 +23,9 @@ The rules, one per field (``raw`` is a cell as a loader found it):
     ``;``-separated codes (``"a; b"``).
 
 Every string must be encodable as UTF-8 (a JSON escape such as ``"\\ud83d"`` decodes to a lone
-surrogate, which is an error naming the field).
+surrogate, which is an error naming the field) and must hold no NUL character (``"\\u0000"``, a NUL byte
+in a CSV): no output can carry it alike (a worksheet drops it, CSV and HTML keep it), so it is refused
+with the file, row, field and position rather than removed behind the user's back.
 
 Each checker raises :class:`~stakeholder_nlp.errors.CorpusFormatError` with the file, row and field.
 """
@@ -80,7 +82,12 @@ def _type_name(value: Any) -> str:
 
 
 def check_utf8(value: str, where: Where) -> str:
-    """Return ``value`` unchanged if it encodes as UTF-8, else raise (lone surrogates)."""
+    """Return ``value`` unchanged if it encodes as UTF-8 and holds no NUL, else raise (lone surrogates, NUL)."""
+    nul = value.find("\0")
+    if nul >= 0:
+        raise where.error(f"text holds a NUL character ('\\x00') at position {nul} of {len(value)}; expected "
+                          "text without NULs (they come from binary exports or a wrong encoding, and a "
+                          "spreadsheet cannot hold one): remove them from the file")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
