@@ -1,14 +1,31 @@
 """The analysis a researcher runs: corpus -> embedding -> themes -> shift -> sentiment -> stability.
 
-The only module that imports every stage. :func:`analyze` returns an :class:`Analysis` of DataFrames
-(columns documented in each stage's module); :mod:`stakeholder_nlp.report` writes them to disk.
+The only module that imports every stage. The analysis is :data:`STAGES`, a list of
+:class:`~stakeholder_nlp.stages.Stage` objects, each declaring the names it ``requires`` and ``assigns``
+(how to add one: :mod:`stakeholder_nlp.stages`)::
+
+    prepare    input_corpus -> corpus, set_aside, wave_order, input_ids
+    embedding  corpus, embedder, input_ids -> embeddings, model_id
+    themes     corpus, embeddings, embedder -> themes, agreement, near_duplicates, lemmas, lemma_lookup,
+               curation_state, codebook_context
+    shift      corpus, embeddings, themes, lemmas, wave_order -> levels, shifts, trends, drift
+    sentiment  corpus, embedder, themes, wave_order, curation_state -> sentiment (the scorer's result),
+               sentiment_scores, sentiment_labels, sentiment_levels, sentiment_shifts, sentiment_detail,
+               sentiment_validation, sentiment_notice
+    stability  corpus, embeddings, embedder, themes, sentiment_scores, shifts, sentiment_shifts,
+               lemma_lookup, wave_order -> stability            (runs only with runs > 0 and no themes file)
+
+:func:`analyze` runs them and returns an :class:`Analysis` of DataFrames (columns documented in each stage's
+module); :mod:`stakeholder_nlp.report` writes it to disk. :func:`run` runs any list of stages (a prefix such
+as ``until(STAGES, "themes")``, or one with a stage replaced) and returns the :class:`~.stages.State`.
+Every stage reads the run's :class:`Options` (``view.options``): the keyword arguments of :func:`analyze`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +34,7 @@ from .corpus import Corpus
 from .corpus.nonresponse import NonResponseRules, set_aside
 from .corpus.validate import check_analysable
 from .embedding import Embedder, EmbeddingCache, embed_texts
+from .stages import Stage, StageError, StageView, State, run_stages, stage
 from .themes import Codebook, ThemeResult, TopicModel, fit_themes
 from .themes.curation import ThemesFile, promoted
 
@@ -56,6 +74,216 @@ class Analysis:
     agreement: pd.DataFrame | None = None
     #: per quote: spaCy lemmas of its content words (saved for a curation rerun, not written as a table)
     lemmas: list[str] | None = None
+    #: what the stages assigned that no field above holds (name -> value; e.g. a stage added to STAGES).
+    #: :func:`~stakeholder_nlp.report.redact.redact_analysis` redacts the fields, not these
+    outputs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The keyword arguments of :func:`analyze` (documented there), as the stages read them."""
+
+    codebook: Codebook | None = None
+    mode: str | None = None
+    cache: EmbeddingCache | None = None
+    sentiment: Any = None
+    seed: int = 0
+    strata: Sequence[str] = ()
+    runs: int = 5
+    resample: float = 0.8
+    n_boot: int = 2000
+    n_topics: int | str = "auto"
+    progress: bool = False
+    nonresponse: NonResponseRules | None = _DEFAULT_RULES
+    curation: ThemesFile | None = None
+    phrase_labels: bool = True
+    wave_order: Sequence | None = None
+    baseline: Any = None
+    sentiment_labels: pd.DataFrame | None = None
+    sentiment_adapt: bool = False
+    learn_from_codes: bool = False
+    use_context: bool = True
+    coder_fine_tune: bool = False
+    embeddings: np.ndarray | None = None
+
+
+def _prepare(s: StageView) -> dict:
+    """Checks the options against the corpus, sets non-responses aside, fixes the wave order."""
+    from .corpus.waves import infer_wave_order
+
+    o, corpus = s.options, s["input_corpus"]
+    if o.coder_fine_tune and not (o.learn_from_codes and o.codebook is not None):
+        raise ValueError("coder_fine_tune tunes the codebook coder to your coding: it needs a codebook and "
+                         "learn_from_codes=True (CLI: --codebook and --codes-col)")
+    corpus.require_waves(2)
+    order = infer_wave_order(corpus.quotes["wave"], o.wave_order, o.baseline)  # before anything is set aside
+    if o.embeddings is not None and (getattr(o.embeddings, "ndim", 0) != 2 or len(o.embeddings) != len(corpus)):
+        raise ValueError(f"embeddings must have one row per quote ({len(corpus)}); got shape "
+                         f"{getattr(o.embeddings, 'shape', None)}")
+    all_ids = corpus.quotes["quote_id"]
+    set_aside_table = None
+    if o.nonresponse is not None:
+        corpus, set_aside_table = set_aside(corpus, o.nonresponse)
+        corpus.require_waves(2)
+    check_analysable(corpus)  # a clear minimum instead of a numerical failure deep inside a stage
+    missing = [c for c in o.strata if c not in corpus.quotes.columns]
+    if missing:
+        raise ValueError(f"strata column(s) {missing} not in the corpus; metadata columns are "
+                         f"{corpus.metadata_columns}")
+    return {"corpus": corpus, "set_aside": set_aside_table, "wave_order": order, "input_ids": all_ids}
+
+
+def _embedding(s: StageView) -> dict:
+    o, corpus, embedder = s.options, s["corpus"], s["embedder"]
+    q, all_ids = corpus.quotes, s["input_ids"]
+    if o.embeddings is None:
+        emb = embed_texts(corpus.texts, embedder, cache=o.cache, progress=o.progress)
+        return {"embeddings": np.asarray(emb.vectors), "model_id": emb.model_id}
+    # given (e.g. a memory-mapped file): the rows of the quotes left after the set-aside, in memory
+    kept = pd.Index(all_ids).get_indexer(q["quote_id"]) if len(q) != len(all_ids) else slice(None)
+    x = np.array(o.embeddings[kept], dtype=np.float32)
+    x.setflags(write=False)
+    return {"embeddings": x, "model_id": embedder.model_id}
+
+
+def _themes(s: StageView) -> dict:
+    """Fits (or, with a themes file, rebuilds) the themes; lemmatises meanwhile in worker processes."""
+    from .stability import LemmaLookup
+    from .themes.curation import near_duplicates
+    from .themes.terms import Lemmatizer
+
+    o, corpus, x, embedder = s.options, s["corpus"], s["embeddings"], s["embedder"]
+    q, texts = corpus.quotes, corpus.texts
+    state = None
+    if o.curation is not None:
+        from .themes.curation import read_state
+
+        state = read_state(o.curation, q["quote_id"].tolist(), texts)
+    lemmatizer = Lemmatizer() if state is None else None
+    # lemmatised in worker processes while this one fits the topics' clusters (which need no lemmas); the
+    # topic labels' first use of the lookup waits for them and takes the chunks no worker has started
+    pending = lemmatizer.start(texts, phrases=o.phrase_labels) if state is None else None
+    lemmas = state["lemmas"].tolist() if state is not None else None
+    lookup = LemmaLookup(texts, lemmas) if lemmas is not None else LemmaLookup.deferred(texts, pending)
+    ctx = None
+    if o.curation is not None:
+        from .themes.curation import read_assignment, themes_from_assignment
+
+        if o.curation.assignment is None:
+            raise ValueError(f"{o.curation.path}: no [analysis] assignment = ... entry; use the file analyze wrote")
+        themes = themes_from_assignment(read_assignment(o.curation.assignment, q["quote_id"].tolist()),
+                                        o.curation)
+    else:
+        codes = None
+        if o.codebook is not None:
+            from .themes.coder import context_vectors
+
+            ctx = context_vectors(corpus.contexts, embedder, cache=o.cache) if o.use_context else None
+            codes = q["codes"].tolist() if any(len(c) for c in q["codes"]) else None
+        themes = fit_themes(texts, x, codebook=o.codebook, mode=o.mode, embedder=embedder, random_state=o.seed,
+                            topic_model=TopicModel(o.n_topics, random_state=o.seed, embedder=embedder,
+                                                   lemmatizer=lookup),
+                            context=ctx, codes=codes, speakers=q["speaker"].tolist(), learn=o.learn_from_codes,
+                            cache=o.cache, n_boot=min(o.n_boot, 1000),
+                            contexts=corpus.contexts if ctx is not None else None, fine_tune=o.coder_fine_tune)
+        if o.phrase_labels:
+            from .themes.labels import relabel_topics
+
+            themes = relabel_topics(themes, texts, x, nlp=lemmatizer.nlp if lemmatizer.lemmatize else None,
+                                    known=pending.candidates())
+    if lemmas is None:
+        lemmas = pending.result()
+    return {"themes": themes, "agreement": themes.agreement, "near_duplicates": near_duplicates(themes, x),
+            "lemmas": list(lemmas), "lemma_lookup": lookup, "curation_state": state,
+            "codebook_context": ctx is not None}
+
+
+def _shift(s: StageView) -> dict:
+    from .shift import content_drift, prevalence_levels, prevalence_shift, prevalence_trend
+
+    o, q, m, order = s.options, s["corpus"].quotes, s["themes"].membership, s["wave_order"]
+    waves, speakers = q["wave"].tolist(), q["speaker"].tolist()
+    strata = q[list(o.strata)] if o.strata else None
+    kw = {"n_boot": o.n_boot, "seed": o.seed, "wave_order": order}
+    return {"levels": prevalence_levels(m, waves, speakers, **kw),
+            "shifts": prevalence_shift(m, waves, speakers, strata=strata, **kw),
+            "trends": prevalence_trend(m, waves, speakers, **kw),
+            "drift": content_drift(m, s["embeddings"], waves, speakers, s["lemmas"], seed=o.seed,
+                                   wave_order=order)}
+
+
+def _sentiment(s: StageView) -> dict:
+    from .sentiment import load_scorer, sentiment_levels, sentiment_shift
+    from .sentiment.apply import score_corpus
+
+    o, corpus, m, order, state = s.options, s["corpus"], s["themes"].membership, s["wave_order"], s["curation_state"]
+    q = corpus.quotes
+    waves, speakers = q["wave"].tolist(), q["speaker"].tolist()
+    scorer = o.sentiment or load_scorer("default", s["embedder"], cache=o.cache)
+    scorer_name = getattr(scorer, "name", type(scorer).__name__)
+    if (state is not None and o.sentiment_labels is None and len(state.columns) > 4
+            and (state["scorer"] == scorer_name).all()):
+        # a curation rerun: the quotes and the scorer are those of the saved run, so are their scores
+        from .sentiment.apply import from_detail
+
+        scored = from_detail(state.drop(columns=["text_sha256", "lemmas", "scorer"]), scorer_name)
+    else:
+        scored = score_corpus(scorer, q.assign(text=corpus.texts), labels=o.sentiment_labels,
+                              adapt=o.sentiment_adapt, n_boot=o.n_boot, seed=o.seed)
+    scores, labels = scored.scores, scored.labels
+    return {"sentiment": scored, "sentiment_scores": scores, "sentiment_labels": labels,
+            "sentiment_levels": sentiment_levels(m, scores, labels, waves, speakers, wave_order=order),
+            "sentiment_shifts": sentiment_shift(m, scores, waves, speakers, wave_order=order),
+            "sentiment_detail": scored.detail, "sentiment_validation": scored.validation,
+            "sentiment_notice": scored.notice}
+
+
+def _stability(s: StageView) -> dict:
+    from .stability import run_stability
+
+    o, q = s.options, s["corpus"].quotes
+    return {"stability": run_stability(
+        s["corpus"].texts, s["embeddings"], q["wave"].tolist(), q["speaker"].tolist(), reference=s["themes"],
+        codebook=o.codebook, mode=o.mode, embedder=s["embedder"], sentiment_scores=s["sentiment_scores"],
+        runs=o.runs, resample=o.resample, seed=o.seed, n_topics=o.n_topics, lemmatizer=s["lemma_lookup"],
+        n_boot=min(o.n_boot, 500), progress=o.progress, reference_shifts=s["shifts"],
+        reference_sentiment_shifts=s["sentiment_shifts"], wave_order=s["wave_order"].levels)}
+
+
+#: the names a run starts with (besides its options)
+INPUTS = ("input_corpus", "embedder")
+
+#: the analysis, in order; see the module docstring for each stage's names and :mod:`.stages` to add one
+STAGES: tuple[Stage, ...] = (
+    stage("prepare", _prepare, requires=("input_corpus",),
+          assigns=("corpus", "set_aside", "wave_order", "input_ids")),
+    stage("embedding", _embedding, requires=("corpus", "embedder", "input_ids"), assigns=("embeddings", "model_id")),
+    stage("themes", _themes, requires=("corpus", "embeddings", "embedder"),
+          assigns=("themes", "agreement", "near_duplicates", "lemmas", "lemma_lookup", "curation_state",
+                   "codebook_context")),
+    stage("shift", _shift, requires=("corpus", "embeddings", "themes", "lemmas", "wave_order"),
+          assigns=("levels", "shifts", "trends", "drift")),
+    stage("sentiment", _sentiment, requires=("corpus", "embedder", "themes", "wave_order", "curation_state"),
+          assigns=("sentiment", "sentiment_scores", "sentiment_labels", "sentiment_levels", "sentiment_shifts",
+                   "sentiment_detail", "sentiment_validation", "sentiment_notice")),
+    stage("stability", _stability, when=lambda s: s.options.runs > 0 and s.options.curation is None,
+          requires=("corpus", "embeddings", "embedder", "themes", "sentiment_scores", "shifts",
+                    "sentiment_shifts", "lemma_lookup", "wave_order"),
+          assigns=("stability",)),
+)
+
+
+def run(corpus: Corpus, embedder: Embedder, *, stages: Sequence[Stage] = STAGES,
+        on_stage: Callable[[str], None] | None = None, **options) -> State:
+    """Run ``stages`` (default: all of :data:`STAGES`) on ``corpus`` with :func:`analyze`'s keyword options;
+    returns the :class:`~.stages.State` (``state["themes"]``, ``state.timings``, ``state.record``)."""
+    state = State({"input_corpus": corpus, "embedder": embedder}, Options(**options))
+    return run_stages(state, stages, on_stage=on_stage)
+
+
+_FIELDS = tuple(f.name for f in fields(Analysis) if f.name not in ("timings", "config", "outputs"))
+#: the fields of Analysis without a default: a list of stages given to analyze must assign them
+_REQUIRED = tuple(f.name for f in fields(Analysis) if f.default is MISSING and f.default_factory is MISSING)
 
 
 def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = None, mode: str | None = None,
@@ -66,8 +294,8 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
             phrase_labels: bool = True, wave_order: Sequence | None = None, baseline=None,
             sentiment_labels: pd.DataFrame | None = None, sentiment_adapt: bool = False,
             learn_from_codes: bool = False, use_context: bool = True, coder_fine_tune: bool = False,
-            embeddings: np.ndarray | None = None) -> Analysis:
-    """Run every stage; ``runs=0`` skips the stability reruns.
+            embeddings: np.ndarray | None = None, stages: Sequence[Stage] = STAGES) -> Analysis:
+    """Run every stage of :data:`STAGES` (or ``stages``); ``runs=0`` skips the stability reruns.
 
     ``embeddings``: the quotes' vectors, already made by ``embedder`` (one row per quote of ``corpus``, in its
     order, before non-responses are set aside; a memory map is fine:
@@ -87,144 +315,30 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     ``coder_fine_tune`` (with ``learn_from_codes``): the learned coder runs on an encoder fine-tuned to the coded
     quotes, fitted afresh for each cross-validation fold and once for the final coding (minutes per fit on a
     CPU; :mod:`~.themes.tuned`).
+    ``stages``: the stages to run (e.g. with one replaced: :func:`stakeholder_nlp.stages.replace`); they must
+    assign every field of :class:`Analysis` that has no default; for part of the pipeline use :func:`run`.
     """
-    from .sentiment import load_scorer, sentiment_levels, sentiment_shift
-    from .shift import content_drift, prevalence_levels, prevalence_shift, prevalence_trend
-    from .stability import LemmaLookup, run_stability
-    from .themes.terms import Lemmatizer
-
-    if coder_fine_tune and not (learn_from_codes and codebook is not None):
-        raise ValueError("coder_fine_tune tunes the codebook coder to your coding: it needs a codebook and "
-                         "learn_from_codes=True (CLI: --codebook and --codes-col)")
-    corpus.require_waves(2)
-    from .corpus.waves import infer_wave_order
-
-    order = infer_wave_order(corpus.quotes["wave"], wave_order, baseline)  # before anything is set aside
-    if embeddings is not None and (getattr(embeddings, "ndim", 0) != 2 or len(embeddings) != len(corpus)):
-        raise ValueError(f"embeddings must have one row per quote ({len(corpus)}); got shape "
-                         f"{getattr(embeddings, 'shape', None)}")
-    all_ids = corpus.quotes["quote_id"]
-    set_aside_table = None
-    if nonresponse is not None:
-        corpus, set_aside_table = set_aside(corpus, nonresponse)
-        corpus.require_waves(2)
-    check_analysable(corpus)  # a clear minimum instead of a numerical failure deep inside a stage
-    missing = [s for s in strata if s not in corpus.quotes.columns]
+    state = run(corpus, embedder, stages=stages, on_stage=on_stage, codebook=codebook, mode=mode, cache=cache,
+                sentiment=sentiment, seed=seed, strata=strata, runs=runs, resample=resample, n_boot=n_boot,
+                n_topics=n_topics, progress=progress, nonresponse=nonresponse, curation=curation,
+                phrase_labels=phrase_labels, wave_order=wave_order, baseline=baseline,
+                sentiment_labels=sentiment_labels, sentiment_adapt=sentiment_adapt,
+                learn_from_codes=learn_from_codes, use_context=use_context, coder_fine_tune=coder_fine_tune,
+                embeddings=embeddings)
+    missing = [n for n in _REQUIRED if n not in state]
     if missing:
-        raise ValueError(f"strata column(s) {missing} not in the corpus; metadata columns are "
-                         f"{corpus.metadata_columns}")
-    say = on_stage or (lambda _s: None)
-    timings: dict[str, float] = {}
-    q = corpus.quotes
-    texts, waves, speakers = corpus.texts, q["wave"].tolist(), q["speaker"].tolist()
-
-    t = time.perf_counter()
-    say("embedding")
-    if embeddings is None:
-        emb = embed_texts(texts, embedder, cache=cache, progress=progress)
-        x, model_id = np.asarray(emb.vectors), emb.model_id
-    else:  # given (e.g. a memory-mapped file): the rows of the quotes left after the set-aside, in memory
-        kept = pd.Index(all_ids).get_indexer(q["quote_id"]) if len(q) != len(all_ids) else slice(None)
-        x = np.array(embeddings[kept], dtype=np.float32)
-        x.setflags(write=False)
-        model_id = embedder.model_id
-    timings["embedding"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    say("themes")
-    state = None
-    if curation is not None:
-        from .themes.curation import read_state
-
-        state = read_state(curation, q["quote_id"].tolist(), texts)
-    lemmatizer = Lemmatizer() if state is None else None
-    # lemmatised in worker processes while this one fits the topics' clusters (which need no lemmas); the
-    # topic labels' first use of the lookup waits for them and takes the chunks no worker has started
-    pending = lemmatizer.start(texts, phrases=phrase_labels) if state is None else None
-    lemmas = state["lemmas"].tolist() if state is not None else None
-    lookup = LemmaLookup(texts, lemmas) if lemmas is not None else LemmaLookup.deferred(texts, pending)
-    ctx = None
-    if curation is not None:
-        from .themes.curation import read_assignment, themes_from_assignment
-
-        if curation.assignment is None:
-            raise ValueError(f"{curation.path}: no [analysis] assignment = ... entry; use the file analyze wrote")
-        themes = themes_from_assignment(read_assignment(curation.assignment, q["quote_id"].tolist()), curation)
-        runs = 0
-    else:
-        ctx, codes = None, None
-        if codebook is not None:
-            from .themes.coder import context_vectors
-
-            ctx = context_vectors(corpus.contexts, embedder, cache=cache) if use_context else None
-            codes = q["codes"].tolist() if any(len(c) for c in q["codes"]) else None
-        themes = fit_themes(texts, x, codebook=codebook, mode=mode, embedder=embedder, random_state=seed,
-                            topic_model=TopicModel(n_topics, random_state=seed, embedder=embedder,
-                                                   lemmatizer=lookup),
-                            context=ctx, codes=codes, speakers=speakers, learn=learn_from_codes, cache=cache,
-                            n_boot=min(n_boot, 1000), contexts=corpus.contexts if ctx is not None else None,
-                            fine_tune=coder_fine_tune)
-        if phrase_labels:
-            from .themes.labels import relabel_topics
-
-            themes = relabel_topics(themes, texts, x, nlp=lemmatizer.nlp if lemmatizer.lemmatize else None,
-                                    known=pending.candidates())
-    if lemmas is None:
-        lemmas = pending.result()
-    from .themes.curation import near_duplicates
-
-    near = near_duplicates(themes, x)
-    timings["themes"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    say("shift")
-    strata_df = q[list(strata)] if strata else None
-    levels = prevalence_levels(themes.membership, waves, speakers, n_boot=n_boot, seed=seed, wave_order=order)
-    shifts = prevalence_shift(themes.membership, waves, speakers, strata=strata_df, n_boot=n_boot, seed=seed,
-                              wave_order=order)
-    trends = prevalence_trend(themes.membership, waves, speakers, n_boot=n_boot, seed=seed, wave_order=order)
-    drift = content_drift(themes.membership, x, waves, speakers, lemmas, seed=seed, wave_order=order)
-    timings["shift"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    say("sentiment")
-    from .sentiment.apply import score_corpus
-
-    scorer = sentiment or load_scorer("default", embedder, cache=cache)
-    scorer_name = getattr(scorer, "name", type(scorer).__name__)
-    if (state is not None and sentiment_labels is None and len(state.columns) > 4
-            and (state["scorer"] == scorer_name).all()):
-        # a curation rerun: the quotes and the scorer are those of the saved run, so are their scores
-        from .sentiment.apply import from_detail
-
-        scored = from_detail(state.drop(columns=["text_sha256", "lemmas", "scorer"]), scorer_name)
-    else:
-        scored = score_corpus(scorer, q.assign(text=texts), labels=sentiment_labels, adapt=sentiment_adapt,
-                              n_boot=n_boot, seed=seed)
-    scores, labels = scored.scores, scored.labels
-    s_levels = sentiment_levels(themes.membership, scores, labels, waves, speakers, wave_order=order)
-    s_shifts = sentiment_shift(themes.membership, scores, waves, speakers, wave_order=order)
-    timings["sentiment"] = time.perf_counter() - t
-
-    stability = None
-    if runs > 0:
-        t = time.perf_counter()
-        say("stability")
-        stability = run_stability(texts, x, waves, speakers, reference=themes, codebook=codebook, mode=mode,
-                                  embedder=embedder, sentiment_scores=scores, runs=runs, resample=resample,
-                                  seed=seed, n_topics=n_topics, lemmatizer=lookup, n_boot=min(n_boot, 500),
-                                  progress=progress, reference_shifts=shifts, reference_sentiment_shifts=s_shifts,
-                                  wave_order=order.levels)
-        timings["stability"] = time.perf_counter() - t
-    config = {"seed": seed, "mode": themes.mode, "strata": list(strata), "runs": runs, "resample": resample,
-              "n_boot": n_boot, "n_topics": n_topics, "sentiment": scored.scorer,
-              "sentiment_validated": scored.validated,
+        raise StageError(f"analyze needs stages that assign {missing} (its stages assign {sorted(state)}); "
+                         "to run part of the pipeline use stakeholder_nlp.pipeline.run")
+    themes, scored = state["themes"], state.get("sentiment")
+    config = {"seed": seed, "mode": themes.mode, "strata": list(strata), "runs": 0 if curation is not None else runs,
+              "resample": resample, "n_boot": n_boot, "n_topics": n_topics,
+              "sentiment": getattr(scored, "scorer", None), "sentiment_validated": getattr(scored, "validated", None),
               "codebook": codebook.path if codebook is not None else None,
               "codebook_threshold": themes.threshold,
               "codebook_coding": themes.coding, "learn_from_codes": learn_from_codes,
               "coder_fine_tune": coder_fine_tune,
-              "codebook_context": ctx is not None,
-              "wave_order": order.to_dict(),
+              "codebook_context": bool(state.get("codebook_context")),
+              "wave_order": state["wave_order"].to_dict(),
               "inference": "speakers as clusters, every interval by inverting its test: shares by a Rao-Scott "
                            "design-effect Miettinen-Nurminen score test (t, Bell-McCaffrey df); sentiment "
                            "changes and per-wave means by a CR2 cluster-robust t (Bell-McCaffrey df, exchangeable working model); "
@@ -232,11 +346,11 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
                            "every theme x wave comparison, per measure (share, sentiment); trend tests form "
                            "their own family",
               "themes_file": curation.path if curation is not None else None,
-              "curation_state_reused": state is not None,
+              "curation_state_reused": state.get("curation_state") is not None,
               "promoted": promoted(curation) if curation is not None else {},
               "nonresponse": None if nonresponse is None else {"min_words": nonresponse.min_words,
-                                                                "extra_phrases": list(nonresponse.extra_phrases)}}
-    return Analysis(corpus, x, model_id, themes, levels, shifts, drift, scores, labels, s_levels, s_shifts,
-                    stability, timings, config, set_aside=set_aside_table, near_duplicates=near,
-                    trends=trends, sentiment_detail=scored.detail, sentiment_validation=scored.validation,
-                    sentiment_notice=scored.notice, agreement=themes.agreement, lemmas=list(lemmas))
+                                                                "extra_phrases": list(nonresponse.extra_phrases)},
+              "stages": state.record}
+    values = {n: state[n] for n in _FIELDS if n in state}
+    outputs = {n: v for n, v in state.items() if n not in _FIELDS and n not in INPUTS}
+    return Analysis(**values, timings=dict(state.timings), config=config, outputs=outputs)
