@@ -43,12 +43,21 @@ def _load(input: Path, text_col: str, wave_col: str, speaker_col: str, id_col: s
 def _preflight(*, out: Path | None = None, force: bool = False, input: Path | None = None,
                cache: Path | None = None, out_file: Path | None = None) -> None:
     """Checks before any work: the output folder (results there need --force; an unfinished run of the same
-    input is resumed), the output file's folder and the cache folder must be writable with room to spare."""
+    input is resumed), the output file's folder and the cache folder must be writable with room to spare.
+    The output folder is held until the command ends: a second run on it is refused while this one runs."""
+    try:  # typer vendors click from 0.2x: its own context stack
+        from typer.main import get_current_context
+    except ImportError:  # pragma: no cover - older typer runs on click
+        from click import get_current_context
+
     from ..errors import OutputError
-    from ..report.safety import check_output_dir, check_writable_dir, file_sha256
+    from ..report.safety import check_output_dir, check_writable_dir, file_sha256, hold_output_dir
 
     try:
         if out is not None:
+            ctx = get_current_context(silent=True)
+            if ctx is not None:  # released when the command ends, however it ends
+                ctx.with_resource(hold_output_dir(out))
             check_output_dir(out, force, input_sha256=file_sha256(input))
         if out_file is not None:
             if out_file.is_dir():

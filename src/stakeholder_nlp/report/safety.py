@@ -15,6 +15,13 @@ or the previous complete results), never half-written files. A rerun cleans up w
 beside ``OUT``; a folder that holds only an unfinished run of the same input is resumed without
 ``--force``. :func:`atomic_file` does the same for a single file (``embed``'s ``.npy``).
 
+**One run per folder.** :func:`hold_output_dir` takes a lock file beside ``OUT`` (``.OUT.lock``, holding
+the holder's pid, host and start time) for as long as a run may write there: a second run on the same
+``OUT`` is refused with :class:`OutputLockedError` naming the holder, instead of both finishing and the
+one that renames last silently replacing the other's results. The lock is an ``fcntl.flock`` on that
+file, so the kernel lets it go when the holder dies (even by kill -9): a lock file left by a dead run is
+stale, and the next run takes it over. A process that already holds the lock may take it again.
+
 **Preflight.** :func:`check_output_dir` and :func:`check_writable_dir` say before any work starts that
 ``OUT`` holds results (pass ``--force``), or that a location is read-only, not a folder, or full.
 """
@@ -25,16 +32,21 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import OutputError
+
+logger = logging.getLogger(__name__)
 
 #: first characters that make a spreadsheet read a cell as a formula (OWASP, plus full-width forms and LF)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -49,6 +61,10 @@ _PROBE_BYTES = 256 * 2**10
 
 class OutputExistsError(OutputError, FileExistsError):
     """The output folder already holds results and ``force`` was not given."""
+
+
+class OutputLockedError(OutputError):
+    """Another running process holds the output folder (:func:`hold_output_dir`)."""
 
 
 # ----------------------------------------------------------------------------------- formula cells
@@ -232,6 +248,89 @@ def check_output_dir(out: str | Path, force: bool, *, input_sha256: str | None =
                                               "overwrite it")
     check_writable_dir(out.parent if not out.exists() else out, what="output folder")
     return out
+
+
+# ----------------------------------------------------------------------------------- one run per folder
+def lock_path(out: str | Path) -> Path:
+    """The lock file of output folder ``out``: beside it, so that it survives ``out`` being renamed."""
+    out = Path(out)
+    return out.parent / f".{out.name}.lock"
+
+
+def _holder(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _describe(holder: dict) -> str:
+    if not holder.get("pid"):
+        return "another run (starting up)"
+    since = holder.get("started")
+    when = time.strftime(", since %Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, int | float) else ""
+    return f"another run (pid {holder['pid']} on host {holder.get('host', '?')}{when})"
+
+
+def _flock(fd: int) -> bool:
+    """Take an exclusive lock on ``fd`` without waiting; False if another open file holds it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX (Windows): no lock is taken
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def hold_output_dir(out: str | Path) -> Iterator[Path]:
+    """Hold output folder ``out`` for one run (see the module docstring); yields the lock file's path.
+
+    Raises :class:`OutputLockedError` naming the holder (pid, host, start) if another live process holds it.
+    The lock file is removed on exit; one left by a dead process is taken over (``stale`` in the log)."""
+    path = lock_path(out)
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise _os_error(exc, "output folder", Path(out)) from None
+        if not _flock(fd):
+            os.close(fd)
+            holder = _holder(path)
+            if {k: holder.get(k) for k in me} == me:  # this process holds it already (the CLI, then the writer)
+                yield path
+                return
+            raise OutputLockedError(errno.EBUSY, f"output folder {out} is in use by {_describe(holder)}, "
+                                                 f"which holds {path}; wait for it to finish or choose another "
+                                                 "--out")
+        try:  # the file may have been removed (by its last holder) between our open and our lock: retry
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        stale = _holder(path)
+        if stale.get("pid"):
+            logger.info("took over the lock %s left by %s, which is no longer running", path, _describe(stale))
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({**me, "started": time.time(), "out": str(out)}).encode())
+        os.fsync(fd)
+    except OSError as exc:
+        os.close(fd)
+        raise _os_error(exc, "output folder", Path(out)) from None
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()  # before unlocking: a run that opens the path now creates and locks a new file
+        os.close(fd)
 
 
 # ----------------------------------------------------------------------------------- atomic writing

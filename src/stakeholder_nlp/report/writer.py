@@ -22,6 +22,7 @@ from .safety import (
     OutputExistsError,
     atomic_output_dir,
     file_sha256,
+    hold_output_dir,
     neutralise_frame,
     strip_formula_cells,
     write_csv,
@@ -65,17 +66,19 @@ def write_report(a: Analysis, out: Path, *, input_path: Path | None = None, forc
                  redact: bool = False, title: str = "Comparative thematic analysis") -> dict[str, Path]:
     """Write every output into a temporary folder beside ``out``, renamed into place only when complete
     (``run.json`` last, the completion marker): a killed, failed or disk-full write leaves ``out`` as it
-    was. Returns the final paths."""
+    was. The folder is held for the whole write (:func:`.safety.hold_output_dir`): a second process writing
+    to the same ``out`` meanwhile gets :class:`~.safety.OutputLockedError`. Returns the final paths."""
     final = Path(out)
     sha = file_sha256(input_path)
-    _check_output_dir(final, force, input_sha256=sha)
-    if redact:
-        from .redact import redact_analysis
+    with hold_output_dir(final):  # another run writing here is refused (OutputLockedError), not overwritten
+        _check_output_dir(final, force, input_sha256=sha)
+        if redact:
+            from .redact import redact_analysis
 
-        a = redact_analysis(a)
-    with atomic_output_dir(final, input_sha256=sha) as tmp:
-        paths = _write_into(a, tmp, input_path=input_path, input_sha256=sha, redact=redact, title=title)
-        rel = {k: v.relative_to(tmp) for k, v in paths.items()}
+            a = redact_analysis(a)
+        with atomic_output_dir(final, input_sha256=sha) as tmp:
+            paths = _write_into(a, tmp, input_path=input_path, input_sha256=sha, redact=redact, title=title)
+            rel = {k: v.relative_to(tmp) for k, v in paths.items()}
     return {k: final / v for k, v in rel.items()}
 
 
