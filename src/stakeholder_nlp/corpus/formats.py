@@ -24,6 +24,8 @@ from ..errors import CorpusFormatError
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".rst", ".text")
 SUFFIXES = (*TEXT_SUFFIXES, ".docx", ".odt", ".vtt", ".srt")
+#: formats stored as a zip package (checked before their parser sees the file)
+ZIP_SUFFIXES = (".docx", ".odt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,15 @@ def read_subtitles(path: str | Path) -> str:
     return _join([(f"{s}: " if s else "") + " ".join(w) for s, w in paras])
 
 
+def _is_zip(path: Path) -> bool:
+    import zipfile
+
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return True  # unreadable for another reason: the parser's error says which
+
+
 def read_document(path: str | Path, *, name: str | None = None) -> SourceDocument:
     """Read one transcript file by its suffix (see the module docstring)."""
     p = Path(path)
@@ -149,6 +160,10 @@ def read_document(path: str | Path, *, name: str | None = None) -> SourceDocumen
         raise FileNotFoundError(f"transcript file {p} does not exist")
     suffix = p.suffix.lower()
     name = name or p.name
+    if suffix in ZIP_SUFFIXES and not _is_zip(p):
+        raise CorpusFormatError(f"not a readable {suffix} (not a zip package: a {suffix} file is a zip archive, "
+                                f"so this one is damaged, truncated or another format renamed; open it and save "
+                                f"it again as {suffix})", path=str(p))
     try:
         if suffix in TEXT_SUFFIXES:
             return SourceDocument(name, decode_text(p.read_bytes(), path=str(p)), str(p), suffix.lstrip("."))
@@ -161,6 +176,6 @@ def read_document(path: str | Path, *, name: str | None = None) -> SourceDocumen
     except CorpusFormatError:
         raise
     except Exception as exc:  # third-party parsers raise many types; name the file and the cause
-        raise CorpusFormatError(f"could not read {suffix} file: {type(exc).__name__}: {exc}", path=str(p)) from exc
+        raise CorpusFormatError(f"not a readable {suffix} ({type(exc).__name__}: {exc})", path=str(p)) from exc
     raise CorpusFormatError(f"unknown transcript type {suffix!r}; expected one of {', '.join(SUFFIXES)} "
                             "(or .qdpx for a REFI-QDA project)", path=str(p))

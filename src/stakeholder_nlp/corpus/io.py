@@ -11,7 +11,9 @@ several lines is reported at its first line) and 1-based positions for parquet a
 Formats: ``.jsonl``/``.ndjson``/``.json`` (one JSON object per line; a UTF-8 BOM is ignored; duplicate
 keys, ``NaN``/``Infinity`` and lone surrogate escapes are errors), ``.csv`` and ``.tsv`` (comma- and
 tab-separated, RFC 4180 quoting, a UTF-8 BOM is ignored, only an empty field is missing: ``NA`` is the
-text "NA"), ``.parquet``/``.pq``. A missing speaker column is allowed: every quote is then its own speaker
+text "NA"), ``.parquet``/``.pq``; a REFI-QDA project ``.qdpx``/``.qde`` is read as speaker-turn units
+(:func:`read_refi_project`). :data:`LOADERS` maps each suffix to its loader, and an unknown suffix's error is
+generated from it. A missing speaker column is allowed: every quote is then its own speaker
 and ``Corpus.warnings`` says so (the CLI summary and the report show it).
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -217,7 +220,7 @@ def from_dataframe(df: pd.DataFrame, *, path: str | None = None, **kwargs: Any) 
 
 def _read_bytes(path: Path) -> bytes:
     if path.is_dir():
-        raise CorpusFormatError("is a folder, not a file; expected a .jsonl, .csv, .tsv or .parquet file",
+        raise CorpusFormatError(f"is a folder, not a file; expected a file of one of the types {', '.join(LOADERS)}",
                                 path=str(path))
     try:
         return path.read_bytes()
@@ -374,19 +377,40 @@ def read_parquet(path: str | Path, **kwargs: Any) -> Corpus:
     return from_dataframe(df, path=str(p), **kwargs)
 
 
+def read_refi_project(path: str | Path, **kwargs: Any) -> Corpus:
+    """A REFI-QDA project (``.qdpx``, or a bare ``.qde``): its text sources as speaker-turn units, waves from
+    a ``wave`` variable (:func:`stakeholder_nlp.corpus.ingest.ingest`; column options do not apply)."""
+    from .ingest import ingest
+
+    return ingest([path], unit="turn").corpus
+
+
+#: file suffix -> loader: what :func:`load_corpus` (and so ``analyze``) reads; its error lists these keys
+LOADERS: dict[str, Callable[..., Corpus]] = {
+    ".jsonl": read_jsonl, ".json": read_jsonl, ".ndjson": read_jsonl, ".csv": read_csv, ".tsv": read_csv,
+    ".parquet": read_parquet, ".pq": read_parquet, ".qdpx": read_refi_project, ".qde": read_refi_project,
+}
+
+
+def unknown_type_message(suffix: str) -> str:
+    """What an unreadable suffix gets told: the suffixes of :data:`LOADERS`, and that transcripts are read by
+    ``ingest`` (the suffixes of :data:`.formats.SUFFIXES`)."""
+    from .formats import SUFFIXES
+
+    what = f"file type {suffix!r}" if suffix else "a file without a suffix"
+    return (f"unknown {what}; expected one of {', '.join(LOADERS)}. Transcripts ({', '.join(SUFFIXES)}) are "
+            "read by `stakeholder-nlp ingest FILES --out corpus.jsonl` first")
+
+
 def load_corpus(source: str | Path | pd.DataFrame, **kwargs: Any) -> Corpus:
-    """Load a corpus from a DataFrame or a ``.jsonl``/``.json``, ``.csv``, ``.tsv`` or ``.parquet`` file."""
+    """Load a corpus from a DataFrame or a file of a type in :data:`LOADERS` (``.jsonl``/``.json``/``.ndjson``,
+    ``.csv``, ``.tsv``, ``.parquet``/``.pq``, a REFI-QDA ``.qdpx``/``.qde``), chosen by its suffix."""
     if isinstance(source, pd.DataFrame):
         return from_dataframe(source, **kwargs)
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"corpus file {path} does not exist")
     suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json", ".ndjson"):
-        return read_jsonl(path, **kwargs)
-    if suffix in (".csv", ".tsv"):
-        return read_csv(path, **kwargs)
-    if suffix in (".parquet", ".pq"):
-        return read_parquet(path, **kwargs)
-    raise CorpusFormatError(f"unknown file type {suffix!r}; expected .jsonl, .csv, .tsv or .parquet",
-                            path=str(path))
+    if suffix not in LOADERS:
+        raise CorpusFormatError(unknown_type_message(suffix), path=str(path))
+    return LOADERS[suffix](path, **kwargs)
