@@ -46,16 +46,39 @@ def test_analysis_carries_agreement_and_run_json_has_it(tmp_path, learn):
     assert "Agreement with your coding" in (tmp_path / "out" / "report.html").read_text()
 
 
-def test_codes_col_without_a_codebook_stops_with_a_clear_message(tmp_path):
+def test_codes_col_without_a_codebook_makes_the_codebook_from_the_codes_and_reports_agreement(tmp_path,
+                                                                                              monkeypatch):
+    """``--codes-col`` alone: each distinct code becomes a theme (as ``ingest --codebook-out`` does), the file
+    is written beside the results, the summary says so, and agreement with the codes is cross-validated."""
     from typer.testing import CliRunner
 
+    import stakeholder_nlp.embedding as embedding
+    import stakeholder_nlp.sentiment as sentiment
     from stakeholder_nlp.cli import app
+    from stakeholder_nlp.sentiment import VaderScorer
+    from stakeholder_nlp.themes import load_codebook
+    from stakeholder_nlp.themes.crossval import CROSS_VALIDATED
 
-    p = tmp_path / "c.csv"
-    p.write_text("text,wave,speaker,mycodes\na b c,1,s1,Data access\nd e f,2,s2,\n")
-    res = CliRunner().invoke(app, ["analyze", str(p), "--out", str(tmp_path / "out"), "--codes-col", "mycodes"])
-    assert res.exit_code == 2
-    assert "--codes-col needs --codebook" in res.output
+    monkeypatch.setattr(embedding, "load_embedder", lambda *a, **k: HashingEmbedder(dim=256))
+    monkeypatch.setattr(sentiment, "load_scorer", lambda *a, **k: VaderScorer())
+    q = _corpus().quotes.rename(columns={"codes": "mycodes"})
+    q["mycodes"] = ["; ".join(c) for c in q["mycodes"]]
+    q.to_csv(tmp_path / "c.csv", index=False)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["analyze", str(tmp_path / "c.csv"), "--out", str(out), "--codes-col", "mycodes",
+                                   "--cache", str(tmp_path / "cache"), "--runs", "0", "--n-boot", "50",
+                                   "--n-topics", "2"])
+    assert res.exit_code == 0, res.output
+    assert "made from the 3 codes in column 'mycodes'" in res.output and "agreement with your coding" in res.output
+    book = load_codebook(out / "codebook_from_codes.toml")
+    assert [(t.id, t.human_codes) for t in book.themes] == [("data_access", ("Data access",)), ("mdt", ("MDT",)),
+                                                           ("weather", ("Weather",))]
+    ag = pd.read_csv(out / "agreement.csv")
+    assert list(ag["theme_id"]) == ["data_access", "mdt", "weather"] and (ag["n_quotes"] == 50).all()
+    assert (ag["evaluation"] == CROSS_VALIDATED).all()
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["codebook"] == str(out / "codebook_from_codes.toml")
+    assert run["config"]["codebook_coding"] == "learned"
 
 
 @pytest.mark.parametrize("learn", [False, True])

@@ -76,12 +76,66 @@ def _cache(path: Path | None) -> Path:
 
 CACHE_HELP = ("Folder of the embedding cache and built model files (default: the per-user cache folder, or "
               "$STAKEHOLDER_NLP_CACHE).")
+
+#: the file ``--codes-col`` without ``--codebook`` writes into the output folder
+DERIVED_CODEBOOK = "codebook_from_codes.toml"
+
+
 def _check_coding_options(codebook, codes_col: str | None, coder_fine_tune: bool) -> None:
-    """``--codes-col`` needs ``--codebook``; ``--coder-fine-tune`` needs ``--codes-col`` (themes and analyze)."""
-    if codes_col is not None and codebook is None:
-        _fail(ValueError("--codes-col needs --codebook: your codes are mapped to its themes by human_codes"))
+    """``--coder-fine-tune`` needs ``--codes-col`` (themes and analyze)."""
     if coder_fine_tune and codes_col is None:
-        _fail(ValueError("--coder-fine-tune needs --codes-col (and --codebook): it tunes the coder to your coding"))
+        _fail(ValueError("--coder-fine-tune needs --codes-col: it tunes the coder to your coding"))
+
+
+def codebook_from_codes(codes, *, column: str, path: Path | None = None) -> tuple[object, str]:
+    """``--codes-col`` without ``--codebook``: the codebook made from the codes themselves, as
+    ``ingest --codebook-out`` makes one from a project's codes (:func:`~..corpus.refi_qda.codebook_toml`):
+    one theme per distinct code, its id from the name, the name as description and example, and the code as
+    ``human_codes`` so that agreement with your coding is measured. Returns the codebook and its TOML text
+    (written beside the results, to edit and pass back with ``--codebook``)."""
+    import re
+
+    from ..themes.codebook import parse_codebook
+
+    names = sorted({c.strip() for qc in codes for c in qc if c and c.strip()}, key=str.casefold)
+    if not names:
+        _fail(ValueError(f"--codes-col {column}: no quote carries a code, so no codebook can be made from the "
+                         "codes; fill the column or give --codebook"))
+
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") \
+            .replace("\t", "\\t") + '"'
+
+    lines = [f"# codebook made from the {len(names)} codes in column {column!r}: edit the descriptions and "
+             "examples, then pass this file with --codebook", "[codebook]", f"name = {q('codes in ' + column)}", ""]
+    used: set[str] = set()
+    for name in names:
+        base = re.sub(r"[^0-9a-z_]+", "_", name.casefold()).strip("_") or "code"
+        if not base[0].isalpha():
+            base = "c_" + base
+        tid, k = base, 2
+        while tid in used:
+            tid, k = f"{base}_{k}", k + 1
+        used.add(tid)
+        lines += ["[[theme]]", f"id = {q(tid)}", f"name = {q(name)}", f"description = {q(name)}",
+                  f"examples = [{q(name)}]", f"human_codes = [{q(name)}]", ""]
+    text = "\n".join(lines)
+    try:
+        return parse_codebook(text, path=str(path) if path is not None else None), text
+    except StakeholderNLPError as exc:  # e.g. a control character in a code
+        _fail(exc)
+
+
+def _derived_notice(book, column: str, path: Path) -> str:
+    return (f"codebook: none given, so made from the {len(book.themes)} codes in column {column!r} (each code a "
+            f"theme; agreement measured against them); written to {path}: edit its descriptions and examples "
+            "and pass it with --codebook")
+
+
+def _agreement_line(ag) -> str:
+    """One line on the codebook coding's agreement with the human codes (``themes.crossval.AGREEMENT_COLUMNS``)."""
+    return (f"agreement with your coding ({ag['evaluation'].iloc[0]}): mean kappa {ag['kappa'].mean():.3f} over "
+            f"{len(ag)} themes, {int(ag['n_quotes'].iloc[0])} coded quotes")
 
 
 FINE_TUNE_HELP = ("With --codes-col: fine-tune the coder's encoder (top 2 of 6 layers, SetFit-style) to your coded "

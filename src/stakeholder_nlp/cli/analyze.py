@@ -9,14 +9,18 @@ import typer
 from ..errors import CorpusError, StakeholderNLPError
 from . import (
     CACHE_HELP,
+    DERIVED_CODEBOOK,
     FINE_TUNE_HELP,
+    _agreement_line,
     _cache,
     _check_coding_options,
     _codebook,
+    _derived_notice,
     _fail,
     _load,
     _preflight,
     app,
+    codebook_from_codes,
 )
 
 
@@ -61,7 +65,9 @@ def analyze_cmd(
     codes_col: str | None = typer.Option(None, "--codes-col", help="Column of your own codes (a JSON list or "
                                          "'a; b'; empty = not coded yet), mapped to codebook themes by "
                                          "human_codes: the codebook coder learns from the coded quotes and codes "
-                                         "the rest; agreement is cross-validated by speaker."),
+                                         "the rest; agreement is cross-validated by speaker. Without --codebook, "
+                                         "the codes make the codebook (one theme per code; written to "
+                                         "OUT/codebook_from_codes.toml)."),
     no_context: bool = typer.Option(False, "--no-context", help="Code with the codebook without the quotes' "
                                     "'context' column (used by default when the corpus has one)."),
     coder_fine_tune: bool = typer.Option(False, "--coder-fine-tune", help=FINE_TUNE_HELP),
@@ -84,6 +90,9 @@ def analyze_cmd(
     if "kind" in corpus.quotes.columns:
         corpus = corpus.subset(corpus.quotes["kind"].isin([k.strip() for k in kinds.split(",")]))
     book = _codebook(codebook)
+    derived = None
+    if book is None and codes_col is not None:  # the codes make the codebook
+        book, derived = codebook_from_codes(corpus.quotes["codes"], column=codes_col, path=out / DERIVED_CODEBOOK)
     from ..corpus.nonresponse import NonResponseRules
     from ..themes.curation import load_themes_file
 
@@ -146,5 +155,11 @@ def analyze_cmd(
         from .ingest import export_qdpx
 
         export_qdpx(result, input, qdpx, book, redact=redact)
+    if derived is not None:
+        (out / DERIVED_CODEBOOK).write_text(derived, encoding="utf-8")
     typer.echo(one_screen_summary(result, out))
+    if derived is not None:
+        typer.echo(_derived_notice(book, codes_col, out / DERIVED_CODEBOOK))
+    if result.agreement is not None and len(result.agreement):
+        typer.echo(_agreement_line(result.agreement))
     typer.echo(f"total {time.perf_counter() - start:.1f}s")

@@ -7,7 +7,20 @@ from pathlib import Path
 import typer
 
 from ..errors import StakeholderNLPError
-from . import CACHE_HELP, FINE_TUNE_HELP, _cache, _check_coding_options, _fail, _load, _preflight, app
+from . import (
+    CACHE_HELP,
+    DERIVED_CODEBOOK,
+    FINE_TUNE_HELP,
+    _agreement_line,
+    _cache,
+    _check_coding_options,
+    _derived_notice,
+    _fail,
+    _load,
+    _preflight,
+    app,
+    codebook_from_codes,
+)
 
 
 @app.command("themes")
@@ -26,7 +39,9 @@ def themes(
     speaker_col: str = typer.Option("speaker", help="Column holding the speaker id."),
     codes_col: str | None = typer.Option(None, "--codes-col", help="Column of your own codes (as in analyze): "
                                          "the codebook coder learns from the coded quotes and codes the rest; "
-                                         "agreement is cross-validated by speaker."),
+                                         "agreement is cross-validated by speaker. Without --codebook, the codes "
+                                         "make the codebook (one theme per code; written to "
+                                         "codebook_from_codes.toml)."),
     no_context: bool = typer.Option(False, "--no-context", help="Code without the quotes' 'context' column "
                                     "(used by default when the corpus has one)."),
     coder_fine_tune: bool = typer.Option(False, "--coder-fine-tune", help=FINE_TUNE_HELP),
@@ -42,6 +57,9 @@ def themes(
         book = load_codebook(codebook) if codebook else None
     except (StakeholderNLPError, FileNotFoundError) as exc:
         _fail(exc)
+    derived = None
+    if book is None and codes_col is not None:  # the codes make the codebook
+        book, derived = codebook_from_codes(corpus.quotes["codes"], column=codes_col, path=out / DERIVED_CODEBOOK)
     cache = _cache(cache)
     _preflight(out=out, force=True, cache=cache)
     embedder = load_embedder(backend, cache_dir=cache)
@@ -65,12 +83,13 @@ def themes(
                    for i in range(len(q))]
     q["topic"] = result.topic_labels
     write_csv(q, out / "quote_themes.csv", float_format=None)
+    if derived is not None:
+        (out / DERIVED_CODEBOOK).write_text(derived, encoding="utf-8")
+        typer.echo(_derived_notice(book, codes_col, out / DERIVED_CODEBOOK))
     if any(len(c) for c in codes):
         if result.agreement is not None:
             write_csv(result.agreement, out / "agreement.csv", float_format=None)
-            ag = result.agreement
-            typer.echo(f"agreement with your coding ({ag['evaluation'].iloc[0]}): mean kappa "
-                       f"{ag['kappa'].mean():.3f} over {len(ag)} themes, {int(ag['n_quotes'].iloc[0])} coded quotes")
+            typer.echo(_agreement_line(result.agreement))
         pa = partition_agreement(result.topic_labels, codes)
         typer.echo(f"topics vs human codes: ARI {pa['ari']:.3f}, NMI {pa['nmi']:.3f} (n={pa['n']})")
     typer.echo(result.themes[["theme_id", "label", "kind", "n_quotes"]].to_string(index=False))
