@@ -99,6 +99,11 @@ class Corpus:
         return list(infer_wave_order(self.quotes[WAVE]).levels)
 
     @property
+    def n_unattributed(self) -> int:
+        """Quotes without a speaker (``None``): each counts as its own speaker (its own cluster)."""
+        return int(self.quotes[SPEAKER].isna().sum())
+
+    @property
     def metadata_columns(self) -> list[str]:
         """Columns beyond the schema: candidate strata (role, organisation, site...)."""
         return [c for c in self.quotes.columns if c not in SCHEMA_COLUMNS + ABSENT_OK_COLUMNS]

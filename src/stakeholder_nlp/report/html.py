@@ -255,6 +255,7 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
     map_note = figures.get("map_note") if isinstance(figures.get("map_note"), str) else ""
     return env.get_template("report.html").render(
         title=title, n_quotes=len(q), n_speakers=q["speaker"].nunique(), waves=waves, pair=pair,
+        n_unattributed=int(q["speaker"].isna().sum()),
         corpus_warnings=list(getattr(a.corpus, "warnings", ())),
         mode=a.themes.mode, codebook=a.config.get("codebook"), themes_file=a.config.get("themes_file"),
         model_id=a.model_id, seed=a.config.get("seed"), n_themes=len(a.themes.themes),

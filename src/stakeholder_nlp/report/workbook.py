@@ -17,6 +17,10 @@ Sheets:
     always holds every quote: a worksheet holds at most 1,048,576 rows, and openpyxl writes ~10,000 a second).
 ``set aside``
     The non-responses set aside before themes (when any).
+``notes`` (:data:`NOTES_SHEET`, only when there is something to say)
+    Every cell cut to fit: a worksheet cell holds at most :data:`CELL_MAX` characters, so a longer quote
+    ends in :data:`CUT_MARK` in its cell and is listed here (sheet, quote id, column, its full length); its
+    full text is in ``quotes.csv``. :func:`cut_cells` says which before the workbook is written.
 """
 
 from __future__ import annotations
@@ -28,7 +32,13 @@ import numpy as np
 import pandas as pd
 
 GRID_SHEET = "framework"
+NOTES_SHEET = "notes"
 CELL_CHARS = 6000
+#: the most characters a worksheet cell holds (Excel's limit; openpyxl and pandas cut longer text silently)
+CELL_MAX = 32_767
+#: how a cut cell ends: ``{n}`` is the full length in characters
+CUT_MARK = " … [cut here: {n:,} characters in all; the full text is in quotes.csv]"
+NOTES_COLUMNS = ("sheet", "quote_id", "column", "characters", "note")
 #: rows of the quotes sheet at most (see the module docstring)
 SHEET_MAX_QUOTES = 20_000
 SHEETS = (GRID_SHEET, "numbers", "shifts", "quotes", "set aside")
@@ -49,6 +59,61 @@ def _rounded(df: pd.DataFrame) -> pd.DataFrame:
         elif out[c].dtype == object:
             out[c] = out[c].map(lambda v: "; ".join(map(str, v)) if isinstance(v, list | tuple) else v)
     return out
+
+
+def _clean(d: pd.DataFrame, sanitize: Callable[[pd.DataFrame], pd.DataFrame] | None) -> pd.DataFrame:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    # control characters (e.g. \x0b in a pasted comment) cannot be stored in a worksheet: dropped here
+    d = (sanitize or (lambda x: x))(d)
+    return d.map(lambda v: ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v)
+
+
+def _cut(d: pd.DataFrame, sheet: str) -> tuple[pd.DataFrame, list[dict]]:
+    """``d`` with every text cell longer than :data:`CELL_MAX` cut to fit, ending in :data:`CUT_MARK`; and a
+    note (:data:`NOTES_COLUMNS`) per cut cell."""
+    notes: list[dict] = []
+    out = d
+    ids = d["quote_id"].tolist() if "quote_id" in d.columns else None
+    for j, col in enumerate(d.columns):
+        if d[col].dtype != object and not pd.api.types.is_string_dtype(d[col]):
+            continue
+        values = d[col].tolist()
+        long = [i for i, v in enumerate(values) if isinstance(v, str) and len(v) > CELL_MAX]
+        if not long:
+            continue
+        if out is d:
+            out = d.copy()
+        for i in long:
+            mark = CUT_MARK.format(n=len(values[i]))
+            values[i] = values[i][: CELL_MAX - len(mark)] + mark
+            notes.append({"sheet": sheet, "quote_id": None if ids is None else str(ids[i]), "column": str(col),
+                          "characters": len(d.iat[i, j]),
+                          "note": f"cut to {CELL_MAX:,} characters (a worksheet cell's limit); the full text "
+                                  "is in quotes.csv"})
+        out[col] = pd.Series(values, index=d.index, dtype=object)
+    return out, notes
+
+
+def cut_cells(quotes: pd.DataFrame, sanitize: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> list[dict]:
+    """The notes (:data:`NOTES_COLUMNS`) on the quotes sheet's cells that :func:`write_workbook` will cut to
+    fit a worksheet cell, without writing anything (the caller can say so before the workbook is done)."""
+    rows = quotes.iloc[:SHEET_MAX_QUOTES]
+    long = rows.map(lambda v: isinstance(v, str) and len(v) > CELL_MAX - 1).any(axis=1)  # sanitize adds 1
+    if not long.any():
+        return []
+    return _cut(_clean(_rounded(rows[long.to_numpy()]), sanitize), "quotes")[1]
+
+
+def cut_notice(notes: list[dict], *, limit: int = 10) -> str | None:
+    """One line naming the quotes whose text was cut in the workbook and where the full text is."""
+    ids = list(dict.fromkeys(n["quote_id"] for n in notes if n["sheet"] == "quotes" and n["quote_id"]))
+    if not ids:
+        return None
+    shown = ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+    return (f"framework_matrix.xlsx: {len(ids)} quote(s) longer than a worksheet cell ({CELL_MAX:,} characters) "
+            f"are cut there: {shown}; the full text is in quotes.csv (the workbook's {NOTES_SHEET} sheet lists "
+            "them)")
 
 
 def grid(matrix: pd.DataFrame, quotes: pd.DataFrame, membership: pd.DataFrame, waves: list,
@@ -92,14 +157,10 @@ def grid(matrix: pd.DataFrame, quotes: pd.DataFrame, membership: pd.DataFrame, w
 def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quotes: pd.DataFrame,
                    membership: pd.DataFrame, waves: list, set_aside: pd.DataFrame | None = None,
                    sanitize: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Path:
-    """Write the workbook to ``path``; ``sanitize`` (e.g. formula neutralisation) is applied to every sheet."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    """Write the workbook to ``path``; ``sanitize`` (e.g. formula neutralisation) is applied to every sheet.
+    Text longer than a cell holds is cut, marked, and listed on the ``notes`` sheet (module docstring)."""
     from openpyxl.styles import Alignment, Font
 
-    def clean(d: pd.DataFrame) -> pd.DataFrame:
-        # control characters (e.g. \x0b in a pasted comment) cannot be stored in a worksheet: dropped here
-        d = (sanitize or (lambda x: x))(d)
-        return d.map(lambda v: ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v)
     quote_rows = _rounded(quotes.iloc[:SHEET_MAX_QUOTES])
     if len(quotes) > SHEET_MAX_QUOTES:
         note = pd.DataFrame({quote_rows.columns[0]: [f"… {len(quotes) - SHEET_MAX_QUOTES:,} more quotes: "
@@ -110,9 +171,15 @@ def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
     wrapped = Alignment(wrap_text=True, vertical="top")  # one style object: a new one per cell costs 6x
     if set_aside is not None and len(set_aside):
         sheets["set aside"] = set_aside
+    notes: list[dict] = []
+    for name in list(sheets):
+        sheets[name], cut = _cut(_clean(sheets[name], sanitize), name)
+        notes += cut
+    if notes:
+        sheets[NOTES_SHEET] = _clean(pd.DataFrame(notes, columns=list(NOTES_COLUMNS)), sanitize)
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         for name, df in sheets.items():
-            clean(df).to_excel(xw, sheet_name=name, index=False)
+            df.to_excel(xw, sheet_name=name, index=False)
             ws = xw.sheets[name]
             ws.freeze_panes = "B2"
             bold = Font(bold=True)

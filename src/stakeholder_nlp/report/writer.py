@@ -29,7 +29,7 @@ from .safety import (
 )
 from .safety import check_output_dir as _check_output_dir
 from .tables import framework_matrix, quotes_table, shift_table
-from .workbook import start_workbook
+from .workbook import cut_cells, cut_notice, start_workbook
 
 FILES = ("quotes.csv", "framework_matrix.csv", "framework_matrix.xlsx", "shifts.csv", "report.html", "run.json",
          "themes.toml", "assignment.csv")
@@ -99,6 +99,7 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
         labels = dict(zip(a.themes.themes["theme_id"], a.themes.themes["label"], strict=True))
         _csv(a.trends.assign(label=a.trends["theme_id"].map(labels)), paths["trends"])
     ranked = classify_findings(shifts, near_duplicates=a.near_duplicates)
+    cut = cut_cells(quotes, neutralise_frame)  # quotes too long for a worksheet cell: said in run.json and the summary
     # the workbook is written in a worker process (large corpora) while this one writes the rest
     xlsx = start_workbook(paths["matrix_xlsx"], matrix, shifts, quotes, a.themes.membership,
                           list(dict.fromkeys(a.levels["wave"].tolist())), set_aside=a.set_aside,
@@ -118,7 +119,9 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
     strip_formula_cells(paths["matrix_xlsx"])  # no formula cell from data, whatever the workbook code does
     run = {"stakeholder_nlp": __version__, "python": platform.python_version(), "input": str(input_path) if input_path else None,
            "input_sha256": input_sha256, "warnings": list(a.corpus.warnings),
-           "n_quotes": len(a.corpus), "waves": a.config.get("wave_order", {}).get("levels", list(a.corpus.waves)), "model_id": a.model_id,
+           "n_quotes": len(a.corpus), "n_unattributed_quotes": a.corpus.n_unattributed,
+           "notes": [n for n in (cut_notice(cut),) if n],
+           "workbook_cut_quote_ids": [n["quote_id"] for n in cut if n["quote_id"]], "waves": a.config.get("wave_order", {}).get("levels", list(a.corpus.waves)), "model_id": a.model_id,
            "config": a.config, "redacted": redact, "timings_s": {k: round(v, 3) for k, v in a.timings.items()},
            "versions": _versions(), "files": {k: str(v.relative_to(out)) for k, v in paths.items() if k != "run"},
            "n_set_aside": 0 if a.set_aside is None else len(a.set_aside), "n_bad_rows": len(a.corpus.skipped),
@@ -168,16 +171,27 @@ def _write_curation(a: Analysis, out: Path, texts: list[str], input_path: Path |
     return paths
 
 
+def _run_notes(out: Path) -> list[str]:
+    """The notes ``write_report`` put in ``run.json`` (e.g. quotes cut in the workbook); none if not written."""
+    try:
+        return list(json.loads((Path(out) / "run.json").read_text()).get("notes", []))
+    except (OSError, ValueError):
+        return []
+
+
 def one_screen_summary(a: Analysis, out: Path) -> str:
     shifts = shift_table(a)
-    lines = [f"{len(a.corpus)} quotes, {a.corpus.quotes['speaker'].nunique()} speakers, waves {a.corpus.waves}; "
-             f"{len(a.themes.themes)} themes ({a.themes.mode})"]
+    n_anon = a.corpus.n_unattributed
+    lines = [f"{len(a.corpus)} quotes, {a.corpus.quotes['speaker'].nunique()} speakers"
+             + (f" + {n_anon} unattributed quotes (each its own speaker)" if n_anon else "")
+             + f", waves {a.corpus.waves}; {len(a.themes.themes)} themes ({a.themes.mode})"]
     if a.config.get("wave_order"):
         lines.append(a.config["wave_order"]["sentence"])
     if a.set_aside is not None and len(a.set_aside):
         lines.append(f"{len(a.set_aside)} non-responses set aside before themes (set_aside.csv)")
     if a.corpus.skipped:
         lines.append(f"{len(a.corpus.skipped)} bad rows skipped (bad_rows.csv)")
+    lines += _run_notes(out)
     ranked = classify_findings(shifts, near_duplicates=a.near_duplicates)
     waves = list(dict.fromkeys(a.levels["wave"].tolist()))
     holds = ranked[ranked["finding"] == "holds"]
