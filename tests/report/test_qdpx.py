@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,6 +13,7 @@ import pytest
 
 from stakeholder_nlp.corpus.ingest import ingest
 from stakeholder_nlp.corpus.refi_qda import (
+    NS,
     RefiCase,
     RefiCode,
     RefiNote,
@@ -25,6 +28,7 @@ from stakeholder_nlp.report.qdpx import (
     analysis_project,
     export_analysis,
     guid,
+    lf_text,
     project_xml,
     validate_project_xml,
     write_qdpx,
@@ -33,6 +37,7 @@ from stakeholder_nlp.report.qdpx import (
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "refi_qda_samples"
 
 TEXT = "Intervieweuse: Ça va ? 😀\r\n\r\nRésidente: Très bien 👍🏽, merci… 東京\r\nFin.\r\n"
+LF = TEXT.replace("\r\n", "\n")  # what the .qdpx holds (see test_sources_are_written_with_lf_line_endings...)
 
 
 def _project() -> RefiProject:
@@ -53,20 +58,89 @@ def test_written_project_validates_and_reimports_identically(tmp_path):
     proj = _project()
     xml, members = project_xml(proj)
     assert validate_project_xml(xml) == []
-    out = write_qdpx(proj, tmp_path / "p.qdpx")
+    out = write_qdpx(proj, tmp_path / "p.qdpx", line_endings="keep")
     back = read_qdpx(out)
     assert back.skipped == ()
     assert back.codes == proj.codes
     assert [(s.name, s.text, s.selections, s.variables) for s in back.sources] == \
         [(s.name, s.text, s.selections, s.variables) for s in proj.sources]
-    assert back.cases == proj.cases and back.notes == proj.notes and back.name == proj.name
+    # the cases' 'wave' is also a sources' variable: written as 'wave (case)' (see the test below)
+    assert back.cases == tuple(replace(c, variables={("wave (case)" if k == "wave" else k): v
+                                                      for k, v in c.variables.items()}) for c in proj.cases)
+    assert back.notes == proj.notes and back.name == proj.name
     src = back.sources[0]
     assert [src.text[x.start:x.end] for x in src.selections] == ["Très bien 👍🏽", "東京"]
     (tmp_path / "ref").write_text("x")
     assert out.stat().st_mode & 0o777 == (tmp_path / "ref").stat().st_mode & 0o777  # as readable as any new file
     with zipfile.ZipFile(out) as zf:
-        assert sorted(zf.namelist()) == ["project.qde", f"sources/{guid('src')}.txt"]
-        assert zf.read(f"sources/{guid('src')}.txt") == TEXT.encode("utf-8")  # CRLF kept, no BOM
+        assert sorted(zf.namelist()) == sorted(["project.qde", f"sources/{guid('n')}.txt", f"sources/{guid('src')}.txt"])
+        assert zf.read(f"sources/{guid('src')}.txt") == TEXT.encode("utf-8")  # CRLF kept (as asked), no BOM
+
+
+def test_sources_are_written_with_lf_line_endings_and_offsets_move_with_them(tmp_path):
+    """QualCoder (a real importer) reads a CRLF source with universal newlines and pads every line by a
+    space to keep CRLF offsets; ATLAS.ti counts a CRLF as one character: only LF text is read the same way by
+    both. Lone CRs become LF too; segment texts are the originals with LF line endings."""
+    proj = _project()
+    text = "A: one\r\ntwo\rthree 😀\r\n\r\nB: é\r\nfin"
+    sels = tuple(RefiSelection(guid("s", k), text.index(a), text.index(a) + len(a), (guid("c", 2),))
+                 for k, a in enumerate(["one\r\ntwo\rthree 😀", "é\r\nfin", "fin", "A"]))
+    src = RefiSource(guid("src"), "x.txt", text, sels)
+    out = write_qdpx(replace(proj, sources=(src,), cases=()), tmp_path / "p.qdpx")
+    with zipfile.ZipFile(out) as zf:
+        raw = zf.read(f"sources/{guid('src')}.txt").decode("utf-8")
+    assert "\r" not in raw and raw == "A: one\ntwo\nthree 😀\n\nB: é\nfin"
+    back = read_qdpx(out).sources[0]
+    assert back.text == raw
+    assert [back.text[x.start:x.end] for x in back.selections] == ["one\ntwo\nthree 😀", "é\nfin", "fin", "A"]
+    move = lf_text("ab\r\ncd")[1]
+    assert [move(i) for i in range(6)] == [0, 1, 2, 2, 3, 4]  # an offset inside a CRLF lands on its LF
+
+
+def test_notes_are_files_with_a_creation_time_so_qualcoder_imports_them(tmp_path):
+    """QualCoder's importer crashed on a Note without creationDateTime (every analysis export has one: the
+    shift note) and imports a note as a journal only from its plainTextPath."""
+    proj = replace(_project(), created="2026-12-07T03:04:06Z")
+    out = write_qdpx(proj, tmp_path / "p.qdpx")
+    with zipfile.ZipFile(out) as zf:
+        root = ET.fromstring(zf.read("project.qde"))
+        assert zf.read(f"sources/{guid('n')}.txt").decode("utf-8") == "note ✓"
+        assert {i.date_time for i in zf.infolist()} == {(2026, 12, 7, 3, 4, 6)}
+    (note,) = root.iter(f"{{{NS}}}Note")
+    assert note.get("creationDateTime") == "2026-12-07T03:04:06Z" and note.get("creatingUser") == guid("u")
+    assert note.get("plainTextPath") == f"internal://{guid('n')}.txt" and len(note) == 0
+    assert root.get("creationDateTime") == "2026-12-07T03:04:06Z"
+    assert read_qdpx(out).notes == proj.notes
+    again = write_qdpx(proj, tmp_path / "q.qdpx")
+    assert again.read_bytes() == out.read_bytes()  # a fixed creation time: the same bytes
+
+
+def test_a_variable_of_both_cases_and_sources_becomes_two_variables(tmp_path):
+    """QualCoder keeps one kind (case or file) per attribute name: a 'wave' of cases and of sources made the
+    sources' waves vanish from its file attributes."""
+    out = write_qdpx(_project(), tmp_path / "p.qdpx")
+    with zipfile.ZipFile(out) as zf:
+        root = ET.fromstring(zf.read("project.qde"))
+    names = sorted(v.get("name") for v in root.iter(f"{{{NS}}}Variable"))
+    assert names == ["age", "consent", "score", "site", "wave", "wave (case)"]
+    back = read_qdpx(out)
+    assert back.sources[0].variables == {"wave": 2023}
+    assert back.cases[0].variables["wave (case)"] == 2023 and "wave" not in back.cases[0].variables
+
+
+def test_added_codes_get_names_unique_in_the_whole_project():
+    """QualCoder keeps one code per name; a second code of that name loses its codings."""
+    base = RefiProject("b", (RefiCode(guid("p"), "Parent", None, "", None, False),
+                             RefiCode(guid("k"), "Data access", guid("p")),
+                             RefiCode(guid("e"), EMERGENT_PARENT)))
+    themes = pd.DataFrame({"theme_id": ["data", "t0", "t1"], "label": ["Data access", "rota", "rota"],
+                           "kind": ["codebook", "topic", "topic"], "terms": [[], [], []]})
+    quotes = pd.DataFrame({"quote_id": ["q1"], "text": ["x"], "speaker": ["s"], "wave": [1], "source": [None]})
+    proj, _ = analysis_project(quotes, themes, pd.DataFrame({"data": [True], "t0": [True], "t1": [True]}), base=base)
+    names = [c.name for c in proj.codes]
+    assert len(names) == len(set(names))
+    assert names[3:] == ["Data access (stakeholder-nlp)", f"{EMERGENT_PARENT} (stakeholder-nlp)", "rota",
+                         "rota (stakeholder-nlp)"]
 
 
 def test_invalid_project_is_refused_before_anything_is_written(tmp_path):
@@ -104,7 +178,8 @@ def test_quote_table_becomes_one_source_per_speaker(tmp_path):
     assert next(c for c in back.codes if c.name == "rota / staff").parent == parent.guid and not parent.codable
     assert next(c for c in back.codes if c.name == "Data access").description == "Data hard to get"
     cases = {c.name: c for c in back.cases}
-    assert cases["s1"].variables == {"wave": "2020; 2021", "role": "gp"} and cases["s2"].variables["wave"] == "2021"  # one type per variable
+    assert cases["s1"].variables == {"wave (case)": "2020; 2021", "role": "gp"}  # one type per variable
+    assert cases["s2"].variables["wave (case)"] == "2021"
     assert back.notes[0].text == "Data access rose."
 
 
@@ -119,9 +194,11 @@ def test_ingested_transcripts_keep_their_text_and_offsets(tmp_path):
     write_qdpx(proj, tmp_path / "x.qdpx")
     back = read_qdpx(tmp_path / "x.qdpx")
     (src,) = back.sources
-    assert src.text == TEXT and src.variables == {"wave": "w1"}
-    assert [src.text[x.start:x.end] for x in src.selections] == q["text"].tolist()
-    assert [(x.start, x.end) for x in src.selections] == list(zip(q["start"], q["end"], strict=True))
+    assert src.text == LF and src.variables == {"wave": "w1"}
+    assert [src.text[x.start:x.end] for x in src.selections] == [t.replace("\r\n", "\n") for t in q["text"]]
+    move = lf_text(TEXT)[1]
+    assert [(x.start, x.end) for x in src.selections] == [(move(a), move(b)) for a, b in zip(q["start"], q["end"],
+                                                                                              strict=True)]
 
 
 def test_import_export_import_keeps_the_input_projects_codes_and_codings(tmp_path):
@@ -138,7 +215,10 @@ def test_import_export_import_keeps_the_input_projects_codes_and_codings(tmp_pat
     assert again.codes[:len(first.codes)] == first.codes
     src = next(s for s in again.sources if s.name == "interview.txt")
     orig = next(s for s in first.sources if s.name == "interview.txt")
-    assert src.text == orig.text and src.selections[:len(orig.selections)] == orig.selections
+    assert src.text == orig.text.replace("\r\n", "\n")
+    assert [src.text[x.start:x.end] for x in src.selections[:len(orig.selections)]] == \
+        [orig.text[x.start:x.end].replace("\r\n", "\n") for x in orig.selections]
+    assert [x.codes for x in src.selections[:len(orig.selections)]] == [x.codes for x in orig.selections]
     assert any("had no text" in n for n in _)
 
 
@@ -179,7 +259,7 @@ def test_cli_reads_a_project_as_input_and_as_codebook_and_exports_with_its_sourc
     export_qdpx(result, tmp_path / "c.jsonl", tmp_path / "out.qdpx")
     back = read_qdpx(tmp_path / "out.qdpx")
     src = next(s for s in back.sources if s.name == "interview.txt")
-    assert src.text == "I: Ça marche 😀 ok\r\nR: yes"
+    assert src.text == "I: Ça marche 😀 ok\nR: yes"
     assert sorted(src.text[x.start:x.end] for x in src.selections) == ["yes", "Ça marche 😀", "Ça marche 😀 ok"]
 
 
@@ -219,12 +299,13 @@ def test_ingested_interviews_analysed_and_exported_end_to_end(tmp_path):
     back = read_qdpx(tmp_path / "out.qdpx")
     assert summary.sources == 10 and len(back.cases) == 10
     texts = {d.name: d.text for d in res.sources}
-    assert all(s.text == texts[s.name] for s in back.sources)
+    assert all(s.text == lf_text(texts[s.name])[0] for s in back.sources)
     q = a.corpus.quotes
-    units = {(r.source, r.start, r.end): r.text for r in q.itertuples()}
+    units = {(r.source, lf_text(texts[r.source])[1](r.start), lf_text(texts[r.source])[1](r.end)): r.text
+             for r in q.itertuples()}
     for s in back.sources:
         for x in s.selections:
-            assert units[(s.name, x.start, x.end)] == s.text[x.start:x.end]
+            assert units[(s.name, x.start, x.end)].replace("\r\n", "\n") == s.text[x.start:x.end]
     n_codings = int(a.themes.membership.to_numpy().sum())
     assert sum(len(x.codes) for s in back.sources for x in s.selections) == n_codings
     assert {(c.name, c.description) for c in back.codes} == {("Data", "data are missing"),

@@ -90,6 +90,7 @@ class RefiProject:
     path: str | None = None
     skipped: tuple[str, ...] = ()
     counts: dict[str, int] = field(default_factory=dict)
+    created: str | None = None  # the Project's creationDateTime (xsd:dateTime), where given
 
     def code(self, guid: str) -> RefiCode:
         for c in self.codes:
@@ -303,7 +304,8 @@ def parse_project(xml: bytes | str, *, archive: zipfile.ZipFile | None = None, p
     if dangling:
         skipped.append(f"{len(dangling)} coding(s) refer to codes not in the codebook (kept by GUID)")
     return RefiProject(root.get("name") or (Path(path).stem if path else "project"), tuple(codes), tuple(sources),
-                       tuple(cases), tuple(notes), users, root.get("origin"), path, tuple(skipped), dict(counts))
+                       tuple(cases), tuple(notes), users, root.get("origin"), path, tuple(skipped), dict(counts),
+                       root.get("creationDateTime"))
 
 
 def read_qdpx(path: str | Path) -> RefiProject:

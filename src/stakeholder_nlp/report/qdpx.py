@@ -3,18 +3,25 @@
 What goes in (:func:`analysis_project`):
 
 - **Sources**: the full text of every source (from ``ingest``'s ``*.sources.jsonl`` or the input ``.qdpx``),
-  stored as ``sources/<guid>.txt`` (UTF-8, text exactly as read: CRLF and emoji included). An input without
+  stored as ``sources/<guid>.txt`` (UTF-8, no BOM, emoji and all). Line endings are written as LF (CRLF and
+  lone CR become LF, and every offset moves with them): importers disagree on what a CRLF counts for
+  (QualCoder reads the file with universal newlines and pads each line by one character; ATLAS.ti counts
+  CRLF as one character), so only LF text gives the same segments in every program. An input without
   source texts (a table of quotes) gets **one text source per speaker**, named ``<speaker>.txt``: that
   speaker's quotes in input order, separated by a blank line.
 - **Codes**: codebook themes (with their descriptions) at the top level; emergent (topic) themes under a parent
   code ``Emergent themes`` (not codable itself), described by their terms. Codes and codings of an input
-  project are kept as they were.
+  project are kept as they were. The codes added here get names unique in the whole project (QualCoder
+  keeps one code per name, and a coding of a second code with the same name loses its code).
 - **Codings**: every unit's themes as ``Coding``s on one ``PlainTextSelection`` per unit, at the unit's
   character offsets (``startPosition``/``endPosition`` count Unicode code points, as the schema defines).
 - **Cases and variables**: one case per speaker, linked to the selections of their units; attributes that are
   constant for a speaker (role, site...) become case variables, and ``wave`` becomes a variable of each
-  case and of each source where it is constant.
-- **Note**: the shift sentences (one per theme) as a project note.
+  case and of each source where it is constant. A variable name that both cases and sources carry is
+  written as two variables, the cases' one named ``<name> (case)`` (QualCoder, like NVivo's case and file
+  classifications, gives each attribute name one kind: case or file).
+- **Note**: the shift sentences (one per theme) as a project note, stored as ``sources/<guid>.txt``
+  (``plainTextPath``: QualCoder imports notes only from a file), with the project's creation time and user.
 
 :func:`write_qdpx` serialises any :class:`~stakeholder_nlp.corpus.refi_qda.RefiProject` and validates
 ``project.qde`` against the REFI Project schema (QDA-XML 1.0, vendored in ``stakeholder_nlp/data``) with
@@ -23,6 +30,7 @@ What goes in (:func:`analysis_project`):
 
 from __future__ import annotations
 
+import datetime
 import os
 import uuid
 import xml.etree.ElementTree as ET
@@ -43,6 +51,8 @@ _GUID_NS = uuid.UUID("6f1c3f8e-6b8b-5c3e-9d1f-2a7f4d0c9b11")
 EMERGENT_PARENT = "Emergent themes"
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
             "#bcbd22", "#17becf")
+#: how a variable carried by both cases and sources is named on the cases' side
+CASE_VARIABLE = "{} (case)"
 #: corpus columns that are not attributes of a speaker
 NOT_ATTRIBUTES = ("quote_id", "text", "speaker", "wave", "source", "codes", "context", "start", "end", "unit",
                   "turn", "speaker_label", "kind")
@@ -67,6 +77,32 @@ class ExportSummary:
     cases: int
     synthetic_sources: bool
     notes: tuple[str, ...]
+
+
+def now_stamp() -> str:
+    """The current UTC time as an ``xsd:dateTime`` (``2026-12-07T03:04:05Z``)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _unique_name(name: str, used: set[str]) -> str:
+    out, k = name, 2
+    if out in used:
+        out = f"{name} (stakeholder-nlp)"
+    while out in used:
+        out, k = f"{name} (stakeholder-nlp {k})", k + 1
+    used.add(out)
+    return out
+
+
+def lf_text(text: str) -> tuple[str, Any]:
+    """``text`` with CRLF and lone CR as LF, and the function that moves an offset of ``text`` into it."""
+    if "\r" not in text:
+        return text, lambda i: i
+    import bisect
+
+    removed = [i for i in range(len(text) - 1) if text[i] == "\r" and text[i + 1] == "\n"]  # each CR of a CRLF
+    out = text.replace("\r\n", "\n").replace("\r", "\n")
+    return out, lambda i: i - bisect.bisect_left(removed, i)
 
 
 def _var_type(values: list[Any]) -> str:
@@ -101,8 +137,13 @@ def _missing(v: Any) -> bool:
 def analysis_project(quotes: pd.DataFrame, themes: pd.DataFrame, membership: pd.DataFrame, *,
                      sources: dict[str, str] | None = None, base: RefiProject | None = None,
                      descriptions: dict[str, str] | None = None, shift_sentences: Sequence[str] = (),
-                     name: str = "stakeholder-nlp analysis") -> tuple[RefiProject, tuple[str, ...]]:
-    """Build the project (see the module docstring). Returns the project and notes on what was adapted."""
+                     name: str = "stakeholder-nlp analysis", created: str | None = None,
+                     ) -> tuple[RefiProject, tuple[str, ...]]:
+    """Build the project (see the module docstring). Returns the project and notes on what was adapted.
+
+    ``created`` (an ``xsd:dateTime``; default now) stamps the project and its notes; the same analysis with
+    the same ``created`` gives a byte-identical ``.qdpx``.
+    """
     notes: list[str] = []
     descriptions = descriptions or {}
     q = quotes.reset_index(drop=True)
@@ -146,7 +187,7 @@ def analysis_project(quotes: pd.DataFrame, themes: pd.DataFrame, membership: pd.
             texts[sname] = "".join(parts)
     # codes
     codes: list[RefiCode] = list(base.codes) if base is not None else []
-    used_names = {c.name for c in codes if c.parent is None}
+    used_names = {c.name for c in codes}
     theme_guid: dict[str, str] = {}
     emergent = [r for r in themes.to_dict(orient="records") if r.get("kind") != "codebook"]
     book = [r for r in themes.to_dict(orient="records") if r.get("kind") == "codebook"]
@@ -154,12 +195,12 @@ def analysis_project(quotes: pd.DataFrame, themes: pd.DataFrame, membership: pd.
         g = guid("theme", r["theme_id"])
         theme_guid[r["theme_id"]] = g
         label = str(r.get("label") or r["theme_id"])
-        codes.append(RefiCode(g, label if label not in used_names else f"{label} (stakeholder-nlp)", None,
-                              descriptions.get(r["theme_id"], ""), _PALETTE[k % len(_PALETTE)], True))
+        codes.append(RefiCode(g, _unique_name(label, used_names), None, descriptions.get(r["theme_id"], ""),
+                              _PALETTE[k % len(_PALETTE)], True))
     if emergent:
         parent = guid("emergent-parent")
-        codes.append(RefiCode(parent, EMERGENT_PARENT, None, "Themes found in the data (topic model), not in "
-                              "the codebook.", "#999999", False))
+        codes.append(RefiCode(parent, _unique_name(EMERGENT_PARENT, used_names), None, "Themes found in the data "
+                              "(topic model), not in the codebook.", "#999999", False))
         for k, r in enumerate(emergent):
             g = guid("theme", r["theme_id"])
             theme_guid[r["theme_id"]] = g
@@ -167,7 +208,7 @@ def analysis_project(quotes: pd.DataFrame, themes: pd.DataFrame, membership: pd.
             terms = ", ".join(map(str, terms)) if isinstance(terms, list | tuple) and len(terms) else ""
             desc = descriptions.get(r["theme_id"]) or (f"Emergent theme; distinctive terms: {terms}" if terms
                                                         else "Emergent theme")
-            codes.append(RefiCode(g, str(r.get("label") or r["theme_id"]), parent, desc,
+            codes.append(RefiCode(g, _unique_name(str(r.get("label") or r["theme_id"]), used_names), parent, desc,
                                   _PALETTE[(k + len(book)) % len(_PALETTE)], True))
     # selections: keep the base project's, add one per unit that carries a theme
     sel_by_source: dict[str, list[RefiSelection]] = {}
@@ -229,7 +270,7 @@ def analysis_project(quotes: pd.DataFrame, themes: pd.DataFrame, membership: pd.
                                       "\n".join(str(s) for s in shift_sentences if s)))
     users = (*(base.users if base is not None else ()), (guid("user", "stakeholder-nlp"), "stakeholder-nlp"))
     project = RefiProject(base.name if base is not None else name, tuple(codes), tuple(out_sources), tuple(cases),
-                          tuple(project_notes), users, "stakeholder-nlp")
+                          tuple(project_notes), users, "stakeholder-nlp", created=created or now_stamp())
     return project, (*notes,)
 
 
@@ -252,10 +293,41 @@ def _value_el(parent: ET.Element, var_guid: str, vtype: str, value: Any) -> None
     el.text = ("true" if value else "false") if vtype == "Boolean" else str(value)
 
 
-def project_xml(project: RefiProject) -> tuple[bytes, dict[str, str]]:
-    """``project.qde`` bytes and the archive members to write (``sources/<guid>.txt`` -> text)."""
+def _variables(project: RefiProject) -> tuple[dict[tuple[str, str], tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """``(holder kind, name) -> (guid, written name, type)`` and the Variables to declare, in order.
+
+    A name carried by both cases and sources becomes two variables (the cases' one :data:`CASE_VARIABLE`).
+    """
+    values: dict[tuple[str, str], list[Any]] = {}
+    for kind, holders in (("case", project.cases), ("source", project.sources)):
+        for holder in holders:
+            for k, v in holder.variables.items():
+                values.setdefault((kind, k), []).append(v)
+    both = {k for kind, k in values if kind == "case"} & {k for kind, k in values if kind == "source"}
+    taken = {k for _, k in values}
+    out: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for (kind, k), vals in values.items():
+        written = k
+        if kind == "case" and k in both:
+            written = _unique_name(CASE_VARIABLE.format(k), taken)
+        g = guid("variable", k) if written == k else guid("variable", kind, k)
+        out[(kind, k)] = (g, written, _var_type(vals))
+    return out, list(dict.fromkeys(out.values()))
+
+
+def project_xml(project: RefiProject, *, line_endings: str = "lf") -> tuple[bytes, dict[str, str]]:
+    """``project.qde`` bytes and the archive members to write (``sources/<guid>.txt`` -> text).
+
+    ``line_endings="lf"`` (default) writes every source with LF line endings and moves the selections'
+    offsets with it (see the module docstring); ``"keep"`` writes the texts exactly as they are.
+    """
+    if line_endings not in ("lf", "keep"):
+        raise ValueError(f"line_endings must be 'lf' or 'keep'; got {line_endings!r}")
     ET.register_namespace("", NS)
-    root = ET.Element(_q("Project"), {"name": project.name or "project", "origin": project.origin or "stakeholder-nlp"})
+    stamp = project.created or now_stamp()
+    author = project.users[-1][0] if project.users else None
+    root = ET.Element(_q("Project"), {"name": project.name or "project", "origin": project.origin or "stakeholder-nlp",
+                                      "creationDateTime": stamp})
     if project.users:
         users = _sub(root, "Users")
         for g, n in project.users:
@@ -282,17 +354,11 @@ def project_xml(project: RefiProject) -> tuple[bytes, dict[str, str]]:
                 add(el, c.guid, seen)
 
         add(codes_el, None, set())
-    # variables: name -> (guid, type)
-    values: dict[str, list[Any]] = {}
-    for holder in (*project.cases, *project.sources):
-        for k, v in holder.variables.items():
-            values.setdefault(k, []).append(v)
-    var_types = {k: _var_type(v) for k, v in values.items()}
-    var_guids = {k: guid("variable", k) for k in values}
-    if values:
+    variables, declared = _variables(project)
+    if declared:
         vars_el = _sub(root, "Variables")
-        for k in values:
-            _sub(vars_el, "Variable", guid=var_guids[k], name=k, typeOfVariable=var_types[k])
+        for g, written, vtype in declared:
+            _sub(vars_el, "Variable", guid=g, name=written, typeOfVariable=vtype)
     if project.cases:
         cases_el = _sub(root, "Cases")
         for c in project.cases:
@@ -301,7 +367,8 @@ def project_xml(project: RefiProject) -> tuple[bytes, dict[str, str]]:
                 _sub(el, "Description").text = c.description
             for k, v in c.variables.items():
                 if v is not None:
-                    _value_el(el, var_guids[k], var_types[k], v)
+                    g, _, vtype = variables[("case", k)]
+                    _value_el(el, g, vtype, v)
             for g in c.sources:
                 _sub(el, "SourceRef", targetGUID=g)
             for g in c.selections:
@@ -311,22 +378,26 @@ def project_xml(project: RefiProject) -> tuple[bytes, dict[str, str]]:
     if written:
         src_el = _sub(root, "Sources")
         for s in written:
-            members[f"sources/{s.guid}.txt"] = s.text
+            text, move = lf_text(s.text) if line_endings == "lf" else (s.text, lambda i: i)
+            members[f"sources/{s.guid}.txt"] = text
             el = _sub(src_el, "TextSource", guid=s.guid, name=s.name, plainTextPath=f"internal://{s.guid}.txt")
             for sel in s.selections:
-                sel_el = _sub(el, "PlainTextSelection", guid=sel.guid, name=sel.name, startPosition=sel.start,
-                              endPosition=sel.end, creatingUser=sel.user)
+                sel_el = _sub(el, "PlainTextSelection", guid=sel.guid, name=sel.name, startPosition=move(sel.start),
+                              endPosition=move(sel.end), creatingUser=sel.user)
                 for k, code in enumerate(sel.codes):
                     cod = _sub(sel_el, "Coding", guid=guid("coding", sel.guid, code, k), creatingUser=sel.user)
                     _sub(cod, "CodeRef", targetGUID=code)
             for k, v in s.variables.items():
                 if v is not None:
-                    _value_el(el, var_guids[k], var_types[k], v)
+                    g, _, vtype = variables[("source", k)]
+                    _value_el(el, g, vtype, v)
     if project.notes:
         notes_el = _sub(root, "Notes")
         for n in project.notes:
-            el = _sub(notes_el, "Note", guid=n.guid, name=n.name or None)
-            _sub(el, "PlainTextContent").text = n.text
+            # a file, not PlainTextContent: QualCoder imports a note (as a journal) only from its plainTextPath
+            members[f"sources/{n.guid}.txt"] = n.text
+            _sub(notes_el, "Note", guid=n.guid, name=n.name or None, plainTextPath=f"internal://{n.guid}.txt",
+                 creatingUser=author, creationDateTime=stamp)
         for n in project.notes:
             if n.guid == guid("note", "shifts"):
                 _sub(root, "NoteRef", targetGUID=n.guid)
@@ -346,28 +417,47 @@ def validate_project_xml(xml: bytes) -> list[str]:
     return [f"{e.path}: {e.reason}" for e in schema.iter_errors(xml.decode("utf-8"))]
 
 
-def write_qdpx(project: RefiProject, path: str | Path, *, validate: bool = True) -> Path:
-    """Write ``project`` as a ``.qdpx`` (validated first); the file appears only when complete."""
+def write_qdpx(project: RefiProject, path: str | Path, *, validate: bool = True, line_endings: str = "lf") -> Path:
+    """Write ``project`` as a ``.qdpx`` (validated first); the file appears only when complete.
+
+    The archive's member times are the project's ``created`` time, so a project with a fixed ``created``
+    writes the same bytes every time.
+    """
     path = Path(path)
-    xml, members = project_xml(project)
+    if not project.created:
+        from dataclasses import replace
+
+        project = replace(project, created=now_stamp())
+    xml, members = project_xml(project, line_endings=line_endings)
     if validate:
         errors = validate_project_xml(xml)
         if errors:
             raise QdpxValidationError(f"{path}: project.qde does not validate against the REFI-QDA Project "
                                       f"schema ({len(errors)} errors); first: {errors[0]}")
+    when = _zip_time(project.created)
     path.parent.mkdir(parents=True, exist_ok=True)
     # a sibling temp name (not mkstemp: that would leave the file readable by its owner only)
     tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"))
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("project.qde", xml)
-            for name, text in members.items():
-                zf.writestr(name, text.encode("utf-8"))
+            for name, data in (("project.qde", xml), *((n, t.encode("utf-8")) for n, t in members.items())):
+                info = zipfile.ZipInfo(name, date_time=when)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, data)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _zip_time(stamp: str | None) -> tuple[int, int, int, int, int, int]:
+    try:
+        t = datetime.datetime.fromisoformat((stamp or "").replace("Z", "+00:00"))
+    except ValueError:
+        t = datetime.datetime.now(datetime.timezone.utc)
+    return (max(t.year, 1980), t.month, t.day, t.hour, t.minute, t.second)
 
 
 def _shift_sentences(result: Any) -> tuple[list[str], str | None]:
@@ -389,10 +479,11 @@ def _shift_sentences(result: Any) -> tuple[list[str], str | None]:
 
 def export_analysis(result: Any, path: str | Path, *, sources: dict[str, str] | None = None,
                     base: RefiProject | None = None, codebook: Any = None,
-                    shift_sentences: Sequence[str] | None = None) -> ExportSummary:
+                    shift_sentences: Sequence[str] | None = None, created: str | None = None) -> ExportSummary:
     """Write an :class:`~stakeholder_nlp.pipeline.Analysis` as a ``.qdpx`` (see the module docstring).
 
-    ``shift_sentences`` default to the report's shift sentences (:func:`.tables.shift_table`).
+    ``shift_sentences`` default to the report's shift sentences (:func:`.tables.shift_table`); ``created``
+    (an ``xsd:dateTime``) to now.
     """
     extra: list[str] = []
     if shift_sentences is None:
@@ -404,7 +495,7 @@ def export_analysis(result: Any, path: str | Path, *, sources: dict[str, str] | 
     descriptions = {t.id: t.description for t in codebook.themes} if codebook is not None else {}
     project, notes = analysis_project(result.corpus.quotes, result.themes.themes, result.themes.membership,
                                       sources=sources, base=base, descriptions=descriptions,
-                                      shift_sentences=sentences)
+                                      shift_sentences=sentences, created=created)
     notes = (*notes, *extra)
     out = write_qdpx(project, path)
     n_sel = sum(len(s.selections) for s in project.sources)
@@ -413,5 +504,6 @@ def export_analysis(result: Any, path: str | Path, *, sources: dict[str, str] | 
                          any("one text source per speaker" in n for n in notes), notes)
 
 
-__all__ = ["EMERGENT_PARENT", "ExportSummary", "QdpxValidationError", "analysis_project", "export_analysis",
-           "guid", "project_xml", "schema_path", "validate_project_xml", "write_qdpx"]
+__all__ = ["CASE_VARIABLE", "EMERGENT_PARENT", "ExportSummary", "QdpxValidationError", "analysis_project",
+           "export_analysis", "guid", "lf_text", "now_stamp", "project_xml", "schema_path", "validate_project_xml",
+           "write_qdpx"]
