@@ -7,11 +7,13 @@ The only module that imports every stage. The analysis is :data:`STAGES`, a list
     prepare    input_corpus -> corpus, set_aside, wave_order, input_ids
     embedding  corpus, embedder, input_ids -> embeddings, model_id
     themes     corpus, embeddings, embedder -> themes, agreement, near_duplicates, lemmas, lemma_lookup,
-               curation_state, codebook_context
+               curation_state, codebook_context, phrase_candidates
     shift      corpus, embeddings, themes, lemmas, wave_order -> levels, shifts, trends, drift
     sentiment  corpus, embedder, themes, wave_order, curation_state -> sentiment (the scorer's result),
                sentiment_scores, sentiment_labels, sentiment_levels, sentiment_shifts, sentiment_detail,
                sentiment_validation, sentiment_notice
+    changes    corpus, embeddings, model_id, themes, phrase_candidates, shifts, sentiment*, wave_order -> changes
+               (how each theme changed, from the quotes: :mod:`stakeholder_nlp.change`)
     stability  corpus, embeddings, embedder, themes, sentiment_scores, shifts, sentiment_shifts,
                lemma_lookup, wave_order -> stability            (runs only with runs > 0 and no themes file)
 
@@ -74,6 +76,9 @@ class Analysis:
     agreement: pd.DataFrame | None = None
     #: per quote: spaCy lemmas of its content words (saved for a curation rerun, not written as a table)
     lemmas: list[str] | None = None
+    #: how each theme changed between waves, described from the quotes (change.records.ChangeResult:
+    #: ``changes``, ``echoes``, per-quote ``mode`` and ``dissent``); None when the stage was not run
+    changes: object | None = None
     #: what the stages assigned that no field above holds (name -> value; e.g. a stage added to STAGES).
     #: :func:`~stakeholder_nlp.report.redact.redact_analysis` redacts the fields, not these
     outputs: dict = field(default_factory=dict)
@@ -105,6 +110,8 @@ class Options:
     use_context: bool = True
     coder_fine_tune: bool = False
     embeddings: np.ndarray | None = None
+    mode_classifier: Any = None
+    echo_threshold: float | None = None
 
 
 def _prepare(s: StageView) -> dict:
@@ -195,7 +202,8 @@ def _themes(s: StageView) -> dict:
         lemmas = pending.result()
     return {"themes": themes, "agreement": themes.agreement, "near_duplicates": near_duplicates(themes, x),
             "lemmas": list(lemmas), "lemma_lookup": lookup, "curation_state": state,
-            "codebook_context": ctx is not None}
+            "codebook_context": ctx is not None,
+            "phrase_candidates": pending.candidates() if pending is not None else None}
 
 
 def _shift(s: StageView) -> dict:
@@ -238,6 +246,41 @@ def _sentiment(s: StageView) -> dict:
             "sentiment_notice": scored.notice}
 
 
+def _changes(s: StageView) -> dict:
+    """How each theme changed: voices, phrases, echoes, modes, realisations, tone, categories, sentences."""
+    from .change.echoes import ECHO_THRESHOLD
+    from .change.mode import load_mode_classifier
+    from .change.records import describe_changes
+    from .shift.waves import comparison_rows
+
+    o, corpus, themes, x = s.options, s["corpus"], s["themes"], s["embeddings"]
+    q, texts = corpus.quotes, corpus.texts
+    mode_notice = ""
+    if o.mode_classifier is not None:
+        modes = o.mode_classifier.predict(texts, x, model_id=s["model_id"])
+    else:
+        from .errors import ModelError
+
+        try:
+            modes = load_mode_classifier().predict(texts, x, model_id=s["model_id"])
+        except ModelError as exc:  # another embedder than the one the classifier was trained on: said, not hidden
+            modes = [""] * len(texts)
+            mode_notice = f"Quote modes were not classified: {exc}"
+    sig = s["shifts"][["theme_id", "wave_a", "wave_b", "share_significant", "share_q"]].merge(
+        s["sentiment_shifts"][["theme_id", "wave_a", "wave_b", "sentiment_significant", "sentiment_q"]],
+        on=["theme_id", "wave_a", "wave_b"], how="left")
+    scored = s["sentiment"]
+    return {"changes": describe_changes(
+        quote_ids=q["quote_id"].tolist(), texts=texts, waves=q["wave"].tolist(), speakers=q["speaker"].tolist(),
+        membership=themes.membership, primary=themes.primary(),
+        labels=dict(zip(themes.themes["theme_id"], themes.themes["label"], strict=True)), embeddings=x,
+        scores=s["sentiment_scores"], sentiment_labels=s["sentiment_labels"], modes=modes,
+        pairs=[(a, b) for a, b, _ in comparison_rows(s["wave_order"])], known=s["phrase_candidates"],
+        tone_levels=s["sentiment_levels"], shifts=sig,
+        threshold=ECHO_THRESHOLD if o.echo_threshold is None else o.echo_threshold,
+        sentiment_validated=bool(getattr(scored, "validated", False)), mode_notice=mode_notice)}
+
+
 def _stability(s: StageView) -> dict:
     from .stability import run_stability
 
@@ -260,12 +303,16 @@ STAGES: tuple[Stage, ...] = (
     stage("embedding", _embedding, requires=("corpus", "embedder", "input_ids"), assigns=("embeddings", "model_id")),
     stage("themes", _themes, requires=("corpus", "embeddings", "embedder"),
           assigns=("themes", "agreement", "near_duplicates", "lemmas", "lemma_lookup", "curation_state",
-                   "codebook_context")),
+                   "codebook_context", "phrase_candidates")),
     stage("shift", _shift, requires=("corpus", "embeddings", "themes", "lemmas", "wave_order"),
           assigns=("levels", "shifts", "trends", "drift")),
     stage("sentiment", _sentiment, requires=("corpus", "embedder", "themes", "wave_order", "curation_state"),
           assigns=("sentiment", "sentiment_scores", "sentiment_labels", "sentiment_levels", "sentiment_shifts",
                    "sentiment_detail", "sentiment_validation", "sentiment_notice")),
+    stage("changes", _changes, requires=("corpus", "embeddings", "model_id", "themes", "phrase_candidates", "shifts",
+                                         "sentiment", "sentiment_scores", "sentiment_labels", "sentiment_levels",
+                                         "sentiment_shifts", "wave_order"),
+          assigns=("changes",)),
     stage("stability", _stability, when=lambda s: s.options.runs > 0 and s.options.curation is None,
           requires=("corpus", "embeddings", "embedder", "themes", "sentiment_scores", "shifts",
                     "sentiment_shifts", "lemma_lookup", "wave_order"),
@@ -294,7 +341,8 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
             phrase_labels: bool = True, wave_order: Sequence | None = None, baseline=None,
             sentiment_labels: pd.DataFrame | None = None, sentiment_adapt: bool = False,
             learn_from_codes: bool = False, use_context: bool = True, coder_fine_tune: bool = False,
-            embeddings: np.ndarray | None = None, stages: Sequence[Stage] = STAGES) -> Analysis:
+            embeddings: np.ndarray | None = None, mode_classifier=None, echo_threshold: float | None = None,
+            stages: Sequence[Stage] = STAGES) -> Analysis:
     """Run every stage of :data:`STAGES` (or ``stages``); ``runs=0`` skips the stability reruns.
 
     ``embeddings``: the quotes' vectors, already made by ``embedder`` (one row per quote of ``corpus``, in its
@@ -315,6 +363,9 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     ``coder_fine_tune`` (with ``learn_from_codes``): the learned coder runs on an encoder fine-tuned to the coded
     quotes, fitted afresh for each cross-validation fold and once for the final coding (minutes per fit on a
     CPU; :mod:`~.themes.tuned`).
+    ``mode_classifier``: what gives each quote its mode (``predict(texts, embeddings) -> list[str]``; default
+    :func:`stakeholder_nlp.change.mode.load_mode_classifier`); ``echo_threshold``: the cosine at which a later
+    quote restates an earlier one (default :data:`stakeholder_nlp.change.echoes.ECHO_THRESHOLD`).
     ``stages``: the stages to run (e.g. with one replaced: :func:`stakeholder_nlp.stages.replace`); they must
     assign every field of :class:`Analysis` that has no default; for part of the pipeline use :func:`run`.
     """
@@ -324,7 +375,7 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
                 phrase_labels=phrase_labels, wave_order=wave_order, baseline=baseline,
                 sentiment_labels=sentiment_labels, sentiment_adapt=sentiment_adapt,
                 learn_from_codes=learn_from_codes, use_context=use_context, coder_fine_tune=coder_fine_tune,
-                embeddings=embeddings)
+                embeddings=embeddings, mode_classifier=mode_classifier, echo_threshold=echo_threshold)
     missing = [n for n in _REQUIRED if n not in state]
     if missing:
         raise StageError(f"analyze needs stages that assign {missing} (its stages assign {sorted(state)}); "

@@ -20,6 +20,7 @@ import pandas as pd
 from .. import __version__
 from ..corpus.waves import strata_wave_table
 from ..pipeline import Analysis
+from .changes_view import changes_view
 from .findings import (
     caveat_column,
     classify_findings,
@@ -263,6 +264,7 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
         n_skipped=len(skipped), near=_frame(near), agreement=_agreement_view(getattr(a, "agreement", None)),
         sentiment_validation=_frame(getattr(a, "sentiment_validation", None)),
         sentiment_notice=getattr(a, "sentiment_notice", None) or "",
+        changes=changes_view(a, texts),
         matrix_rows=rows, shift_rows=shift_rows, stability_summary=stability_summary, figures=figs,
         map_note=map_note, glossary=GLOSSARY, runs=a.config.get("runs"), n_boot=a.config.get("n_boot"),
         strata=a.config.get("strata") or [], version=__version__,

@@ -2,7 +2,9 @@
 
 ``quotes.csv`` (:data:`QUOTE_COLUMNS`): ``quote_id``, ``text``, ``speaker``, ``wave``, ``themes`` (theme ids,
 ``;``-separated), ``primary_theme``, ``topic`` (inductive topic, -1 none), ``sentiment`` (score in [-1, 1]),
-``sentiment_label``, ``sentiment_combine`` (how a long quote's score was combined from its sentences), then ``codes`` (human codes, ``;``-separated) and every metadata column of the input
+``sentiment_label``, ``sentiment_combine`` (how a long quote's score was combined from its sentences), ``mode``
+(``anticipation``, ``experience``, ``prescription``, ``other``: :mod:`stakeholder_nlp.change.mode`), ``dissent``
+(its tone runs against its primary theme and wave's majority: :mod:`stakeholder_nlp.change.tone`), then ``codes`` (human codes, ``;``-separated) and every metadata column of the input
 (role, site, organisation...) as it was read.
 
 ``framework_matrix.csv`` (:data:`MATRIX_COLUMNS`): one row per theme × wave: ``theme_id``, ``label``, ``kind``,
@@ -34,7 +36,7 @@ from ..sentiment.summary import SENTIMENT_SHIFT_COLUMNS
 from ..shift.prevalence import SHIFT_COLUMNS
 
 QUOTE_COLUMNS = ("quote_id", "text", "speaker", "wave", "themes", "primary_theme", "topic", "sentiment",
-                 "sentiment_label", "sentiment_combine")
+                 "sentiment_label", "sentiment_combine", "mode", "dissent")
 MATRIX_COLUMNS = ("theme_id", "label", "kind", "wave", "n_quotes", "n_speakers", "share", "share_lo", "share_hi",
                   "sentiment_mean", "sentiment_lo", "sentiment_hi", "distinctive_terms", "exemplar_quote_ids")
 SHIFT_TABLE_COLUMNS = (("theme_id", "label") + SHIFT_COLUMNS[1:]
@@ -56,10 +58,21 @@ def quotes_table(a: Analysis, texts: list[str] | None = None) -> pd.DataFrame:
         # how a quote's score was combined (whole / sentence-mean / sentence-mean-mixed): sentiment.finetuned
         "sentiment_combine": (a.sentiment_detail["combine"].to_numpy() if a.sentiment_detail is not None
                               else "scorer"),
+        # the change records (change.records): what the quote does (anticipation / experience / prescription /
+        # other) and whether its tone runs against its theme and wave's majority; empty without them
+        "mode": _change_column(a, "mode", ""), "dissent": _change_column(a, "dissent", False),
     }, columns=list(QUOTE_COLUMNS))
     extra = {"codes": ["; ".join(c) for c in q["codes"]]} if "codes" in q.columns else {}
     meta = [c for c in a.corpus.metadata_columns if c not in base.columns and c != "codes"]
     return pd.concat([base, pd.DataFrame(extra, index=base.index), q[meta].reset_index(drop=True)], axis=1)
+
+
+def _change_column(a: Analysis, name: str, empty):
+    ch = getattr(a, "changes", None)
+    if ch is None:
+        return [empty] * len(a.corpus.quotes)
+    values = dict(zip(ch.quotes["quote_id"], ch.quotes[name], strict=True))
+    return [values.get(x, empty) for x in a.corpus.quotes["quote_id"]]
 
 
 def _exemplar_order(idx: list[int], tid: str, primary: list[str], texts: list[str], n: int = 3) -> list[int]:

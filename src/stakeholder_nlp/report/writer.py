@@ -33,6 +33,9 @@ from .workbook import cut_cells, cut_notice, start_workbook
 
 FILES = ("quotes.csv", "framework_matrix.csv", "framework_matrix.xlsx", "shifts.csv", "report.html", "run.json",
          "themes.toml", "assignment.csv")
+#: written when the analysis has change records (the ``changes`` stage ran): change.records.CHANGE_COLUMNS and
+#: ECHO_COLUMNS
+CHANGE_FILES = ("theme_changes.csv", "echoes.csv")
 #: written when there is something to say: quotes set aside, rows skipped, themes promoted to the codebook,
 #: lemmas and sentiment scores for a curation rerun (not with --redact)
 OPTIONAL_FILES = ("set_aside.csv", "bad_rows.csv", "promoted_codebook.toml", "curation_state.parquet")
@@ -98,6 +101,11 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
         paths["trends"] = out / "trends.csv"
         labels = dict(zip(a.themes.themes["theme_id"], a.themes.themes["label"], strict=True))
         _csv(a.trends.assign(label=a.trends["theme_id"].map(labels)), paths["trends"])
+    changes = getattr(a, "changes", None)
+    if changes is not None:  # how each theme changed (change.records): one row per theme x compared pair
+        paths["changes"], paths["echoes"] = out / "theme_changes.csv", out / "echoes.csv"
+        _csv(changes.changes, paths["changes"])
+        _csv(changes.echoes, paths["echoes"])
     ranked = classify_findings(shifts, near_duplicates=a.near_duplicates)
     cut = cut_cells(quotes, neutralise_frame)  # quotes too long for a worksheet cell: said in run.json and the summary
     # the workbook is written in a worker process (large corpora) while this one writes the rest
@@ -128,7 +136,8 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
            "sentiment_notice": a.sentiment_notice,
            "sentiment_validation": ([] if a.sentiment_validation is None
                                     else a.sentiment_validation.to_dict(orient="records")),
-           "agreement": [] if agreement is None else agreement.to_dict(orient="records")}
+           "agreement": [] if agreement is None else agreement.to_dict(orient="records"),
+           "changes": None if changes is None else {**changes.config, "summary": list(changes.summary)}}
     paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")  # last: the completion marker
     return paths
 

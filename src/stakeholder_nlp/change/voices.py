@@ -1,0 +1,94 @@
+"""Who voices a theme in each wave: the speakers among its quotes, out of the wave's speakers, and the spread.
+
+Speakers are the named speakers of a wave. Quotes without a speaker are counted apart (``unattributed``);
+a wave with no named speaker at all (a survey whose every comment is its own respondent) counts each of its
+quotes as one respondent, as the share tests do (:func:`stakeholder_nlp.shift.inference.canonical_clusters`).
+
+Spread (:func:`spread`): ``none`` (0), ``one`` (a single speaker), ``some`` (more than one, under half),
+``half or more`` (at least half of the wave's speakers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..shift.inference import is_missing_speaker
+
+SPREADS = ("none", "one", "some", "half or more")
+
+
+@dataclass(frozen=True, slots=True)
+class Voices:
+    """The speakers of one theme in one wave (``speakers`` sorted), out of ``n_wave`` in the wave."""
+
+    speakers: tuple[str, ...]
+    n_wave: int
+    n_unattributed: int
+    respondents: bool  # True when the wave has no named speakers: every quote counts as one respondent
+
+    @property
+    def n(self) -> int:
+        return self.n_unattributed if self.respondents else len(self.speakers)
+
+    @property
+    def share(self) -> float:
+        return self.n / self.n_wave if self.n_wave else 0.0
+
+    @property
+    def spread(self) -> str:
+        return spread(self.n, self.n_wave)
+
+    def describe(self) -> str:
+        noun = "respondents" if self.respondents else "speakers"
+        text = f"{self.n} of {self.n_wave} {noun}"
+        if not self.respondents and self.n_unattributed:
+            text += f" (and {self.n_unattributed} unattributed quote{'s' if self.n_unattributed != 1 else ''})"
+        return text
+
+
+def spread(n: int, total: int) -> str:
+    """``none``, ``one``, ``some`` or ``half or more`` of ``total`` speakers."""
+    if n <= 0:
+        return "none"
+    if total > 0 and n >= total / 2 and not (n == 1 and total > 2):
+        return "half or more"
+    return "one" if n == 1 else "some"
+
+
+def wave_speakers(speakers: Sequence, in_wave: np.ndarray) -> tuple[set[str], int]:
+    """Named speakers of the rows in ``in_wave`` (a boolean mask), and the count of unattributed rows."""
+    named, missing = set(), 0
+    for s, keep in zip(speakers, in_wave.tolist(), strict=True):
+        if not keep:
+            continue
+        if is_missing_speaker(s):
+            missing += 1
+        else:
+            named.add(str(s))
+    return named, missing
+
+
+def theme_voices(member: np.ndarray, speakers: Sequence, in_wave: np.ndarray) -> Voices:
+    """Who voices the theme (rows where ``member``) in the wave (rows where ``in_wave``)."""
+    all_named, all_missing = wave_speakers(speakers, in_wave)
+    named, missing = wave_speakers(speakers, in_wave & member)
+    respondents = not all_named
+    return Voices(tuple(sorted(named)), all_missing if respondents else len(all_named), missing, respondents)
+
+
+def transition(a: Voices, b: Voices, wave_a, wave_b) -> str:
+    """A phrase for a change in who voices it, or '' when the spread stayed the same.
+
+    "one speaker's view in 2016 (P4), voiced by 3 of 6 speakers in 2021"."""
+    if a.spread == b.spread:
+        return ""
+    if a.spread == "one" and b.n > 1:
+        who = f" ({a.speakers[0]})" if a.speakers else ""
+        return f"one speaker's view in {wave_a}{who}, voiced by {b.describe()} in {wave_b}"
+    if b.spread == "one" and a.n > 1:
+        who = f" ({b.speakers[0]})" if b.speakers else ""
+        return f"voiced by {a.describe()} in {wave_a}, by one speaker in {wave_b}{who}"
+    return ""
