@@ -145,7 +145,7 @@ def analyze_cmd(
                              sentiment_labels=labels_df, sentiment_adapt=sentiment_adapt,
                              learn_from_codes=codes_col is not None, use_context=not no_context,
                              coder_fine_tune=coder_fine_tune)
-        except (ValueError, FileNotFoundError) as exc:
+        except (ValueError, FileNotFoundError, OutputError) as exc:  # OutputError: the cache filled up
             _fail(exc)
     try:
         write_report(result, out, input_path=input, force=True, redact=redact)

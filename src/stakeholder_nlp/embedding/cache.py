@@ -3,6 +3,10 @@
 Each batch is written in one transaction, so an interrupted run (Ctrl-C, kill -9) loses at most the batch
 in flight and the file never holds a partial vector; a row whose blob has the wrong size is treated as a
 miss. WAL mode lets a reader and a writer share the file.
+
+A write that fails (the disk is full, the file or folder became read-only, an I/O error) is rolled back and
+raised as :class:`~stakeholder_nlp.errors.OutputError` naming the cache and the cause: the cache then holds
+every batch committed before, and none of the failed one.
 """
 
 from __future__ import annotations
@@ -53,6 +57,22 @@ def set_key(texts: Sequence[str]) -> bytes:
         h.update(len(b).to_bytes(8, "little"))
         h.update(b)
     return h.digest()
+
+
+#: SQLite result codes (``sqlite3.Error.sqlite_errorcode``, low byte) -> errno and what to tell the user
+_WRITE_FAILURES = {
+    13: (errno.ENOSPC, "the disk is full; free space or choose another --cache folder"),  # SQLITE_FULL
+    8: (errno.EROFS, "it is read-only or not writable by you; choose another --cache folder"),  # SQLITE_READONLY
+    10: (errno.EIO, "a disk I/O error; check the disk or choose another --cache folder"),  # SQLITE_IOERR
+}
+
+
+def write_error(path: Path, exc: sqlite3.Error) -> OutputError:
+    """The :class:`OutputError` for a failed write to the cache at ``path`` (the transaction was rolled back)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    num, hint = _WRITE_FAILURES.get((code or 0) & 0xFF, (errno.EIO, "choose another --cache folder"))
+    return OutputError(num, f"embedding cache {path} cannot be written: {hint} ({exc}). Nothing of the failed "
+                            "batch was stored; every batch before it is intact")
 
 
 class EmbeddingCache:
@@ -123,8 +143,11 @@ class EmbeddingCache:
         """Store one batch atomically."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         rows = [(model_id, text_key(t), vectors.shape[1], vectors[i].tobytes()) for i, t in enumerate(texts)]
-        with self._conn:
-            self._conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+        try:
+            with self._conn:  # one transaction: committed whole or rolled back
+                self._conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            raise write_error(self.path, exc) from exc
 
     # Whole-set entries: a re-run over the same unique texts (stability reruns, a second analysis) reads one
     # blob instead of one row per text. Written after the per-text rows, in one transaction.
@@ -144,12 +167,15 @@ class EmbeddingCache:
     def put_set(self, model_id: str, set_key: bytes, vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         view = memoryview(vectors).cast("B")
-        with self._conn:  # one transaction: a zero blob of the right size, written in blocks
-            cur = self._conn.execute("INSERT OR REPLACE INTO text_sets VALUES (?, ?, ?, ?, zeroblob(?))",
-                                     [model_id, set_key, vectors.shape[0], vectors.shape[1], len(view)])
-            with self._conn.blobopen("text_sets", "matrix", cur.lastrowid) as blob:
-                for start in range(0, len(view), _BLOB_BLOCK):
-                    blob.write(view[start:start + _BLOB_BLOCK])
+        try:
+            with self._conn:  # one transaction: a zero blob of the right size, written in blocks
+                cur = self._conn.execute("INSERT OR REPLACE INTO text_sets VALUES (?, ?, ?, ?, zeroblob(?))",
+                                         [model_id, set_key, vectors.shape[0], vectors.shape[1], len(view)])
+                with self._conn.blobopen("text_sets", "matrix", cur.lastrowid) as blob:
+                    for start in range(0, len(view), _BLOB_BLOCK):
+                        blob.write(view[start:start + _BLOB_BLOCK])
+        except sqlite3.Error as exc:
+            raise write_error(self.path, exc) from exc
 
     def count(self, model_id: str | None = None) -> int:
         if model_id is None:

@@ -89,20 +89,22 @@ def embed_texts(texts: Sequence[str], embedder: Embedder, *, cache: EmbeddingCac
             bar = tqdm(total=len(unique), initial=n_cached, unit="texts", dynamic_ncols=True,
                        desc=f"embedding {embedder.model_id}")
         cost = np.minimum(np.asarray(lengths), window)
-        for chunk in token_budget_batches(cost, max_tokens=chunk_tokens, max_batch=max(batch_size, 512)):
-            chunk = np.sort(chunk)
-            js = [j for t in chunk.tolist() for j in pieces_of[t]]
-            piece_vecs = embedder.encode([windows.pieces[j] for j in js], batch_size=batch_size)
-            local = type(windows)([], np.searchsorted(chunk, windows.owner[js]), windows.weight[js], 0)
-            pooled = pool_windows(piece_vecs, local, len(chunk))
-            rows = todo[chunk]
-            vectors[rows] = pooled
-            if cache is not None:
-                cache.put(embedder.model_id, [unique[r] for r in rows], pooled)
+        try:
+            for chunk in token_budget_batches(cost, max_tokens=chunk_tokens, max_batch=max(batch_size, 512)):
+                chunk = np.sort(chunk)
+                js = [j for t in chunk.tolist() for j in pieces_of[t]]
+                piece_vecs = embedder.encode([windows.pieces[j] for j in js], batch_size=batch_size)
+                local = type(windows)([], np.searchsorted(chunk, windows.owner[js]), windows.weight[js], 0)
+                pooled = pool_windows(piece_vecs, local, len(chunk))
+                rows = todo[chunk]
+                vectors[rows] = pooled
+                if cache is not None:
+                    cache.put(embedder.model_id, [unique[r] for r in rows], pooled)
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:  # a failed write (the cache filled up) ends the bar's line before the error is printed
             if bar is not None:
-                bar.update(len(chunk))
-        if bar is not None:
-            bar.close()
+                bar.close()
     if key is not None:
         cache.put_set(embedder.model_id, key, vectors)
     out = vectors if len(unique) == len(texts) else vectors[inverse]  # all distinct: inverse is the identity
