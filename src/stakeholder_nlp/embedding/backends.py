@@ -112,7 +112,9 @@ class OnnxEmbedder(_Base):
         self._init_args = (model_dir, fingerprint, graph, variant)
         self._init_kwargs = {"threads": threads, "max_batch_tokens": max_batch_tokens}
         super().__init__(model_dir, fingerprint, f"{variant}-{_file_digest(graph)}")
-        import onnxruntime as ort
+        from .offline import import_onnxruntime
+
+        ort = import_onnxruntime()  # telemetry off before the first session
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or (os.cpu_count() or 1)

@@ -85,6 +85,9 @@ def quantise_onnx_int8(fp32: Path, out_dir: Path) -> Path:
     target = out_dir / "model.int8.onnx"
     if target.exists():
         return target
+    from .offline import import_onnxruntime
+
+    import_onnxruntime()  # telemetry off before onnxruntime.quantization imports it
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = _atomic_target(target)

@@ -157,8 +157,9 @@ class FineTunedScorer:
                                     "INFERENCE_PRECISION_HINT": "f32"})
             self._n_requests = 2 * int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         else:
-            import onnxruntime as ort
+            from ..embedding.offline import import_onnxruntime
 
+            ort = import_onnxruntime()  # telemetry off before the first session
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = 1
             opts.inter_op_num_threads = 1
