@@ -217,13 +217,15 @@ def recover(out: Path) -> None:
     """Clean up what a dead run left beside ``out``: partial folders are removed; a previous result set
     moved aside for a ``--force`` swap is put back if the new one never arrived."""
     for old in _siblings(out, "old"):
-        if _pid_alive(_read_marker(old).get("pid")):
+        marker = _read_marker(old)
+        if _pid_alive(marker.get("pid")):
             continue
-        if not out.exists() and (old / COMPLETION_FILE).exists():
-            os.replace(old, out)
-            (out / PARTIAL_MARKER).unlink(missing_ok=True)
-        else:
-            shutil.rmtree(old, ignore_errors=True)
+        if marker.get("mode") == "entries":  # killed while swapping entries (OUT could not be renamed)
+            if not ((out / COMPLETION_FILE).exists() and (old / COMPLETION_FILE).exists()):
+                _move_back(old, out)  # else the new results were all in place: the old ones can go
+        elif not out.exists() and (old / COMPLETION_FILE).exists():
+            _move_back(old, out)
+        shutil.rmtree(old, ignore_errors=True)
     for partial in _siblings(out, "partial"):
         if not _pid_alive(_read_marker(partial).get("pid")):
             shutil.rmtree(partial, ignore_errors=True)
@@ -347,16 +349,42 @@ def _fsync_tree(folder: Path) -> None:
             os.close(fd)
 
 
+def _completion_last(folder: Path) -> list[Path]:
+    return sorted(folder.iterdir(), key=lambda p: p.name == COMPLETION_FILE)
+
+
 def _swap_entries(tmp: Path, out: Path, old: Path) -> None:
-    """Move ``out``'s entries aside into ``old``, then ``tmp``'s into ``out`` (the completion file last)."""
+    """Move ``out``'s entries aside into ``old``, then ``tmp``'s into ``out``, the completion file last each
+    time: ``old`` holds it only once every old entry is there, ``out`` only once every new one is (how
+    :func:`_move_back` tells how far a swap got)."""
     old.mkdir()
-    (old / PARTIAL_MARKER).write_text(json.dumps({"pid": os.getpid()}))
-    for p in list(out.iterdir()):
+    (old / PARTIAL_MARKER).write_text(json.dumps({"pid": os.getpid(), "mode": "entries"}))
+    for p in _completion_last(out):
         os.replace(p, old / p.name)
-    entries = sorted(tmp.iterdir(), key=lambda p: p.name == COMPLETION_FILE)
-    for p in entries:
+    for p in _completion_last(tmp):
         os.replace(p, out / p.name)
     tmp.rmdir()
+
+
+def _move_back(old: Path, out: Path) -> None:
+    """Put the previous results moved aside into ``old`` back at ``out``, however far the swap got: a
+    renamed folder is renamed back; swapped entries are moved back after removing those of the new run."""
+    if _read_marker(old).get("mode") != "entries":
+        if not out.exists():
+            os.replace(old, out)
+            (out / PARTIAL_MARKER).unlink(missing_ok=True)
+        return
+    if (old / COMPLETION_FILE).exists() and out.is_dir():  # every old entry was out: OUT's are the new run's
+        for p in list(out.iterdir()):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+    out.mkdir(exist_ok=True)
+    for p in list(old.iterdir()):
+        if p.name != PARTIAL_MARKER:
+            os.replace(p, out / p.name)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -375,12 +403,12 @@ def atomic_output_dir(out: str | Path, *, input_sha256: str | None = None) -> It
                                                       "out": str(out)}))
     except OSError as exc:
         raise _os_error(exc, "output folder", out) from None
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
     try:
         yield tmp
         _fsync_tree(tmp)
         (tmp / PARTIAL_MARKER).unlink()
         if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
             try:
                 os.replace(out, old)
             except OSError:  # OUT is a mount point or in use as a working directory: swap its entries
@@ -392,6 +420,9 @@ def atomic_output_dir(out: str | Path, *, input_sha256: str | None = None) -> It
         else:
             os.replace(tmp, out)
     except BaseException as exc:
+        if old.exists():  # failed during the --force swap: the previous results go back in place
+            with contextlib.suppress(OSError):  # else the next run's recover() puts them back
+                _move_back(old, out)
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
             raise _os_error(exc, "output folder", out) from exc
