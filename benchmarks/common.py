@@ -41,7 +41,15 @@ def machine() -> dict:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+    flags = []
+    try:
+        line = next(line for line in open("/proc/cpuinfo") if line.startswith("flags"))
+        have = set(line.split(":", 1)[1].split())
+        flags = sorted(f for f in have if f in {"avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
+                                                "avx_vnni", "amx_bf16", "amx_int8", "amx_tile"})
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cpu_flags": flags, "cores": os.cpu_count(), "python": platform.python_version(),
             "platform": platform.platform(), "git_commit": commit, "versions": versions,
             "date": time.strftime("%Y-%m-%dT%H:%M:%S")}
 

@@ -7,6 +7,9 @@ Sheets:
     the numbers (quotes, speakers, share with interval, sentiment) and then the quote text, wrapped, rows
     sized to their text, header row and theme column frozen. A cell holds as many quotes as fit in
     :data:`CELL_CHARS` characters, then says how many more are on the quotes sheet.
+``changes`` (when the analysis has change records)
+    How each theme changed between waves (``theme_changes.csv``: who voices it, categories, phrases, echo
+    counts, the sentence a researcher can paste).
 ``numbers``
     The framework matrix in long form (one row per theme × wave), numbers rounded for reading.
 ``shifts``
@@ -41,7 +44,7 @@ CUT_MARK = " … [cut here: {n:,} characters in all; the full text is in quotes.
 NOTES_COLUMNS = ("sheet", "quote_id", "column", "characters", "note")
 #: rows of the quotes sheet at most (see the module docstring)
 SHEET_MAX_QUOTES = 20_000
-SHEETS = (GRID_SHEET, "numbers", "shifts", "quotes", "set aside")
+SHEETS = (GRID_SHEET, "changes", "numbers", "shifts", "quotes", "set aside")
 #: from this many quotes :func:`start_workbook` writes in a worker process (below it a fresh worker's
 #: start-up, importing pandas and openpyxl, costs more than the workbook)
 WORKER_MIN_QUOTES = 2_000
@@ -156,9 +159,11 @@ def grid(matrix: pd.DataFrame, quotes: pd.DataFrame, membership: pd.DataFrame, w
 
 def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quotes: pd.DataFrame,
                    membership: pd.DataFrame, waves: list, set_aside: pd.DataFrame | None = None,
-                   sanitize: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Path:
+                   sanitize: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+                   changes: pd.DataFrame | None = None) -> Path:
     """Write the workbook to ``path``; ``sanitize`` (e.g. formula neutralisation) is applied to every sheet.
-    Text longer than a cell holds is cut, marked, and listed on the ``notes`` sheet (module docstring)."""
+    Text longer than a cell holds is cut, marked, and listed on the ``notes`` sheet (module docstring).
+    ``changes``: the change records (``theme_changes.csv``), written as the ``changes`` sheet after the grid."""
     from openpyxl.styles import Alignment, Font
 
     quote_rows = _rounded(quotes.iloc[:SHEET_MAX_QUOTES])
@@ -166,8 +171,10 @@ def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
         note = pd.DataFrame({quote_rows.columns[0]: [f"… {len(quotes) - SHEET_MAX_QUOTES:,} more quotes: "
                                                      f"every quote is in quotes.csv"]})
         quote_rows = pd.concat([quote_rows, note], ignore_index=True)
-    sheets = {GRID_SHEET: grid(matrix, quotes, membership, waves), "numbers": _rounded(matrix),
-              "shifts": _rounded(shifts), "quotes": quote_rows}
+    sheets = {GRID_SHEET: grid(matrix, quotes, membership, waves)}
+    if changes is not None:
+        sheets["changes"] = _rounded(changes)
+    sheets.update({"numbers": _rounded(matrix), "shifts": _rounded(shifts), "quotes": quote_rows})
     wrapped = Alignment(wrap_text=True, vertical="top")  # one style object: a new one per cell costs 6x
     if set_aside is not None and len(set_aside):
         sheets["set aside"] = set_aside
@@ -194,7 +201,7 @@ def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
                     longest = max([len(str(col))] + [len(str(v)) for v in df[col].head(200).tolist()])
                     w = min(60 if col == "text" else 40, max(8, longest + 2))
                 ws.column_dimensions[ws.cell(row=1, column=j + 1).column_letter].width = w
-            if name in (GRID_SHEET, "quotes", "set aside"):
+            if name in (GRID_SHEET, "changes", "quotes", "set aside"):
                 col_widths = [ws.column_dimensions[ws.cell(row=1, column=j + 1).column_letter].width or 10
                               for j in range(len(df.columns))]
                 for r_idx, row in enumerate(ws.iter_rows(min_row=2), start=2):
@@ -209,7 +216,8 @@ def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
 
 def start_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quotes: pd.DataFrame,
                    membership: pd.DataFrame, waves: list, set_aside: pd.DataFrame | None = None,
-                   sanitize: Callable[[pd.DataFrame], pd.DataFrame] | None = None):
+                   sanitize: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+                   changes: pd.DataFrame | None = None):
     """:func:`write_workbook`, from :data:`WORKER_MIN_QUOTES` quotes in a worker process (joblib's reusable
     loky executor: the workers of the lemmatiser and the stability reruns, already started), so that the
     caller writes the other files meanwhile (openpyxl is pure Python: ~1 s per 1,000 quote rows). Returns a
@@ -217,7 +225,7 @@ def start_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
     are those of :func:`write_workbook` in this process."""
     from concurrent.futures import Future
 
-    args = (path, matrix, shifts, quotes, membership, waves, set_aside, sanitize)
+    args = (path, matrix, shifts, quotes, membership, waves, set_aside, sanitize, changes)
     if len(quotes) >= WORKER_MIN_QUOTES:
         from joblib.executor import get_memmapping_executor
 

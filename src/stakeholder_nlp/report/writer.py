@@ -111,7 +111,7 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
     # the workbook is written in a worker process (large corpora) while this one writes the rest
     xlsx = start_workbook(paths["matrix_xlsx"], matrix, shifts, quotes, a.themes.membership,
                           list(dict.fromkeys(a.levels["wave"].tolist())), set_aside=a.set_aside,
-                          sanitize=neutralise_frame)
+                          sanitize=neutralise_frame, changes=None if changes is None else changes.changes)
     try:
         paths.update(_write_curation(a, out, texts, input_path, redact=redact))
         agreement = getattr(a, "agreement", None)
