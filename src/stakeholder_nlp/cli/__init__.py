@@ -141,8 +141,8 @@ def _agreement_line(ag) -> str:
 FINE_TUNE_HELP = ("With --codes-col: fine-tune the coder's encoder (top 2 of 6 layers, SetFit-style) to your coded "
                   "quotes. Off by default: slow. Each fit takes about 3-8 minutes on 2 CPU cores and a run fits "
                   "six (5 cross-validation folds + the final coder), so 20-45 minutes added; on the benchmark it "
-                  "gained +0.02 to +0.06 mean kappa per draw over the default learner (README, codebook "
-                  "benchmark).")
+                  "gained +0.02 to +0.06 mean kappa per draw over the default learner (docs/benchmarks.md, "
+                  "codebook coding).")
 
 
 def _codebook(path: Path | None):
