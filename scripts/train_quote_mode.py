@@ -1,6 +1,7 @@
 """Train the quote-mode classifier: ``models/quote_mode/weights.json`` from ``data/quote_modes/sentences.csv``.
 
-Multinomial logistic regression on ``[embedding * scale, parse features, rule vote]`` (see
+Multinomial logistic regression on ``[embedding * scale, features, rule vote]`` (features from the words,
+``--features lexical``, the default; or from spaCy's parse, ``--features parse``) (see
 :mod:`stakeholder_nlp.change.mode`). ``C`` and the embedding scale are chosen by macro-F1 on the ``dev``
 split after fitting on ``train``; the shipped weights are then refitted on ``train + dev`` with the chosen
 values. The ``test`` split is read only to check that the split column is the one :func:`split_of` assigns;
@@ -60,14 +61,13 @@ def read_sentences(path: Path = DATA) -> list[dict]:
     return rows
 
 
-def featurise(texts: list[str], embedder, nlp) -> tuple[np.ndarray, np.ndarray]:
-    """Embeddings and parse features (each text one unit, as the labels are per text)."""
+def featurise(texts: list[str], embedder, features: str, nlp=None) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings and features (each text one unit, as the labels are per text)."""
     from stakeholder_nlp.change.mode import unit_features
     from stakeholder_nlp.embedding import embed_texts
 
     vectors = embed_texts(texts, embedder).vectors.astype(np.float64)
-    feats = np.vstack([unit_features(d[:]) for d in nlp.pipe(texts, batch_size=256, n_process=1)])
-    return vectors, feats
+    return vectors, unit_features(texts, features=features, nlp=nlp)
 
 
 def fit(vectors: np.ndarray, feats: np.ndarray, y: list[str], C: float, scale: float):
@@ -81,7 +81,7 @@ def fit(vectors: np.ndarray, feats: np.ndarray, y: list[str], C: float, scale: f
     return clf
 
 
-def build(rows: list[dict], embedder, nlp) -> dict:
+def build(rows: list[dict], embedder, *, features: str = "lexical", nlp=None) -> dict:
     from sklearn.metrics import f1_score, log_loss
 
     from stakeholder_nlp.change.mode import (
@@ -96,7 +96,7 @@ def build(rows: list[dict], embedder, nlp) -> dict:
     part = {s: [r for r in rows if r["split"] == s] for s in ("train", "dev")}
     vec, feat, y = {}, {}, {}
     for s, rs in part.items():
-        vec[s], feat[s] = featurise([r["text"] for r in rs], embedder, nlp)
+        vec[s], feat[s] = featurise([r["text"] for r in rs], embedder, features, nlp)
         y[s] = [r["mode"] for r in rs]
     grid = []
     for scale in SCALE_GRID:
@@ -113,7 +113,6 @@ def build(rows: list[dict], embedder, nlp) -> dict:
     clf = fit(np.vstack([vec["train"], vec["dev"]]), np.vstack([feat["train"], feat["dev"]]),
               y["train"] + y["dev"], best["C"], best["embedding_scale"])
     import sklearn
-    import spacy
 
     data_sha = hashlib.sha256(DATA.read_bytes()).hexdigest()
     return {
@@ -124,29 +123,40 @@ def build(rows: list[dict], embedder, nlp) -> dict:
         "embedding_dim": int(vec["train"].shape[1]),
         "embedding_scale": best["embedding_scale"],
         "C": best["C"],
+        "features": features,
         "feature_names": list(FEATURE_NAMES) + list(RULE_FEATURE_NAMES),
-        "input": "[embedding * embedding_scale, parse features, rule one-hot]",
+        "input": "[embedding * embedding_scale, features (lexical_features or span_features), rule one-hot]",
         "coef": [[round(float(v), 6) for v in row] for row in clf.coef_],
         "intercept": [round(float(v), 6) for v in clf.intercept_],
-        "spacy_model": SPACY_MODEL,
-        "versions": {"spacy": spacy.__version__, "scikit-learn": sklearn.__version__,
-                     "spacy_model": nlp.meta.get("version")},
+        "spacy_model": SPACY_MODEL if features == "parse" else None,
+        "versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__,
+                     **({"spacy": _spacy_version(), "spacy_model": nlp.meta.get("version")}
+                        if features == "parse" else {})},
         "training_data": {"file": "data/quote_modes/sentences.csv", "sha256": data_sha,
                           "fitted_on": "train + dev", "n_train": len(part["train"]), "n_dev": len(part["dev"])},
         "selection": {"criterion": "dev macro-F1, then dev log-loss (fit on train)", "grid": grid, "chosen": best},
     }
 
 
+def _spacy_version() -> str:
+    import spacy
+
+    return spacy.__version__
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--check", action="store_true", help="rebuild and compare with --out; write nothing")
+    ap.add_argument("--features", choices=("lexical", "parse"), default="lexical",
+                    help="the non-embedding features: from the words (default, fast) or spaCy's parse")
     args = ap.parse_args(argv)
     from stakeholder_nlp.change.mode import load_nlp
     from stakeholder_nlp.embedding import load_embedder
 
     rows = read_sentences()
-    spec = build(rows, load_embedder("fast"), load_nlp())
+    nlp = load_nlp() if args.features == "parse" else None
+    spec = build(rows, load_embedder("fast"), features=args.features, nlp=nlp)
     text = json.dumps(spec, indent=1) + "\n"
     if args.check:
         same = args.out.exists() and args.out.read_text() == text
