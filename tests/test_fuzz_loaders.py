@@ -2,6 +2,11 @@
 is either a typed ``CorpusFormatError`` (at the row the rules say) or exactly the corpus the rules say;
 never another exception, never a silently wrong corpus. The expectation lives in
 ``tests/corpus/loader_oracle.py``; ``benchmarks/fuzz_loaders.py`` runs the same oracle over 10,000+ inputs.
+
+The same for transcripts and REFI-QDA files (``tests/corpus/document_oracle.py``): every format (.qdpx, .qdc,
+.docx, .odt, .vtt, .srt, .txt) with every attack (XML bombs, external entities, deep nesting, zip bombs,
+zip-slip names, wrong offsets, damaged bytes, pathological lines) gives the expected load or a typed error,
+in time; ``benchmarks/fuzz_loaders.py --documents`` runs thousands.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from stakeholder_nlp.cli import app
-from stakeholder_nlp.corpus import load_corpus
+from stakeholder_nlp.corpus import load_corpus, refi_qda
 from stakeholder_nlp.errors import CorpusFormatError
+from tests.corpus import document_oracle as documents
 from tests.corpus import loader_oracle as oracle
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -120,3 +126,58 @@ def test_a_folder_named_like_a_corpus_is_a_typed_error(tmp_path):
         load_corpus(folder)
     res = CliRunner().invoke(app, ["corpus", "summary", str(folder)])
     assert res.exit_code == 2 and "is a folder" in res.output
+
+
+# ------------------------------------------------------------------ transcripts and REFI-QDA files
+
+DOCUMENT_CASES = [(fmt, attack) for fmt in documents.DOC_FORMATS for attack in documents.ATTACKS[fmt]]
+
+
+def _document(tmp_path, monkeypatch, fmt, attack, seed):
+    monkeypatch.setattr(refi_qda, "MAX_MEMBER_BYTES", 2**19)  # the bombs hold 2**20 bytes: cheap, and refused
+    folder = tmp_path / "in"
+    folder.mkdir(exist_ok=True)
+    for p in folder.iterdir():
+        p.unlink()
+    case = documents.make_case(random.Random(f"{fmt}/{attack}/{seed}"), folder, fmt, attack, bomb_bytes=2**20)
+    return case, documents.classify(case, time_limit=5.0)
+
+
+@pytest.mark.parametrize(("fmt", "attack"), DOCUMENT_CASES)
+def test_every_document_format_and_attack_loads_as_the_rules_say_or_fails_typed(tmp_path, monkeypatch, fmt, attack):
+    for seed in range(2):
+        case, (outcome, detail) = _document(tmp_path, monkeypatch, fmt, attack, seed)
+        assert outcome in ("typed", "correct"), f"{fmt}/{attack} seed {seed}: {outcome}: {detail}"
+        if attack == "clean":
+            assert outcome == "correct", detail
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), fmt=st.sampled_from(documents.DOC_FORMATS))
+def test_random_documents_never_crash_untyped_load_wrong_or_hang(tmp_path, monkeypatch, seed, fmt):
+    case, (outcome, detail) = _document(tmp_path, monkeypatch, fmt, None, seed)
+    assert outcome in ("typed", "correct"), f"{fmt}/{case.kind}: {outcome}: {detail}"
+
+
+def test_a_docx_zip_bomb_is_refused_before_its_parser_reads_it(tmp_path, monkeypatch):
+    from stakeholder_nlp.corpus.ingest import ingest
+
+    monkeypatch.setattr(refi_qda, "MAX_MEMBER_BYTES", 2**19)
+    case = documents.make_case(random.Random(0), tmp_path, "docx", "zip_bomb", bomb_bytes=2**20)
+    with pytest.raises(CorpusFormatError, match="zip bomb"):
+        ingest([case.path], default_wave=1)
+
+
+def test_unclosed_voice_tags_in_subtitles_load_in_linear_time(tmp_path):
+    """``<v a<v a...`` without a closing '>' made the voice and tag patterns quadratic: 80 kB took 6 s."""
+    import time
+
+    from stakeholder_nlp.corpus.ingest import ingest
+
+    p = tmp_path / "t.vtt"
+    p.write_bytes(b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Anne>hello</v>\n\n00:00:03.000 --> 00:00:04.000\n"
+                  + b"<v a" * 50_000 + b"\n")
+    t0 = time.perf_counter()
+    res = ingest([p], default_wave=1)
+    assert time.perf_counter() - t0 < 2.0
+    assert res.corpus.quotes["speaker_label"].tolist()[0] == "Anne"

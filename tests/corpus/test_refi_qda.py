@@ -152,3 +152,72 @@ def test_atlas_sample_imports_codes_and_says_every_source_is_missing():
     assert skipped.count("not in the archive") == 6
     assert all(k in skipped for k in ("PDFSource", "PictureSource", "AudioSource", "VideoSource"))
     assert "Project.qde" in skipped
+
+
+# ------------------------------------------------------------------ hostile files (found by the fuzz campaign)
+
+
+def test_a_code_tree_thousands_of_levels_deep_reads_without_recursion(tmp_path):
+    """The code tree was read recursively: 3,000 nested Codes raised RecursionError (an untyped crash)."""
+    n = 5000
+    codes = "".join(f'<Code guid="{G(k)}" name="c{k}">' for k in range(n)) + "</Code>" * n
+    xml = f'<Project xmlns="urn:QDA-XML:project:1.0" name="deep"><CodeBook><Codes>{codes}</Codes></CodeBook></Project>'
+    p = read_qdpx(_qdpx(tmp_path / "deep.qdpx", xml, {}))
+    assert len(p.codes) == n and p.codes[-1].parent == G(n - 2) and p.depth() == n
+    assert [c.name for c in p.codes[:3]] == ["c0", "c1", "c2"]  # document order
+
+
+def test_a_damaged_archive_member_is_a_typed_error(tmp_path):
+    """A bad CRC in a source member escaped as zipfile.BadZipFile."""
+    p = _qdpx(tmp_path / "t.qdpx", PROJECT, {"sources/interview.txt": "I: Ça marche 😀 ok\r\nR: yes" * 50})
+    raw = bytearray(p.read_bytes())
+    at = raw.index(b"sources/interview.txt") + len("sources/interview.txt") + 5  # inside the member's data
+    raw[at] ^= 0xFF
+    p.write_bytes(bytes(raw))
+    with pytest.raises(CorpusFormatError, match="cannot be read"):
+        read_qdpx(p)
+
+
+def test_an_archive_member_over_the_size_cap_is_refused_unread(tmp_path, monkeypatch):
+    """A zip bomb: the declared size of a member is checked before anything is decompressed."""
+    from stakeholder_nlp.corpus import refi_qda
+
+    monkeypatch.setattr(refi_qda, "MAX_MEMBER_BYTES", 1000)
+    p = _qdpx(tmp_path / "t.qdpx", PROJECT, {"sources/interview.txt": "x" * 5000})
+    with zipfile.ZipFile(p, "a", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("sources/other.txt", b"\0" * 10_000)
+    with pytest.raises(CorpusFormatError, match="zip bomb"):
+        read_qdpx(p)
+    (tmp_path / "c.qdc").write_bytes(b"<CodeBook/>" + b" " * 2000)
+    with pytest.raises(CorpusFormatError, match="more than"):
+        read_qdc(tmp_path / "c.qdc")
+
+
+def test_a_codebook_that_starts_like_a_zip_but_is_not_one_is_a_typed_error(tmp_path):
+    (tmp_path / "c.qdc").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(CorpusFormatError, match="not a readable zip"):
+        read_qdc(tmp_path / "c.qdc")
+
+
+def test_entity_bombs_are_refused_and_external_entities_never_read(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET", encoding="utf-8")
+    lol = ['<!ENTITY l0 "lol">'] + ['<!ENTITY l{} "{}">'.format(i, f"&l{i - 1};" * 10) for i in range(1, 10)]
+    bomb = f'<!DOCTYPE r [{"".join(lol)}]><Project xmlns="urn:QDA-XML:project:1.0" name="&l9;"/>'
+    with pytest.raises(CorpusFormatError, match="does not parse"):
+        read_qdpx(_qdpx(tmp_path / "b.qdpx", bomb, {}))
+    ext = (f'<!DOCTYPE r [<!ENTITY x SYSTEM "{secret.as_uri()}">]>'
+           '<Project xmlns="urn:QDA-XML:project:1.0" name="&x;"/>')
+    with pytest.raises(CorpusFormatError, match="does not parse"):
+        read_qdpx(_qdpx(tmp_path / "e.qdpx", ext, {}))
+    par = (f'<!DOCTYPE r [<!ENTITY % x SYSTEM "{secret.as_uri()}"> %x;]>'
+           '<Project xmlns="urn:QDA-XML:project:1.0" name="p"/>')
+    assert read_qdpx(_qdpx(tmp_path / "p.qdpx", par, {})).name == "p"  # the parameter entity is not fetched
+
+
+def test_member_names_that_climb_out_are_only_read_never_extracted(tmp_path):
+    xml = PROJECT.replace('plainTextPath="interview.txt"', 'plainTextPath="internal://../../../evil.txt"')
+    p = _qdpx(tmp_path / "t.qdpx", xml, {"../../../evil.txt": "I: in the archive", "/abs.txt": "x"})
+    before = set(tmp_path.parent.iterdir())
+    src = read_qdpx(p).sources[0]
+    assert src.text == "I: in the archive" and set(tmp_path.parent.iterdir()) == before

@@ -24,6 +24,7 @@ REFI-QDA export can write them.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ from ..errors import CorpusFormatError
 from .formats import SourceDocument, read_document
 from .io import from_records
 from .manifest import Manifest, attribute_value, empty_manifest
-from .refi_qda import RefiProject, read_qdpx
+from .refi_qda import RefiProject, check_zip_package, read_qdpx
 from .schema import Corpus
 from .transcripts import Transcript, split_turns
 from .units import UNITS, segment, turn_context
@@ -114,6 +115,8 @@ def _expand(paths: Iterable[str | Path], notes: list[str]) -> tuple[list[_Doc], 
                 docs.append(_Doc(SourceDocument(s.name, s.text, str(p), "qdpx"), str(p), project, s.guid,
                                  case.name if case else None, variables))
         else:
+            if p.suffix.lower() in (".docx", ".odt") and p.is_file() and zipfile.is_zipfile(p):
+                check_zip_package(p, f"a {p.suffix.lower()} is a zip package of XML parts")  # before its parser
             docs.append(_Doc(read_document(p), str(p)))
     names: dict[str, int] = {}
     for d in docs:

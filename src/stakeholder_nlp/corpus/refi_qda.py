@@ -7,6 +7,13 @@ without a ``name`` (the file name or the GUID stands in), no namespace, and non-
 audio, video: counted and skipped). Text is decoded as UTF-8 (a BOM dropped) and kept exactly, CRLF included,
 because ``startPosition``/``endPosition`` count Unicode code points of that text.
 
+Hostile files end in a :class:`~stakeholder_nlp.errors.CorpusFormatError`, never in another exception or a
+silently wrong project: XML entity bombs and external entities (the standard library's expat refuses entity
+amplification and never fetches an external entity), damaged or truncated archives (bad CRC, not a zip,
+encrypted or unsupported members), archive members larger than :data:`MAX_MEMBER_BYTES` (a zip bomb; the
+archive's declared sizes bound what is decompressed), and code trees nested thousands of levels deep (read
+without recursion). Member names such as ``../../x`` are never extracted: members are read in memory only.
+
 Classes are plain frozen values; :mod:`stakeholder_nlp.report.qdpx` writes them back.
 """
 
@@ -15,6 +22,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,6 +32,8 @@ from ..errors import CorpusFormatError
 NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 NON_TEXT_SOURCES = ("PDFSource", "PictureSource", "AudioSource", "VideoSource")
+#: the largest archive member (decompressed) read from a .qdpx/.qdc, and from a .docx/.odt before its parser
+MAX_MEMBER_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +101,9 @@ class RefiProject:
     skipped: tuple[str, ...] = ()
     counts: dict[str, int] = field(default_factory=dict)
     created: str | None = None  # the Project's creationDateTime (xsd:dateTime), where given
+    #: REFI ``Link`` elements: (guid, name, originGUID, targetGUID), e.g. a later quote's selection that echoes
+    #: an earlier one's (written by report.qdpx; not read back)
+    links: tuple[tuple[str, str, str, str], ...] = ()
 
     def code(self, guid: str) -> RefiCode:
         for c in self.codes:
@@ -109,7 +122,18 @@ class RefiProject:
         return "/".join(reversed(names))
 
     def depth(self) -> int:
-        return max((self.code_path(c.guid).count("/") + 1 for c in self.codes), default=0)
+        by = {c.guid: c.parent for c in self.codes}
+        memo: dict[str, int] = {}
+        for g in by:
+            chain, x = [], g
+            while x is not None and x in by and x not in memo and x not in chain:
+                chain.append(x)
+                x = by[x]
+            base = memo.get(x, 0) if x is not None else 0
+            for y in reversed(chain):
+                base += 1
+                memo[y] = base
+        return max(memo.values(), default=0)
 
     def summary(self) -> dict[str, int]:
         """Counts of what was read (for messages and docs)."""
@@ -146,12 +170,15 @@ def _refs(el: ET.Element, name: str) -> list[str]:
 
 
 def _codes(parent: ET.Element, parent_guid: str | None, out: list[RefiCode]) -> None:
-    for c in _children(parent, "Code"):
+    """The ``Code`` tree under ``parent``, depth first in document order (no recursion: trees may be deep)."""
+    stack = [(c, parent_guid) for c in reversed(_children(parent, "Code"))]
+    while stack:
+        c, up = stack.pop()
         guid = c.get("guid") or ""
         codable = (c.get("isCodable") or "true").strip().lower() not in ("false", "0")
-        out.append(RefiCode(guid, c.get("name") or guid, parent_guid, _text_of(_child(c, "Description")).strip(),
+        out.append(RefiCode(guid, c.get("name") or guid, up, _text_of(_child(c, "Description")).strip(),
                             c.get("color"), codable, tuple(_refs(c, "NoteRef"))))
-        _codes(c, guid, out)
+        stack.extend((k, guid) for k in reversed(_children(c, "Code")))
 
 
 def _value(vv: ET.Element) -> object:
@@ -185,11 +212,51 @@ def _variables(el: ET.Element, names: dict[str, str]) -> dict[str, object]:
     return out
 
 
+def read_member(zf: zipfile.ZipFile, member: str, path: str | None = None) -> bytes:
+    """One archive member's bytes, or a ``CorpusFormatError`` (too large, damaged, encrypted, unsupported)."""
+    try:
+        info = zf.getinfo(member)
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise CorpusFormatError(f"archive member {member!r} is {info.file_size:,} bytes decompressed, more than "
+                                    f"the {MAX_MEMBER_BYTES:,} read from any member (a zip bomb, or not a "
+                                    "transcript project)", path=path)
+        return zf.read(member)
+    except CorpusFormatError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError, ValueError,
+            KeyError) as exc:
+        raise CorpusFormatError(f"archive member {member!r} cannot be read ({type(exc).__name__}: {exc}); the "
+                                "file is damaged or truncated: export it again", path=path) from exc
+
+
+def open_zip(path: str | Path, what: str) -> zipfile.ZipFile:
+    """Open a zip package, or a ``CorpusFormatError`` saying it is not one."""
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        raise CorpusFormatError(f"not a readable zip archive ({type(exc).__name__}: {exc}); {what}",
+                                path=str(path)) from exc
+
+
+def check_zip_package(path: str | Path, what: str) -> None:
+    """Refuse a zip package (.docx/.odt) that cannot be read or holds a member over :data:`MAX_MEMBER_BYTES`.
+
+    Only the directory is read (no member is decompressed): the document's own parser then reads it.
+    """
+    with open_zip(path, what) as zf:
+        for info in zf.infolist():
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise CorpusFormatError(f"archive member {info.filename!r} is {info.file_size:,} bytes "
+                                        f"decompressed, more than the {MAX_MEMBER_BYTES:,} read from any member "
+                                        f"(a zip bomb?); {what}", path=str(path))
+
+
 class _Archive:
     """Case-insensitive lookup of members of a .qdpx zip."""
 
-    def __init__(self, zf: zipfile.ZipFile | None) -> None:
+    def __init__(self, zf: zipfile.ZipFile | None, path: str | None = None) -> None:
         self.zf = zf
+        self.path = path
         self.members = {} if zf is None else {n.casefold(): n for n in zf.namelist() if not n.endswith("/")}
 
     def find(self, *candidates: str) -> str | None:
@@ -201,7 +268,7 @@ class _Archive:
 
     def read(self, member: str) -> bytes:
         assert self.zf is not None
-        return self.zf.read(member)
+        return read_member(self.zf, member, self.path)
 
 
 def _decode(raw: bytes, where: str) -> str:
@@ -248,7 +315,7 @@ def parse_project(xml: bytes | str, *, archive: zipfile.ZipFile | None = None, p
         raise CorpusFormatError(f"root element is <{_local(root.tag)}>; expected <Project> (QDA-XML 1.0)", path=path)
     skipped: list[str] = []
     counts: Counter[str] = Counter(_local(el.tag) for el in root.iter())
-    arch = _Archive(archive)
+    arch = _Archive(archive, path)
     notes: list[RefiNote] = []
     notes_el = _child(root, "Notes")
     for n in (_children(notes_el, "Note") if notes_el is not None else []):
@@ -315,18 +382,14 @@ def read_qdpx(path: str | Path) -> RefiProject:
         raise FileNotFoundError(f"REFI-QDA file {p} does not exist")
     if p.suffix.lower() == ".qde":
         return parse_project(p.read_bytes(), path=str(p))
-    try:
-        zf = zipfile.ZipFile(p)
-    except zipfile.BadZipFile as exc:
-        raise CorpusFormatError("not a zip archive; a .qdpx is a zip holding project.qde and sources/",
-                                path=str(p)) from exc
+    zf = open_zip(p, "a .qdpx is a zip holding project.qde and sources/")
     with zf:
         qdes = sorted((n for n in zf.namelist() if n.lower().endswith(".qde")),
                       key=lambda n: (n.count("/"), n.lower() != "project.qde", n))
         if not qdes:
             raise CorpusFormatError(f"no .qde project file in the archive; members: {zf.namelist()[:10]}",
                                     path=str(p))
-        project = parse_project(zf.read(qdes[0]), archive=zf, path=str(p))
+        project = parse_project(read_member(zf, qdes[0], str(p)), archive=zf, path=str(p))
     if qdes[0] != "project.qde":
         project = _with_skipped(project, f"project file is {qdes[0]!r} (the spec says project.qde); read anyway")
     return project
@@ -337,13 +400,19 @@ def read_qdc(path: str | Path) -> RefiProject:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"codebook file {p} does not exist")
-    raw = p.read_bytes()
-    if raw[:2] == b"PK":  # some tools zip it
-        with zipfile.ZipFile(p) as zf:
+    with p.open("rb") as f:
+        zipped = f.read(2) == b"PK"  # some tools zip it
+    if zipped:
+        with open_zip(p, "a .qdc starting with 'PK' is a zip holding the codebook's XML") as zf:
             member = next((n for n in zf.namelist() if n.lower().endswith((".qdc", ".xml"))), None)
             if member is None:
                 raise CorpusFormatError("zipped .qdc holds no .qdc/.xml file", path=str(p))
-            raw = zf.read(member)
+            raw = read_member(zf, member, str(p))
+    else:
+        if p.stat().st_size > MAX_MEMBER_BYTES:
+            raise CorpusFormatError(f"{p.stat().st_size:,} bytes: more than the {MAX_MEMBER_BYTES:,} read from a "
+                                    "codebook", path=str(p))
+        raw = p.read_bytes()
     return parse_project(raw, path=str(p))
 
 
