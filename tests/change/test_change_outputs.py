@@ -94,3 +94,24 @@ def test_modes_are_not_invented_when_the_classifier_cannot_read_the_embeddings()
     assert set(a.changes.quotes["mode"]) == {""}
     assert "not classified" in a.changes.config["mode_notice"]
     assert np.all(a.changes.changes["n_realised"] == 0)
+
+
+def test_qdpx_carries_each_quotes_mode_as_a_code_and_each_echo_as_a_link(outputs, tmp_path):
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    from stakeholder_nlp.report.qdpx import MODE_PARENT, export_analysis
+
+    a, _ = outputs
+    path = tmp_path / "changes.qdpx"
+    export_analysis(a, path, created="2026-01-01T00:00:00Z")  # validated against the REFI-QDA schema
+    with zipfile.ZipFile(path) as z:
+        root = ET.fromstring(z.read("project.qde"))
+    ns = {"r": "urn:QDA-XML:project:1.0"}
+    names = {c.get("name") for c in root.iterfind(".//r:Code", ns)}
+    assert MODE_PARENT in names and {"mode: anticipation", "mode: experience"} <= names
+    links = root.findall("./r:Links/r:Link", ns)
+    assert len(links) == len(a.changes.echoes) > 0
+    selections = {s.get("guid"): s.get("name") for s in root.iterfind(".//r:PlainTextSelection", ns)}
+    pairs = {(selections[link.get("originGUID")], selections[link.get("targetGUID")]) for link in links}
+    assert pairs == set(zip(a.changes.echoes["quote_id_a"], a.changes.echoes["quote_id_b"], strict=True))

@@ -49,6 +49,7 @@ from ..errors import StakeholderNLPError
 SCHEMA_FILE = "refi_qda_project_1_0.xsd"
 _GUID_NS = uuid.UUID("6f1c3f8e-6b8b-5c3e-9d1f-2a7f4d0c9b11")
 EMERGENT_PARENT = "Emergent themes"
+MODE_PARENT = "Quote mode"
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
             "#bcbd22", "#17becf")
 #: how a variable carried by both cases and sources is named on the cases' side
@@ -138,11 +139,18 @@ def analysis_project(quotes: pd.DataFrame, themes: pd.DataFrame, membership: pd.
                      sources: dict[str, str] | None = None, base: RefiProject | None = None,
                      descriptions: dict[str, str] | None = None, shift_sentences: Sequence[str] = (),
                      name: str = "stakeholder-nlp analysis", created: str | None = None,
+                     modes: dict[str, str] | None = None, echoes: pd.DataFrame | None = None,
+                     change_sentences: Sequence[str] = (),
                      ) -> tuple[RefiProject, tuple[str, ...]]:
     """Build the project (see the module docstring). Returns the project and notes on what was adapted.
 
     ``created`` (an ``xsd:dateTime``; default now) stamps the project and its notes; the same analysis with
     the same ``created`` gives a byte-identical ``.qdpx``.
+
+    The change records (:mod:`stakeholder_nlp.change`), where given: ``modes`` (quote id -> its mode) become
+    codes under :data:`MODE_PARENT`, applied to each quote's selection; ``echoes`` (``echoes.csv``'s rows)
+    become REFI ``Link`` elements from the earlier quote's selection to the later one's, named by their kind
+    (``echo``, ``came_true``, ``unmet``, ``met``) and similarity; ``change_sentences`` a project note.
     """
     notes: list[str] = []
     descriptions = descriptions or {}
@@ -210,7 +218,19 @@ def analysis_project(quotes: pd.DataFrame, themes: pd.DataFrame, membership: pd.
                                                         else "Emergent theme")
             codes.append(RefiCode(g, _unique_name(str(r.get("label") or r["theme_id"]), used_names), parent, desc,
                                   _PALETTE[(k + len(book)) % len(_PALETTE)], True))
-    # selections: keep the base project's, add one per unit that carries a theme
+    mode_guid: dict[str, str] = {}
+    used_modes = sorted({m for m in (modes or {}).values() if m})
+    if used_modes:
+        mparent = guid("mode-parent")
+        codes.append(RefiCode(mparent, _unique_name(MODE_PARENT, used_names), None, "What each quote does: "
+                              "anticipation (prediction, hope, expected need), experience (what has happened or "
+                              "is the case), prescription (a general should or must), other. Assigned by "
+                              "stakeholder-nlp's quote-mode classifier.", "#bbbbbb", False))
+        for k, m in enumerate(used_modes):
+            mode_guid[m] = guid("mode", m)
+            codes.append(RefiCode(mode_guid[m], _unique_name(f"mode: {m}", used_names), mparent, "",
+                                  _PALETTE[(k + 5) % len(_PALETTE)], True))
+    # selections: keep the base project's, add one per unit that carries a theme (or a mode)
     sel_by_source: dict[str, list[RefiSelection]] = {}
     base_sources = {s.name: s for s in base.sources} if base is not None else {}
     for s in base_sources.values():
@@ -218,16 +238,21 @@ def analysis_project(quotes: pd.DataFrame, themes: pd.DataFrame, membership: pd.
     cols = [c for c in membership.columns if c in theme_guid]
     m = membership[cols].to_numpy(dtype=bool) if cols else None
     speaker_sel: dict[str, list[str]] = {}
+    sel_of_quote: dict[str, str] = {}
     for i, x in enumerate(loc):
         assert x is not None
-        on = [cols[j] for j in range(len(cols)) if m is not None and m[i, j]]
+        on = [theme_guid[cols[j]] for j in range(len(cols)) if m is not None and m[i, j]]
+        qid = str(q.at[i, "quote_id"])
+        quote_mode = (modes or {}).get(qid)
+        if quote_mode in mode_guid:
+            on.append(mode_guid[quote_mode])
         if not on:
             continue
         src, s, e = x
-        qid = str(q.at[i, "quote_id"])
         g = guid("selection", qid, src, s, e)
+        sel_of_quote[qid] = g
         sel_by_source.setdefault(src, []).append(
-            RefiSelection(g, s, e, tuple(theme_guid[t] for t in on), qid, guid("user", "stakeholder-nlp")))
+            RefiSelection(g, s, e, tuple(on), qid, guid("user", "stakeholder-nlp")))
         sp = q.at[i, "speaker"]
         speaker_sel.setdefault("unattributed" if _missing(sp) else str(sp), []).append(g)
     # variables: wave per source (where constant) and per speaker; constant attributes per speaker
@@ -265,12 +290,24 @@ def analysis_project(quotes: pd.DataFrame, themes: pd.DataFrame, membership: pd.
         cases.append(RefiCase(guid("case", speaker), str(speaker), variables, (),
                               tuple(speaker_sel.get(str(speaker), ()))))
     project_notes = list(base.notes) if base is not None else []
+    if len(change_sentences):  # the report's first section, then its statistics
+        project_notes.append(RefiNote(guid("note", "changes"), "How themes changed (stakeholder-nlp)",
+                                      "\n\n".join(str(s) for s in change_sentences if s)))
     if len(shift_sentences):
         project_notes.append(RefiNote(guid("note", "shifts"), "Shifts between waves (stakeholder-nlp)",
                                       "\n".join(str(s) for s in shift_sentences if s)))
+    links = []
+    if echoes is not None and len(echoes):
+        for r in echoes.itertuples(index=False):
+            ga, gb = sel_of_quote.get(str(r.quote_id_a)), sel_of_quote.get(str(r.quote_id_b))
+            if ga is None or gb is None:
+                continue
+            links.append((guid("link", r.theme_id, r.quote_id_a, r.quote_id_b),
+                          f"{r.kind} ({float(r.similarity):.2f})", ga, gb))
     users = (*(base.users if base is not None else ()), (guid("user", "stakeholder-nlp"), "stakeholder-nlp"))
     project = RefiProject(base.name if base is not None else name, tuple(codes), tuple(out_sources), tuple(cases),
-                          tuple(project_notes), users, "stakeholder-nlp", created=created or now_stamp())
+                          tuple(project_notes), users, "stakeholder-nlp", created=created or now_stamp(),
+                          links=tuple(links))
     return project, (*notes,)
 
 
@@ -398,8 +435,13 @@ def project_xml(project: RefiProject, *, line_endings: str = "lf") -> tuple[byte
             members[f"sources/{n.guid}.txt"] = n.text
             _sub(notes_el, "Note", guid=n.guid, name=n.name or None, plainTextPath=f"internal://{n.guid}.txt",
                  creatingUser=author, creationDateTime=stamp)
+    if project.links:
+        links_el = _sub(root, "Links")
+        for g, lname, origin, target in project.links:
+            _sub(links_el, "Link", guid=g, name=lname, direction="OneWay", originGUID=origin, targetGUID=target)
+    if project.notes:
         for n in project.notes:
-            if n.guid == guid("note", "shifts"):
+            if n.guid in (guid("note", "shifts"), guid("note", "changes")):
                 _sub(root, "NoteRef", targetGUID=n.guid)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True), members
@@ -493,9 +535,14 @@ def export_analysis(result: Any, path: str | Path, *, sources: dict[str, str] | 
     else:
         sentences = [s for s in shift_sentences if isinstance(s, str) and s]
     descriptions = {t.id: t.description for t in codebook.themes} if codebook is not None else {}
+    ch = getattr(result, "changes", None)
     project, notes = analysis_project(result.corpus.quotes, result.themes.themes, result.themes.membership,
                                       sources=sources, base=base, descriptions=descriptions,
-                                      shift_sentences=sentences, created=created)
+                                      shift_sentences=sentences, created=created,
+                                      modes=None if ch is None else dict(zip(ch.quotes["quote_id"].astype(str),
+                                                                             ch.quotes["mode"], strict=True)),
+                                      echoes=None if ch is None else ch.echoes,
+                                      change_sentences=() if ch is None else ch.changes["sentence"].tolist())
     notes = (*notes, *extra)
     out = write_qdpx(project, path)
     n_sel = sum(len(s.selections) for s in project.sources)
@@ -504,6 +551,6 @@ def export_analysis(result: Any, path: str | Path, *, sources: dict[str, str] | 
                          any("one text source per speaker" in n for n in notes), notes)
 
 
-__all__ = ["CASE_VARIABLE", "EMERGENT_PARENT", "ExportSummary", "QdpxValidationError", "analysis_project",
+__all__ = ["CASE_VARIABLE", "EMERGENT_PARENT", "MODE_PARENT", "ExportSummary", "QdpxValidationError", "analysis_project",
            "export_analysis", "guid", "lf_text", "now_stamp", "project_xml", "schema_path", "validate_project_xml",
            "write_qdpx"]
