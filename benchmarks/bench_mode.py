@@ -18,7 +18,8 @@
   embeddings (the change layer's path) and the rule (spaCy parse), and the projected share of an
   ``analyze`` of 10,000 comments (``benchmarks/results/scale_after_10k.json``);
 * the classifier's (and the rule's) mode distribution on the built-in corpus per wave: descriptive, not
-  used for anything.
+  used for anything; and agreement with one engineer's labels of those 120 real quotes
+  (``data/quote_modes/gp_clusters_modes.csv``, labelled after the model was fixed, blind to its output).
 
 Writes ``benchmarks/results/quote_mode.json``.
 """
@@ -240,6 +241,29 @@ def main() -> None:
         builtin[name] = per_wave
     builtin["agreement_classifier_rule"] = round(float(np.mean(np.asarray(g_pred) == np.asarray(g_rule))), 3)
 
+    # the built-in corpus against one engineer's labels of its 120 quotes (data/quote_modes/
+    # gp_clusters_modes.csv, labelled after the model was fixed, blind to its predictions; never fitted on):
+    # real quotes, longer and messier than the written sentences, many of them phrase fragments
+    gold_file = ROOT / "data" / "quote_modes" / "gp_clusters_modes.csv"
+    if gold_file.exists():
+        import csv
+
+        with gold_file.open(newline="", encoding="utf-8") as fh:
+            gold = {r["quote_id"]: r["mode"] for r in csv.DictReader(fh)}
+        ids = [str(q) for q in corpus.quotes["quote_id"].tolist()]
+        keep = [i for i, q in enumerate(ids) if q in gold]
+        g_y = [gold[ids[i]] for i in keep]
+        g_preds = {"classifier_sentence_embeddings": [g_pred[i] for i in keep],
+                   "classifier_quote_embedding": [p for i, p in enumerate(clf.predict(g_text, g_vec)) if i in keep],
+                   "rule_parse": [g_rule[i] for i in keep]}
+        ood = bootstrap(g_y, g_preds, labels)
+        for k, p in g_preds.items():
+            ood[k].update(per_class(g_y, p, labels))
+        ood["n"] = len(keep)
+        ood["gold_by_wave"] = {w: dict(Counter(gold[ids[i]] for i in keep if g_wave[i] == w))
+                               for w in sorted(set(g_wave))}
+        builtin["against_labels"] = ood
+
     payload = {
         "data": {"file": "data/quote_modes/sentences.csv", "test_n": len(test),
                  "test_counts": dict(Counter(y)), "n_boot": N_BOOT, "seed": SEED},
@@ -260,7 +284,11 @@ def main() -> None:
         q = quality[k]
         print(f"| {k} | {q['macro_f1']:.3f} [{q['ci95'][0]:.3f}, {q['ci95'][1]:.3f}] | "
               + " | ".join(f"{q['per_class'][m]['f1']:.3f}" for m in MODES) + " |")
-    print(json.dumps({"variants": variants, "speed": speed, "builtin": builtin,
+    print(json.dumps({"variants": variants, "speed": speed,
+                      "builtin": {k: v for k, v in builtin.items() if k != "against_labels"},
+                      "builtin_labels": {k: (v["macro_f1"], v["ci95"]) for k, v in
+                                         builtin.get("against_labels", {}).items() if isinstance(v, dict)
+                                         and "macro_f1" in v},
                       "multi": {k: v["macro_f1"] for k, v in multi.items() if isinstance(v, dict)}}, indent=1))
 
 
