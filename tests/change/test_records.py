@@ -159,10 +159,11 @@ def test_categories_follow_their_rules(n_a, n_b, va, vb, ta, tb, real, expected)
 def test_spread_and_realisation_and_dissent_rules():
     assert [spread(n, 6) for n in (0, 1, 2, 3, 6)] == ["none", "one", "some", "half or more", "half or more"]
     assert spread(1, 2) == "half or more"
-    assert realisation_kind("anticipation", "experience", "negative", "negative") == "came_true"
-    assert realisation_kind("anticipation", "experience", "positive", "negative") == "unmet"
-    assert realisation_kind("anticipation", "experience", "neutral", "positive") == "met"
-    assert realisation_kind("experience", "experience", "positive", "negative") == "echo"
+    assert realisation_kind("anticipation", "experience", -0.4, -0.05) == "came_true"
+    assert realisation_kind("anticipation", "experience", 0.3, -0.2) == "unmet"
+    assert realisation_kind("anticipation", "experience", 0.0, 0.1) == "met"
+    assert realisation_kind("anticipation", "experience", -0.3, 0.5) == "echo"  # a warning that did not happen
+    assert realisation_kind("experience", "experience", 0.5, -0.5) == "echo"
     d = dissent(["t"] * 4 + ["u"] * 2, [1] * 6, ["negative", "negative", "negative", "positive", "positive",
                                                  "negative"])
     assert d.tolist() == [False, False, False, True, False, False]

@@ -164,7 +164,7 @@ def describe_changes(*, quote_ids: Sequence[str], texts: Sequence[str], waves: S
             kinds = []
             for k in np.flatnonzero(echoed).tolist():
                 a, b = int(m.best_a[k]), int(idx_b[k])
-                kind = realisation_kind(modes[a], modes[b], sentiment_labels[a], sentiment_labels[b])
+                kind = realisation_kind(modes[a], modes[b], float(scores[a]), float(scores[b]))
                 kinds.append(kind)
                 echo_rows.append({"theme_id": tid, "quote_id_a": quote_ids[a], "quote_id_b": quote_ids[b],
                                   "similarity": round(float(m.sim_b[k]), 4), "kind": kind, "_a": a, "_b": b})
