@@ -18,12 +18,22 @@ never a traceback). Also: a folder named ``x.jsonl`` and unreadable files.
     .venv/bin/python benchmarks/fuzz_loaders.py [--n 10000] [--seed 0]
 
 Writes ``benchmarks/results/fuzz_loaders.json``.
+
+``--documents N`` runs the campaign over transcripts and REFI-QDA files instead (``tests/corpus/document_oracle.py``):
+N files spread over .qdpx, .qdc, .docx, .odt, .vtt, .srt and .txt, 40% clean and the rest one attack each
+(entity bombs, external and parameter entities, deep nesting, zip bombs, zip-slip member names and paths,
+wrong selection offsets, damaged bytes, pathological lines for the turn patterns), loaded as a user would
+(``ingest``; ``read_qdc`` for codebooks). Outcomes: typed, correct, untyped, wrong, and ``hang`` (slower than
+``--time-limit`` seconds, or stopped after 60 s). The zip bombs hold 1 MiB against a cap lowered to 512 KiB
+(cheap); one real bomb per archive format (1 GiB of zeros, about 1 MB compressed) runs against the real cap.
+Writes ``benchmarks/results/fuzz_documents.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -129,11 +139,113 @@ def special_cases(folder: Path) -> list[tuple[str, str]]:
     return out
 
 
+class _Stopped(BaseException):
+    """Raised by the alarm in a load that runs past the hard limit (a BaseException: classify lets it through)."""
+
+
+def _real_bombs(folder: Path) -> list[tuple[str, str, str]]:
+    """A .qdpx and a .docx whose one member is 1 GiB of zeros (streamed: ~1 MB on disk), at the real cap."""
+    import zipfile
+
+    from tests.corpus import document_oracle as documents
+
+    out = []
+    for fmt in ("qdpx", "docx"):
+        case = documents.make_case(random.Random(fmt), folder, fmt, "clean")
+        with zipfile.ZipFile(case.path) as zf:
+            members = {n: zf.read(n) for n in zf.namelist()}
+        # the member the parser reads: a source's text, or the Word document itself
+        target = next(n for n in members if n.startswith("sources/")) if fmt == "qdpx" else "word/document.xml"
+        with zipfile.ZipFile(case.path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in members.items():
+                if name != target:
+                    zf.writestr(name, data)
+            with zf.open(target, "w", force_zip64=True) as f:
+                block = bytes(2**20)
+                for _ in range(1024):
+                    f.write(block)
+        case.kind, case.expect, case.error_ok = "real_zip_bomb", documents._refused, True
+        outcome, detail = documents.classify(case, time_limit=30.0)
+        out.append((outcome, fmt, detail or f"{case.path.stat().st_size:,} bytes on disk"))
+    return out
+
+
+def documents_main(n: int, seed: int, time_limit: float) -> None:
+    import signal
+
+    from tests.corpus import document_oracle as documents
+
+    from stakeholder_nlp.corpus import refi_qda
+
+    def stop(*_):
+        raise _Stopped
+
+    signal.signal(signal.SIGALRM, stop)
+    counts: Counter[str] = Counter()
+    by_format: dict[str, Counter[str]] = {}
+    by_attack: dict[str, Counter[str]] = {}
+    examples: dict[str, list[str]] = {"untyped": [], "wrong": [], "hang": []}
+    slowest: list[tuple[float, str]] = []
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for outcome, fmt, detail in _real_bombs(Path(tmp)):
+            counts[outcome] += 1
+            by_format.setdefault(fmt, Counter())[outcome] += 1
+            by_attack.setdefault(f"{fmt}/real_zip_bomb", Counter())[outcome] += 1
+            if outcome in examples:
+                examples[outcome].append(f"real bomb [{fmt}]: {detail}")
+        real_cap = refi_qda.MAX_MEMBER_BYTES
+        refi_qda.MAX_MEMBER_BYTES = 2**19
+        try:
+            for i in range(n):
+                fmt = documents.DOC_FORMATS[i % len(documents.DOC_FORMATS)]
+                s = seed * 1_000_003 + i
+                folder = Path(tmp) / f"in{i % 2}"
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                case = documents.make_case(random.Random(s), folder, fmt, bomb_bytes=2**20)
+                t0 = time.perf_counter()
+                signal.alarm(60)
+                try:
+                    outcome, detail = documents.classify(case, time_limit=time_limit)
+                except _Stopped:
+                    outcome, detail = "hang", "stopped after 60 s"
+                finally:
+                    signal.alarm(0)
+                slowest = sorted([*slowest, (time.perf_counter() - t0, f"{fmt}/{case.kind} seed {s}")])[-5:]
+                counts[outcome] += 1
+                by_format.setdefault(fmt, Counter())[outcome] += 1
+                by_attack.setdefault(f"{fmt}/{case.kind}", Counter())[outcome] += 1
+                if outcome in examples and len(examples[outcome]) < 20:
+                    examples[outcome].append(f"seed {s} [{fmt}/{case.kind}]: {detail}")
+        finally:
+            refi_qda.MAX_MEMBER_BYTES = real_cap
+    seconds = time.perf_counter() - start
+    payload = {"n_generated": n, "seed": seed, "time_limit_s": time_limit, "counts": dict(counts),
+               "by_format": {k: dict(v) for k, v in sorted(by_format.items())},
+               "by_attack": {k: dict(v) for k, v in sorted(by_attack.items())}, "examples": examples,
+               "slowest_s": [[round(t, 2), what] for t, what in reversed(slowest)], "seconds": round(seconds, 1)}
+    path = write_result("fuzz_documents", payload)
+    print({k: counts[k] for k in ("typed", "correct", "untyped", "wrong", "hang")}, f"{seconds:.0f}s")
+    for fmt, c in sorted(by_format.items()):
+        print(f"  {fmt:5s}", {k: c[k] for k in ("typed", "correct", "untyped", "wrong", "hang")})
+    for k in ("untyped", "wrong", "hang"):
+        for e in examples[k][:10]:
+            print(k, e)
+    print("wrote", path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--documents", type=int, default=0, metavar="N",
+                    help="fuzz N transcripts and REFI-QDA files instead of tables")
+    ap.add_argument("--time-limit", type=float, default=5.0, help="seconds after which a load counts as a hang")
     args = ap.parse_args()
+    if args.documents:
+        documents_main(args.documents, args.seed, args.time_limit)
+        return
     counts: Counter[str] = Counter()
     by_format: dict[str, Counter[str]] = {}
     examples: dict[str, list[str]] = {"untyped": [], "wrong": []}

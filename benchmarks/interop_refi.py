@@ -368,8 +368,15 @@ def check(db: Path, qdpx: Path, quotes: dict[str, str] | None = None,
         mismatched_nl += not ok_nl
         if not ok_nl and len(examples) < 3:
             examples.append(f"{sname}[{p0}:{p1}]: {seltext!r} vs {want!r}")
+    journals = q("select count(*) from journal").fetchone()[0]
+    case_text = q("select count(*) from case_text").fetchone()[0]
     con.close()
     return {"sources": {"written": len(ours.sources), "imported": len(src_rows), "text_mismatched": n_text_mismatch},
+            "notes": {"written": len(ours.notes), "imported_as_journals": journals},
+            # QualCoder links a named case to text only through a Code sharing its GUID (ATLAS.ti's way); it
+            # reads neither SelectionRef nor SourceRef of a named case
+            "case_text_links": {"written": sum(len(c.selections) + len(c.sources) for c in ours.cases),
+                                "imported": case_text},
             "codes": {"written": n_codable, "imported": got_codes},
             "categories": {"written": n_cat, "imported": got_cats},
             "codings": {"written": n_codings, "imported": got_codings, "without_code": no_code,
