@@ -81,6 +81,19 @@ def test_codes_col_without_a_codebook_makes_the_codebook_from_the_codes_and_repo
     assert run["config"]["codebook_coding"] == "learned"
 
 
+def test_codebook_from_codes_is_one_theme_per_code_whatever_its_case():
+    from stakeholder_nlp.cli import codebook_from_codes
+    from stakeholder_nlp.errors import CodebookError
+
+    book, text = codebook_from_codes([["MDT"], ["mdt"], ["Data access", "MDT"], [], ["1st contact"]], column="c")
+    assert [(t.id, t.name, t.human_codes) for t in book.themes] == [
+        ("c_1st_contact", "1st contact", ("1st contact",)), ("data_access", "Data access", ("Data access",)),
+        ("mdt", "MDT", ("MDT", "mdt"))]
+    assert text.startswith("# codebook made from the 3 codes in column 'c'")
+    with pytest.raises(CodebookError, match="no quote carries a code"):
+        codebook_from_codes([[], []], column="c")
+
+
 @pytest.mark.parametrize("learn", [False, True])
 def test_themes_command_codes_with_context_and_learns_from_codes_col(tmp_path, monkeypatch, learn):
     """``themes`` takes the codebook coding path of ``analyze``: context, the codes column, speakers."""

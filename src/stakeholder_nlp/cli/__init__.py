@@ -90,26 +90,33 @@ def _check_coding_options(codebook, codes_col: str | None, coder_fine_tune: bool
 def codebook_from_codes(codes, *, column: str, path: Path | None = None) -> tuple[object, str]:
     """``--codes-col`` without ``--codebook``: the codebook made from the codes themselves, as
     ``ingest --codebook-out`` makes one from a project's codes (:func:`~..corpus.refi_qda.codebook_toml`):
-    one theme per distinct code, its id from the name, the name as description and example, and the code as
-    ``human_codes`` so that agreement with your coding is measured. Returns the codebook and its TOML text
-    (written beside the results, to edit and pass back with ``--codebook``)."""
+    one theme per distinct code (codes that differ only in case are one theme), its id from the name, the name
+    as description and example, and the code's spellings as ``human_codes`` so that agreement with your
+    coding is measured. Returns the codebook and its TOML text (written beside the results, to edit and pass
+    back with ``--codebook``). Raises :class:`~..errors.CodebookError` when no quote carries a code."""
     import re
+    from collections import Counter
 
+    from ..errors import CodebookError
     from ..themes.codebook import parse_codebook
 
-    names = sorted({c.strip() for qc in codes for c in qc if c and c.strip()}, key=str.casefold)
-    if not names:
-        _fail(ValueError(f"--codes-col {column}: no quote carries a code, so no codebook can be made from the "
-                         "codes; fill the column or give --codebook"))
+    counts = Counter(c.strip() for qc in codes for c in qc if c and c.strip())
+    if not counts:
+        raise CodebookError(f"--codes-col {column}: no quote carries a code, so no codebook can be made from the "
+                            "codes; fill the column or give --codebook")
+    spellings: dict[str, list[str]] = {}
+    for code in sorted(counts, key=lambda c: (c.casefold(), -counts[c], c)):  # most used spelling first
+        spellings.setdefault(code.casefold(), []).append(code)
 
     def q(s: str) -> str:
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") \
             .replace("\t", "\\t") + '"'
 
-    lines = [f"# codebook made from the {len(names)} codes in column {column!r}: edit the descriptions and "
+    lines = [f"# codebook made from the {len(spellings)} codes in column {column!r}: edit the descriptions and "
              "examples, then pass this file with --codebook", "[codebook]", f"name = {q('codes in ' + column)}", ""]
     used: set[str] = set()
-    for name in names:
+    for names in spellings.values():
+        name = names[0]
         base = re.sub(r"[^0-9a-z_]+", "_", name.casefold()).strip("_") or "code"
         if not base[0].isalpha():
             base = "c_" + base
@@ -118,11 +125,16 @@ def codebook_from_codes(codes, *, column: str, path: Path | None = None) -> tupl
             tid, k = f"{base}_{k}", k + 1
         used.add(tid)
         lines += ["[[theme]]", f"id = {q(tid)}", f"name = {q(name)}", f"description = {q(name)}",
-                  f"examples = [{q(name)}]", f"human_codes = [{q(name)}]", ""]
+                  f"examples = [{q(name)}]", f"human_codes = [{', '.join(q(n) for n in names)}]", ""]
     text = "\n".join(lines)
+    return parse_codebook(text, path=str(path) if path is not None else None), text
+
+
+def _derive_codebook(codes, column: str, out: Path):
+    """The CLI's :func:`codebook_from_codes`: a codebook error is the command's one ``error:`` line."""
     try:
-        return parse_codebook(text, path=str(path) if path is not None else None), text
-    except StakeholderNLPError as exc:  # e.g. a control character in a code
+        return codebook_from_codes(codes, column=column, path=out / DERIVED_CODEBOOK)
+    except StakeholderNLPError as exc:  # no codes, or a control character in one
         _fail(exc)
 
 

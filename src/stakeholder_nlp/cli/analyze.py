@@ -15,12 +15,12 @@ from . import (
     _cache,
     _check_coding_options,
     _codebook,
+    _derive_codebook,
     _derived_notice,
     _fail,
     _load,
     _preflight,
     app,
-    codebook_from_codes,
 )
 
 
@@ -92,7 +92,7 @@ def analyze_cmd(
     book = _codebook(codebook)
     derived = None
     if book is None and codes_col is not None:  # the codes make the codebook
-        book, derived = codebook_from_codes(corpus.quotes["codes"], column=codes_col, path=out / DERIVED_CODEBOOK)
+        book, derived = _derive_codebook(corpus.quotes["codes"], codes_col, out)
     from ..corpus.nonresponse import NonResponseRules
     from ..themes.curation import load_themes_file
 

@@ -14,12 +14,12 @@ from . import (
     _agreement_line,
     _cache,
     _check_coding_options,
+    _derive_codebook,
     _derived_notice,
     _fail,
     _load,
     _preflight,
     app,
-    codebook_from_codes,
 )
 
 
@@ -59,7 +59,7 @@ def themes(
         _fail(exc)
     derived = None
     if book is None and codes_col is not None:  # the codes make the codebook
-        book, derived = codebook_from_codes(corpus.quotes["codes"], column=codes_col, path=out / DERIVED_CODEBOOK)
+        book, derived = _derive_codebook(corpus.quotes["codes"], codes_col, out)
     cache = _cache(cache)
     _preflight(out=out, force=True, cache=cache)
     embedder = load_embedder(backend, cache_dir=cache)
