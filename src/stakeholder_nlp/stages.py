@@ -50,7 +50,8 @@ from typing import Any
 
 from .errors import StakeholderNLPError
 
-__all__ = ["Stage", "StageError", "State", "check_stages", "describe", "replace", "run_stages", "stage", "until"]
+__all__ = ["Stage", "StageError", "StageView", "State", "check_stages", "describe", "replace", "run_stages", "stage",
+           "until"]
 
 
 class StageError(StakeholderNLPError, ValueError):
