@@ -191,6 +191,9 @@ def test_an_archive_member_over_the_size_cap_is_refused_unread(tmp_path, monkeyp
     (tmp_path / "c.qdc").write_bytes(b"<CodeBook/>" + b" " * 2000)
     with pytest.raises(CorpusFormatError, match="more than"):
         read_qdc(tmp_path / "c.qdc")
+    (tmp_path / "p.qde").write_bytes(b"<Project/>" + b" " * 2000)
+    with pytest.raises(CorpusFormatError, match="more than"):
+        read_qdpx(tmp_path / "p.qde")
 
 
 def test_a_codebook_that_starts_like_a_zip_but_is_not_one_is_a_typed_error(tmp_path):

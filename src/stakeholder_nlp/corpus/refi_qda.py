@@ -381,6 +381,9 @@ def read_qdpx(path: str | Path) -> RefiProject:
     if not p.exists():
         raise FileNotFoundError(f"REFI-QDA file {p} does not exist")
     if p.suffix.lower() == ".qde":
+        if p.stat().st_size > MAX_MEMBER_BYTES:
+            raise CorpusFormatError(f"{p.stat().st_size:,} bytes: more than the {MAX_MEMBER_BYTES:,} read from a "
+                                    "project file", path=str(p))
         return parse_project(p.read_bytes(), path=str(p))
     zf = open_zip(p, "a .qdpx is a zip holding project.qde and sources/")
     with zf:
