@@ -50,6 +50,7 @@ ECHO_COLUMNS = ("theme_id", "quote_id_a", "quote_id_b", "similarity", "kind")
 QUOTE_CHANGE_COLUMNS = ("quote_id", "mode", "dissent")
 _MODE_VERB = {"anticipation": "anticipates", "experience": "reports experience", "prescription": "prescribes",
               "other": "is mostly other talk"}
+_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
 _KIND_NOUN = {"came_true": ("warning", "came true"), "unmet": ("hope or need", "reported unmet"),
               "met": ("hope or need", "reported met")}
 
@@ -232,8 +233,10 @@ def _sentence(label, wa, wb, va, vb, idx_a, idx_b, ta, tb, modes, cite, ph_a, ph
             continue
         noun, verb = _KIND_NOUN[kind]
         ex = these[0]
-        parts.append(f"{_count(len(these), f'{wa} {noun}', f'{wa} {noun}s' if noun == 'warning' else f'{wa} hopes or needs')} "
-                     f"{verb} in {wb} ({cite(ex['_a'])} '{_snippet(texts[ex['_a']])}' → {cite(ex['_b'])} "
+        plural = "warnings" if noun == "warning" else "hopes or needs"
+        k = len(these)
+        parts.append(f"{_WORDS.get(k, str(k))} {noun if k == 1 else plural} from {wa} {verb} in {wb} "
+                     f"({cite(ex['_a'])} '{_snippet(texts[ex['_a']])}' → {cite(ex['_b'])} "
                      f"'{_snippet(texts[ex['_b']])}')")
     dissenters = [i for i in list(idx_a) + list(idx_b) if dis[i]]
     if dissenters:
