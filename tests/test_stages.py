@@ -8,7 +8,7 @@ import pytest
 
 from stakeholder_nlp.corpus import load_corpus
 from stakeholder_nlp.embedding import HashingEmbedder
-from stakeholder_nlp.pipeline import INPUTS, STAGES, analyze, run
+from stakeholder_nlp.pipeline import INPUTS, STAGES, WORKING_NAMES, analyze, run
 from stakeholder_nlp.sentiment import VaderScorer
 from stakeholder_nlp.stages import StageError, State, check_stages, replace, run_stages, stage, until
 
@@ -90,6 +90,7 @@ def test_analyze_with_a_replaced_stage_uses_it_and_records_the_stage_list():
     assert stages[-1] == {"name": "stability", "requires": list(BY_NAME["stability"].requires),
                           "assigns": ["stability"], "ran": False}
     assert "stability" not in a.timings and set(a.timings) == set(CORE[:-1])
+    assert "wave_order" in a.outputs and not set(WORKING_NAMES) & set(a.outputs)  # working values are freed
 
 
 def test_analyze_refuses_a_prefix_and_points_to_run():

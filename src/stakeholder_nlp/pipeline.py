@@ -295,6 +295,9 @@ def _stability(s: StageView) -> dict:
 
 #: the names a run starts with (besides its options)
 INPUTS = ("input_corpus", "embedder")
+#: what the stages pass among themselves and ``Analysis`` does not keep (``outputs`` leaves them out, so that
+#: the spaCy candidates and the lemma lookup are freed when ``analyze`` returns)
+WORKING_NAMES = ("input_ids", "lemma_lookup", "phrase_candidates", "curation_state")
 
 #: the analysis, in order; see the module docstring for each stage's names and :mod:`.stages` to add one
 STAGES: tuple[Stage, ...] = (
@@ -403,5 +406,5 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
                                                                 "extra_phrases": list(nonresponse.extra_phrases)},
               "stages": state.record}
     values = {n: state[n] for n in _FIELDS if n in state}
-    outputs = {n: v for n, v in state.items() if n not in _FIELDS and n not in INPUTS}
+    outputs = {n: v for n, v in state.items() if n not in _FIELDS and n not in INPUTS and n not in WORKING_NAMES}
     return Analysis(**values, timings=dict(state.timings), config=config, outputs=outputs)
