@@ -9,8 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-#: pages other work is writing; a link to one is checked once it exists
-PENDING = {"docs/interop.md", "docs/changes.md"}
+#: pages being written elsewhere (repository paths): a link to one is tolerated until the page exists
+PENDING: set[str] = set()
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
 _CODE = re.compile(r"`[^`\n]*`")
