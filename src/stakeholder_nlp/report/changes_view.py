@@ -66,5 +66,5 @@ def changes_view(a, texts: list[str]) -> dict | None:
                        "dropped": dropped[:HTML_PAIRS_PER_THEME], "n_dropped": int(r["n_dropped"]),
                        # the earlier points not restated beside the later new points, row by row
                        "unpaired": list(zip_longest(dropped[:HTML_PAIRS_PER_THEME], new[:HTML_PAIRS_PER_THEME]))})
-    return {"themes": themes, "summary": list(ch.summary), "threshold": f"{ch.threshold:.2f}",
+    return {"themes": themes, "summary": list(ch.summary), "threshold": f"{ch.threshold:g}",
             "notice": ch.config.get("mode_notice", "")}
