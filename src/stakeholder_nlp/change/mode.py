@@ -123,6 +123,17 @@ def load_nlp(name: str = SPACY_MODEL):
                          f"(pip install the package {name}, or pass nlp=)") from exc
 
 
+def _modal_feature(w: str, perfect: bool) -> str | None:
+    """The feature a modal sets: perfect (deontic or other), else its family; None for another word."""
+    if perfect:
+        return "modal_perfect_deontic" if w in _SHOULD | _MUST else "modal_perfect_other"
+    for name, words in (("modal_will", _WILL), ("modal_would", _WOULD), ("modal_maybe", _MAYBE),
+                        ("modal_should", _SHOULD), ("modal_must", _MUST), ("modal_can", _CAN)):
+        if w in words:
+            return name
+    return None
+
+
 def _following(tokens, i: int, n: int = 3) -> list[str]:
     return [t.lower_ for t in tokens[i + 1:i + 1 + n]]
 
@@ -176,22 +187,9 @@ def span_features(span) -> np.ndarray:
         nxt = _following(toks, i)
         if t.tag_ == "MD" or w in _WILL | _WOULD:
             perfect = len(nxt) >= 2 and (nxt[0] == "have" or (nxt[0] in ("not", "n't") and nxt[1] == "have"))
-            if perfect and w in _SHOULD | _MUST:
-                f["modal_perfect_deontic"] = 1.0
-            elif perfect:
-                f["modal_perfect_other"] = 1.0
-            elif w in _WILL:
-                f["modal_will"] = 1.0
-            elif w in _WOULD:
-                f["modal_would"] = 1.0
-            elif w in _MAYBE:
-                f["modal_maybe"] = 1.0
-            elif w in _SHOULD:
-                f["modal_should"] = 1.0
-            elif w in _MUST:
-                f["modal_must"] = 1.0
-            elif w in _CAN:
-                f["modal_can"] = 1.0
+            name = _modal_feature(w, perfect)
+            if name:
+                f[name] = 1.0
         if w in ("going", "gon") and nxt[:1] in (["to"], ["na"]) and t.tag_ == "VBG":
             after = toks[i + 2] if i + 2 < len(toks) else None
             if after is not None and after.tag_ == "VB":
@@ -421,22 +419,8 @@ def lexical_features(text: str) -> np.ndarray:
             perfect = rest[:1] == ["have"] and len(rest) > 1 and _is_participle(rest[1])
             if w == "'d" and rest[:1] and _is_participle(rest[0]) and rest[0] not in ("been",):
                 f["past_perfect"] = 1.0
-            elif perfect and w in _SHOULD | _MUST:
-                f["modal_perfect_deontic"] = 1.0
-            elif perfect:
-                f["modal_perfect_other"] = 1.0
-            elif w in _WILL:
-                f["modal_will"] = 1.0
-            elif w in _WOULD or w == "'d":
-                f["modal_would"] = 1.0
-            elif w in _MAYBE:
-                f["modal_maybe"] = 1.0
-            elif w in _SHOULD:
-                f["modal_should"] = 1.0
-            elif w in _MUST:
-                f["modal_must"] = 1.0
-            elif w in _CAN:
-                f["modal_can"] = 1.0
+            elif name := _modal_feature(w, perfect):
+                f[name] = 1.0
         if w == "going" and nxt[:1] == ["to"] and nxt[1:2] and nxt[1] not in _DETERMINERS:
             f["going_to"] = 1.0
         if w in ("need", "have") and (any(b in _WILL for b in before) or before[-2:] == ["going", "to"]):
