@@ -46,7 +46,7 @@ def stability_cmd(
                      topic_model=TopicModel(random_state=seed))
     res = run_stability(corpus.texts, x, q["wave"], q["speaker"], reference=ref, codebook=book, embedder=embedder,
                         sentiment_scores=scores, runs=runs, resample=resample, seed=seed, n_jobs=n_jobs,
-                        progress=True, max_quotes=max_quotes)
+                        progress=True, max_quotes=max_quotes, keys=q["quote_id"].tolist())
     from ..report.safety import write_csv
 
     out.mkdir(parents=True, exist_ok=True)

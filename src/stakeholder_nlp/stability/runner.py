@@ -12,6 +12,12 @@ What does not change between reruns is computed once and shared (the "cheap" pat
   recomputed with the run's seed. ``cheap=False`` refits everything from scratch, as before; the tests
   check that both give the same tables.
 
+Row order does not matter: every draw is made over the quotes in a canonical order (wave, then speaker
+key, then quote key: the quote ids when the caller passes ``keys``, else the texts; :func:`canonical_order`),
+and each rerun sees its quotes in that order, so any row order of the input gives the same tables, the same
+consensus labelling (per quote) and the same panel, as the bootstrap weights in :mod:`stakeholder_nlp.shift`
+are tied to sorted speaker keys.
+
 Large corpora: the subsamples are drawn from a *panel* of at most ``max_quotes`` quotes (a seeded,
 wave-stratified sample; default :data:`DEFAULT_MAX_QUOTES`); each subsample keeps ``resample`` of the
 panel's quotes in each wave. The cost of stability is then flat in the corpus size, and the estimate
@@ -34,7 +40,7 @@ judged at the panel's size (fewer quotes: less power).
     finding is significant, stays significant that often too).
 ``consensus`` (ndarray): the consensus labelling of the inductive topics over the subsample reruns
     (co-association on the panel, every other quote to the nearest consensus centroid; -1 where none).
-``panel`` (ndarray): positions of the quotes the subsamples were drawn from.
+``panel`` (ndarray): positions of the quotes the subsamples were drawn from (ascending).
 """
 
 from __future__ import annotations
@@ -117,14 +123,35 @@ class LemmaLookup:
         return out
 
 
-def _subsample(waves: np.ndarray, fraction: float, rng: np.random.Generator,
+def canonical_order(waves: Sequence, speakers: Sequence, keys: Sequence) -> np.ndarray:
+    """Positions of the rows sorted by wave, speaker key (named speakers by name, then unattributed quotes)
+    and quote key (``keys``: quote ids, or texts); rows equal on all three stay in input order (identical
+    rows, interchangeable). The same rows in any order give the same sequence of (wave, speaker, key)."""
+    from ..shift.inference import is_missing_speaker
+
+    def codes(values) -> np.ndarray:
+        return pd.factorize(pd.Series(values, dtype=object), sort=True)[0]
+
+    wave = codes([str(w) for w in waves])
+    speaker = codes(["\x01" if is_missing_speaker(s) else f"\x00{s}" for s in speakers])
+    key = codes([str(k) for k in keys])
+    return np.lexsort((np.arange(len(wave)), key, speaker, wave))
+
+
+def _subsample(canon: np.ndarray, waves: np.ndarray, fraction: float, rng: np.random.Generator,
                pool: np.ndarray | None = None) -> np.ndarray:
-    pool = np.arange(len(waves)) if pool is None else pool
+    """In each wave (sorted), ``fraction`` of its quotes (at least 2), drawn over the quotes in canonical
+    order ``canon`` (restricted to ``pool``); returned in canonical order: the draw and the order a rerun
+    sees do not depend on the row order of the input."""
+    cand = canon if pool is None else canon[np.isin(canon, pool)]
     keep = []
-    for w in pd.unique(waves[pool]):
-        idx = pool[waves[pool] == w]
+    for w in pd.unique(waves[cand]):  # canonical order is wave-major: waves in sorted order
+        idx = cand[waves[cand] == w]
         keep.append(rng.choice(idx, size=min(len(idx), max(2, int(round(fraction * len(idx))))), replace=False))
-    return np.sort(np.concatenate(keep))
+    chosen = np.concatenate(keep)
+    rank = np.empty(len(canon), dtype=np.int64)
+    rank[canon] = np.arange(len(canon))
+    return chosen[np.argsort(rank[chosen], kind="stable")]
 
 
 def _topic_template(topic_model: TopicModel | None, n_topics) -> TopicModel:
@@ -175,7 +202,7 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
                   reference_sentiment_shifts: pd.DataFrame | None = None,
                   wave_order: Sequence | None = None, topic_model: TopicModel | None = None,
                   max_quotes: int | None = DEFAULT_MAX_QUOTES, cheap: bool = True,
-                  reappear_at: float = 0.5) -> StabilityResult:
+                  reappear_at: float = 0.5, keys: Sequence | None = None) -> StabilityResult:
     """``runs`` seed reruns and ``runs`` subsample reruns of the themes and their shift statistics.
 
     ``reference_shifts``/``reference_sentiment_shifts``: the full-data shift tables, when the caller has
@@ -185,7 +212,8 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
     scratch in every run (needs ``embedder`` with a codebook; slow; for checking the cheap path).
     ``n_jobs``: worker processes for the reruns (``None``: one per available core from
     :data:`PARALLEL_MIN_QUOTES` quotes, else 1); the reruns are independent and seeded, so the tables do
-    not depend on it.
+    not depend on it. ``keys``: one unique key per quote (the quote ids) for the canonical order the draws
+    are made in (default: the texts; identical quotes of one speaker in one wave then keep their input order).
     """
     texts = list(texts)
     emb = np.asarray(embeddings, dtype=np.float32)
@@ -198,12 +226,16 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
     n = len(texts)
     template = _topic_template(topic_model, n_topics)
     rng = np.random.default_rng(seed)
+    if keys is not None and len(keys) != n:
+        raise ValueError(f"keys has {len(keys)} entries for {n} quotes; expected one key (quote id) per quote")
+    canon = canonical_order(waves, speakers, texts if keys is None else list(keys))
     panel = None
     if max_quotes is not None and n > max_quotes:
-        panel = _subsample(waves, max_quotes / n, np.random.default_rng([seed, 1]))
+        panel = np.sort(_subsample(canon, waves, max_quotes / n, np.random.default_rng([seed, 1])))
     seed_free = cheap and template.method in SEED_FREE_METHODS
-    plan = [("seed", np.arange(n), seed + 1 + r, not seed_free) for r in range(runs)]
-    plan += [("subsample", _subsample(waves, resample, rng, panel), seed, True) for _ in range(runs)]
+    # a refitted seed rerun sees every quote in canonical order; one that reuses the reference keeps its rows
+    plan = [("seed", np.arange(n) if seed_free else canon, seed + 1 + r, not seed_free) for r in range(runs)]
+    plan += [("subsample", _subsample(canon, waves, resample, rng, panel), seed, True) for _ in range(runs)]
     if lemmatizer is None:
         from ..themes.terms import Lemmatizer
 
@@ -269,7 +301,7 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
     all_items = by_kind["seed"] + by_kind["subsample"]
     themes = _theme_stability(reference, all_items, reappear_at)
     findings = _finding_stability(reference, ref_shift, ref_sent, all_items, stable_share, alpha)
-    consensus = _consensus(reference, emb, by_kind["subsample"], panel if panel is not None else np.arange(n))
+    consensus = _consensus(reference, emb, by_kind["subsample"], canon)
     return StabilityResult(pd.DataFrame(run_rows), pd.DataFrame(summary_rows), themes, findings, consensus, panel)
 
 
@@ -299,9 +331,10 @@ def _theme_stability(reference: ThemeResult, items, reappear_at: float) -> pd.Da
     return pd.DataFrame(rows, columns=["theme_id", "member_stability", "reappearance"])
 
 
-def _consensus(reference: ThemeResult, emb: np.ndarray, items, panel: np.ndarray) -> np.ndarray:
+def _consensus(reference: ThemeResult, emb: np.ndarray, items, canon: np.ndarray) -> np.ndarray:
     """Co-association consensus of the subsample reruns' topics on the panel (memory: panel²), cut at the
-    median number of topics; quotes outside the panel go to the nearest consensus centroid."""
+    median number of topics; quotes outside the panel go to the nearest consensus centroid. The covered
+    quotes are taken in canonical order ``canon``, so the labels do not depend on the row order."""
     n = len(reference.topic_labels)
     consensus = np.full(n, -1)
     topic_runs = [(idx[res.topic_labels >= 0], res.topic_labels[res.topic_labels >= 0]) for idx, res, *_ in items]
@@ -309,7 +342,9 @@ def _consensus(reference: ThemeResult, emb: np.ndarray, items, panel: np.ndarray
     if not topic_runs:
         return consensus
     k = int(np.median([len(np.unique(lab)) for _, lab in topic_runs]))
-    covered = np.unique(np.concatenate([i for i, _ in topic_runs]))
+    seen = np.zeros(n, dtype=bool)
+    seen[np.concatenate([i for i, _ in topic_runs])] = True
+    covered = canon[seen[canon]]
     if k < 2 or len(covered) <= k:
         return consensus
     local_of = np.full(n, -1)
