@@ -8,6 +8,8 @@ The only module that imports every stage. The analysis is :data:`STAGES`, a list
     embedding  corpus, embedder, input_ids -> embeddings, model_id
     themes     corpus, embeddings, embedder -> themes, agreement, near_duplicates, lemmas, lemma_lookup,
                curation_state, codebook_context, phrase_candidates
+    subthemes  corpus, embeddings, embedder, themes, phrase_candidates -> subthemes (a second level within
+               each theme: :mod:`stakeholder_nlp.themes.subthemes`; none where a theme is too small to split)
     shift      corpus, embeddings, themes, lemmas, wave_order -> levels, shifts, trends, drift
     sentiment  corpus, embedder, themes, wave_order, curation_state -> sentiment (the scorer's result),
                sentiment_scores, sentiment_labels, sentiment_levels, sentiment_shifts, sentiment_detail,
@@ -79,6 +81,9 @@ class Analysis:
     #: how each theme changed between waves, described from the quotes (change.records.ChangeResult:
     #: ``changes``, ``echoes``, per-quote ``mode`` and ``dissent``); None when the stage was not run
     changes: object | None = None
+    #: subthemes within each top-level theme (themes.subthemes.SubthemeResult: ``subthemes``, per-quote
+    #: ``quotes``, per-theme ``splits``); None when the stage was not run
+    subthemes: object | None = None
     #: what the stages assigned that no field above holds (name -> value; e.g. a stage added to STAGES).
     #: :func:`~stakeholder_nlp.report.redact.redact_analysis` redacts the fields, not these
     outputs: dict = field(default_factory=dict)
@@ -206,6 +211,21 @@ def _themes(s: StageView) -> dict:
             "phrase_candidates": pending.candidates() if pending is not None else None}
 
 
+def _subthemes(s: StageView) -> dict:
+    """Subthemes within each top-level theme (the quote's primary theme), labelled by phrases."""
+    from .themes.subthemes import fit_subthemes
+
+    o, corpus, themes, x = s.options, s["corpus"], s["themes"], s["embeddings"]
+
+    def embed(words):
+        return np.asarray(embed_texts(words, s["embedder"], cache=o.cache).vectors)
+
+    return {"subthemes": fit_subthemes(
+        corpus.texts, x, themes.primary(), speakers=corpus.quotes["speaker"].tolist(),
+        labels=dict(zip(themes.themes["theme_id"], themes.themes["label"], strict=True)),
+        known=s["phrase_candidates"], embed=embed, phrase_labels=o.phrase_labels)}
+
+
 def _shift(s: StageView) -> dict:
     from .shift import content_drift, prevalence_levels, prevalence_shift, prevalence_trend
 
@@ -307,6 +327,8 @@ STAGES: tuple[Stage, ...] = (
     stage("themes", _themes, requires=("corpus", "embeddings", "embedder"),
           assigns=("themes", "agreement", "near_duplicates", "lemmas", "lemma_lookup", "curation_state",
                    "codebook_context", "phrase_candidates")),
+    stage("subthemes", _subthemes, requires=("corpus", "embeddings", "embedder", "themes", "phrase_candidates"),
+          assigns=("subthemes",)),
     stage("shift", _shift, requires=("corpus", "embeddings", "themes", "lemmas", "wave_order"),
           assigns=("levels", "shifts", "trends", "drift")),
     stage("sentiment", _sentiment, requires=("corpus", "embedder", "themes", "wave_order", "curation_state"),

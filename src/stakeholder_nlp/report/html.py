@@ -28,6 +28,7 @@ from .findings import (
     finding_sentence,
     sentiment_findings,
 )
+from .tree_view import tree_view
 
 
 def _fmt_pct(x: float) -> str:
@@ -264,7 +265,7 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
         n_skipped=len(skipped), near=_frame(near), agreement=_agreement_view(getattr(a, "agreement", None)),
         sentiment_validation=_frame(getattr(a, "sentiment_validation", None)),
         sentiment_notice=getattr(a, "sentiment_notice", None) or "",
-        changes=changes_view(a, texts),
+        changes=changes_view(a, texts), tree=tree_view(a, texts),
         matrix_rows=rows, shift_rows=shift_rows, stability_summary=stability_summary, figures=figs,
         map_note=map_note, glossary=GLOSSARY, runs=a.config.get("runs"), n_boot=a.config.get("n_boot"),
         strata=a.config.get("strata") or [], version=__version__,

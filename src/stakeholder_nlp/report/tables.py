@@ -2,6 +2,9 @@
 
 ``quotes.csv`` (:data:`QUOTE_COLUMNS`): ``quote_id``, ``text``, ``speaker``, ``wave``, ``themes`` (theme ids,
 ``;``-separated), ``primary_theme``, ``topic`` (inductive topic, -1 none), ``sentiment`` (score in [-1, 1]),
+``subtheme`` (``<theme_id>.<k>`` within the primary theme; empty where none), ``subtheme_label``,
+``subtheme_placement`` (``subtheme``; ``parent``: near no subtheme of its split theme, so kept in the theme
+only; ``unsplit``: its theme has no subthemes; ``none``: no theme; :mod:`stakeholder_nlp.themes.subthemes`),
 ``sentiment_label``, ``sentiment_combine`` (how a long quote's score was combined from its sentences), ``mode``
 (``anticipation``, ``experience``, ``prescription``, ``other``: :mod:`stakeholder_nlp.change.mode`), ``dissent``
 (its tone runs against its primary theme and wave's majority: :mod:`stakeholder_nlp.change.tone`), then ``codes`` (human codes, ``;``-separated) and every metadata column of the input
@@ -35,8 +38,9 @@ from ..pipeline import Analysis
 from ..sentiment.summary import SENTIMENT_SHIFT_COLUMNS
 from ..shift.prevalence import SHIFT_COLUMNS
 
-QUOTE_COLUMNS = ("quote_id", "text", "speaker", "wave", "themes", "primary_theme", "topic", "sentiment",
-                 "sentiment_label", "sentiment_combine", "mode", "dissent")
+QUOTE_COLUMNS = ("quote_id", "text", "speaker", "wave", "themes", "primary_theme", "topic", "subtheme",
+                 "subtheme_label", "subtheme_placement", "sentiment", "sentiment_label", "sentiment_combine", "mode",
+                 "dissent")
 MATRIX_COLUMNS = ("theme_id", "label", "kind", "wave", "n_quotes", "n_speakers", "share", "share_lo", "share_hi",
                   "sentiment_mean", "sentiment_lo", "sentiment_hi", "distinctive_terms", "exemplar_quote_ids")
 SHIFT_TABLE_COLUMNS = (("theme_id", "label") + SHIFT_COLUMNS[1:]
@@ -54,6 +58,7 @@ def quotes_table(a: Analysis, texts: list[str] | None = None) -> pd.DataFrame:
         "wave": q["wave"],
         "themes": [";".join(cols[j] for j in np.flatnonzero(row)) for row in m.to_numpy(dtype=bool)],
         "primary_theme": a.themes.primary(), "topic": a.themes.topic_labels,
+        **_subtheme_columns(a),
         "sentiment": np.round(a.sentiment_scores, 6), "sentiment_label": a.sentiment_labels,
         # how a quote's score was combined (whole / sentence-mean / sentence-mean-mixed): sentiment.finetuned
         "sentiment_combine": (a.sentiment_detail["combine"].to_numpy() if a.sentiment_detail is not None
@@ -65,6 +70,16 @@ def quotes_table(a: Analysis, texts: list[str] | None = None) -> pd.DataFrame:
     extra = {"codes": ["; ".join(c) for c in q["codes"]]} if "codes" in q.columns else {}
     meta = [c for c in a.corpus.metadata_columns if c not in base.columns and c != "codes"]
     return pd.concat([base, pd.DataFrame(extra, index=base.index), q[meta].reset_index(drop=True)], axis=1)
+
+
+def _subtheme_columns(a: Analysis) -> dict:
+    """quotes.csv's subtheme columns (empty, placement ``unsplit``, without the subthemes stage)."""
+    sub, n = getattr(a, "subthemes", None), len(a.corpus.quotes)
+    if sub is None:
+        return {"subtheme": [""] * n, "subtheme_label": [""] * n, "subtheme_placement": ["unsplit"] * n}
+    sq = sub.quotes
+    return {"subtheme": sq["subtheme"].to_numpy(), "subtheme_label": sq["subtheme_label"].to_numpy(),
+            "subtheme_placement": sq["placement"].to_numpy()}
 
 
 def _change_column(a: Analysis, name: str, empty):

@@ -159,7 +159,8 @@ def _write_curation(a: Analysis, out: Path, texts: list[str], input_path: Path |
     paths["themes_file"].write_text(themes_file_text(a.themes, examples=examples, near=a.near_duplicates,
                                                      source=str(input_path) if input_path else None),
                                     encoding="utf-8")
-    _csv(assignment_table(a.themes, a.corpus.quotes["quote_id"].tolist()), paths["assignment"])
+    _csv(assignment_table(a.themes, a.corpus.quotes["quote_id"].tolist(), getattr(a, "subthemes", None)),
+         paths["assignment"])
     if a.lemmas is not None and not redact:  # lemmas and scores for a fast curation rerun (never redacted text)
         paths["curation_state"] = out / STATE_FILE
         state_table(a.corpus.quotes["quote_id"].tolist(), a.corpus.texts, a.lemmas,

@@ -15,8 +15,9 @@ statistics (embeddings come from the cache; nothing is refitted). :func:`near_du
 themes so alike that they are probably one theme: the themes file says so next to each.
 
 Assignment file (:data:`ASSIGNMENT_FIXED_COLUMNS`, then one column per theme id): ``quote_id``, ``topic``
-(inductive topic number, -1 none), and per theme the quote's score where it carries the theme, empty
-where it does not.
+(inductive topic number, -1 none), ``subtheme`` and ``subtheme_label`` (:data:`ASSIGNMENT_SUBTHEME_COLUMNS`,
+where the run had subthemes: :mod:`~.subthemes`), and per theme the quote's score where it carries the theme,
+empty where it does not.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from .codebook import theme_table_lines
 
 ACTIONS = ("keep", "drop", "merge", "promote")
 ASSIGNMENT_FIXED_COLUMNS = ("quote_id", "topic")
+#: written after the fixed columns when the run has subthemes (not theme ids)
+ASSIGNMENT_SUBTHEME_COLUMNS = ("subtheme", "subtheme_label")
 #: columns of :func:`near_duplicates`
 NEAR_DUPLICATE_COLUMNS = ("theme_a", "theme_b", "label_a", "label_b", "cosine")
 
@@ -179,9 +182,13 @@ def load_themes_file(path: str | Path) -> ThemesFile:
     return parse_themes_file(p.read_text(encoding="utf-8"), path=str(p))
 
 
-def assignment_table(result: ThemeResult, quote_ids: Sequence[str]) -> pd.DataFrame:
-    """The saved assignment: ``quote_id``, ``topic``, then per theme the score where the quote carries it."""
+def assignment_table(result: ThemeResult, quote_ids: Sequence[str], subthemes=None) -> pd.DataFrame:
+    """The saved assignment: ``quote_id``, ``topic``, then (given ``subthemes``, a
+    :class:`~.subthemes.SubthemeResult`) ``subtheme`` and ``subtheme_label``, then per theme the score where
+    the quote carries it."""
     cols = {"quote_id": list(quote_ids), "topic": np.asarray(result.topic_labels, dtype=np.int64)}
+    if subthemes is not None:
+        cols.update({c: subthemes.quotes[c].to_numpy() for c in ASSIGNMENT_SUBTHEME_COLUMNS})
     for tid in result.theme_ids():
         cols[tid] = result.scores[tid].where(result.membership[tid]).to_numpy(dtype=float)
     return pd.DataFrame(cols)
@@ -214,7 +221,7 @@ def themes_from_assignment(df: pd.DataFrame, edits: ThemesFile) -> ThemeResult:
     missing = [e.id for e in edits.themes if e.id not in df.columns]
     if missing:
         raise ThemesFileError(f"{edits.path or 'themes file'}: theme(s) {missing} are not in the assignment "
-                              f"{edits.assignment}; ids there: {[c for c in df.columns if c not in ASSIGNMENT_FIXED_COLUMNS]}")
+                              f"{edits.assignment}; ids there: {[c for c in df.columns if c not in ASSIGNMENT_FIXED_COLUMNS + ASSIGNMENT_SUBTHEME_COLUMNS]}")
     members, scores, rows = {}, {}, []
     for e in edits.themes:
         s = df[e.id].to_numpy(dtype=float)

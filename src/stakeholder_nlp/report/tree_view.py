@@ -1,0 +1,46 @@
+"""The report's theme tree: top-level themes first (largest first), each with its subthemes folded beneath
+(label, id, size, phrases and a few of its most central quotes), and how many of the theme's quotes are near
+no subtheme and stay in the theme only. Built from :class:`~stakeholder_nlp.themes.subthemes.SubthemeResult`."""
+
+from __future__ import annotations
+
+#: central quotes shown per subtheme (every quote's subtheme is in quotes.csv)
+HTML_QUOTES_PER_SUBTHEME = 3
+
+
+def tree_view(a, texts: list[str]) -> dict | None:
+    """The template's ``tree`` value (None when the analysis has no subthemes stage)."""
+    sub = getattr(a, "subthemes", None)
+    if sub is None:
+        return None
+    from ..themes.subthemes import FAR_QUANTILE, MIN_QUOTES, MIN_SPEAKERS
+
+    q = a.corpus.quotes
+    ids, speakers = q["quote_id"].tolist(), q["speaker"].tolist()
+    label_of = dict(zip(a.themes.themes["theme_id"], a.themes.themes["label"], strict=True))
+    splits = sub.splits.set_index("theme_id") if len(sub.splits) else None
+    placement = sub.quotes["placement"].to_numpy()
+    top = sub.quotes["theme_id"].to_numpy()
+    themes = []
+    for tid in a.themes.theme_ids():
+        children = sub.subthemes[sub.subthemes["parent_id"] == tid]
+        in_theme = top == tid
+        kids = []
+        for _, r in children.iterrows():
+            quotes = []
+            for i in list(r["representative"])[:HTML_QUOTES_PER_SUBTHEME]:
+                s = speakers[i]
+                quotes.append({"id": ids[i], "text": texts[i],
+                               "speaker": s if isinstance(s, str) and s != "" else "unattributed"})
+            kids.append({"id": r["subtheme_id"], "label": r["label"], "n": int(r["n_quotes"]),
+                         "phrases": "; ".join(r["phrases"]), "quotes": quotes})
+        reason = ""
+        if splits is not None and tid in splits.index:
+            reason = str(splits.loc[tid, "reason"])
+        themes.append({"id": tid, "label": label_of.get(tid, tid), "n": int(in_theme.sum()), "subthemes": kids,
+                       "n_parent_only": int((in_theme & (placement == "parent")).sum()),
+                       "reason": "" if reason == "split" else reason})
+    themes.sort(key=lambda t: -t["n"])
+    return {"themes": themes, "n_subthemes": int(len(sub.subthemes)),
+            "unassigned": f"{100 * sub.unassigned_share():.1f}%", "min_quotes": MIN_QUOTES,
+            "min_speakers": MIN_SPEAKERS, "far_pct": f"{100 * FAR_QUANTILE:g}"}
