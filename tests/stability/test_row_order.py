@@ -85,7 +85,10 @@ def _workbook_cells(path: Path) -> dict[str, list[tuple]]:
     from openpyxl import load_workbook
 
     wb = load_workbook(path, read_only=True)
-    return {ws.title: sorted(map(repr, ws.iter_rows(values_only=True))) for ws in wb.worksheets}
+    try:
+        return {ws.title: sorted(map(repr, ws.iter_rows(values_only=True))) for ws in wb.worksheets}
+    finally:
+        wb.close()
 
 
 def _run_json(path: Path) -> dict:

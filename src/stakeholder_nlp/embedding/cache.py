@@ -4,6 +4,12 @@ Each batch is written in one transaction, so an interrupted run (Ctrl-C, kill -9
 in flight and the file never holds a partial vector; a row whose blob has the wrong size is treated as a
 miss. WAL mode lets a reader and a writer share the file.
 
+Runs may share one cache at the same time (two ``analyze`` processes on one ``--cache``): writes queue behind
+each other (SQLite's lock, waited for up to :data:`LOCK_TIMEOUT_S`), and opening a cache another process is
+creating or switching to WAL is retried: two connections switching a new file to WAL at once are a
+deadlock SQLite breaks by failing one of them at once, without waiting ("database is locked"). Both runs
+then give the vectors a solo run gives. A lock held longer than that is an :class:`OutputError` saying so.
+
 A write that fails (the disk is full, the file or folder became read-only, an I/O error) is rolled back and
 raised as :class:`~stakeholder_nlp.errors.OutputError` naming the cache and the cause: the cache then holds
 every batch committed before, and none of the failed one.
@@ -13,7 +19,9 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import random
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,6 +49,10 @@ CREATE TABLE IF NOT EXISTS text_sets (
 """
 
 
+#: seconds a connection waits for another process's lock on the cache (SQLite's busy timeout), and the
+#: longest opening keeps retrying when SQLite fails it at once as a deadlock
+LOCK_TIMEOUT_S = 30.0
+
 #: bytes per read or write of a whole-set blob (a 100,000-text set is 154 MB: never copied whole)
 _BLOB_BLOCK = 16 * 2**20
 
@@ -63,8 +75,43 @@ def set_key(texts: Sequence[str]) -> bytes:
 _WRITE_FAILURES = {
     13: (errno.ENOSPC, "the disk is full; free space or choose another --cache folder"),  # SQLITE_FULL
     8: (errno.EROFS, "it is read-only or not writable by you; choose another --cache folder"),  # SQLITE_READONLY
+    5: (errno.EBUSY, f"another run held it locked for more than {LOCK_TIMEOUT_S:.0f} s; wait for that run to "
+                     "finish or choose another --cache folder"),  # SQLITE_BUSY
     10: (errno.EIO, "a disk I/O error; check the disk or choose another --cache folder"),  # SQLITE_IOERR
 }
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED: another connection holds a lock this one needs."""
+    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in (5, 6)
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    """WAL (switched once per file: the mode is kept in it), pragmas, schema."""
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA mmap_size=1073741824")
+    # 16 MB of page cache: reads go through the memory map; a larger cache only filled with the pages
+    # of each write and stayed allocated (256 MB held ~1.5 kB per embedded text, up to its size)
+    conn.execute("PRAGMA cache_size=-16384")
+    conn.executescript(SCHEMA)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """A configured connection; a lock another process holds is waited for (busy timeout), and a deadlock
+    SQLite breaks at once (two processes setting up a new cache) is retried until :data:`LOCK_TIMEOUT_S`."""
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    while True:
+        conn = sqlite3.connect(str(path), timeout=LOCK_TIMEOUT_S)
+        try:
+            _configure(conn)
+            return conn
+        except sqlite3.Error as exc:
+            conn.close()
+            if not _busy(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(random.uniform(0.02, 0.2))  # the other process finishes its setup meanwhile
 
 
 def write_error(path: Path, exc: sqlite3.Error) -> OutputError:
@@ -86,17 +133,19 @@ class EmbeddingCache:
                 self.path = self.path / "embeddings.sqlite"
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(self.path), timeout=30)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA mmap_size=1073741824")
-            # 16 MB of page cache: reads go through the memory map; a larger cache only filled with the pages
-            # of each write and stayed allocated (256 MB held ~1.5 kB per embedded text, up to its size)
-            self._conn.execute("PRAGMA cache_size=-16384")
-            self._conn.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:  # read-only, full, or not a folder: say which cache
-            raise OutputError(errno.EACCES, f"embedding cache {self.path} cannot be opened for writing ({exc}); "
-                                            "choose another --cache folder") from None
+            self._conn = _open(self.path)
+        except sqlite3.Error as exc:
+            if _busy(exc):  # still locked after LOCK_TIMEOUT_S
+                raise OutputError(errno.EBUSY, f"embedding cache {self.path} is locked: another run held it for "
+                                               f"more than {LOCK_TIMEOUT_S:.0f} s ({exc}); wait for that run to "
+                                               "finish or choose another --cache folder") from None
+            raise self._open_error(exc) from None
+        except OSError as exc:
+            raise self._open_error(exc) from None
+
+    def _open_error(self, exc: Exception) -> OutputError:  # read-only, full, or not a folder: say which cache
+        return OutputError(errno.EACCES, f"embedding cache {self.path} cannot be opened for writing ({exc}); "
+                                         "choose another --cache folder")
 
     def close(self) -> None:
         self._conn.close()
