@@ -82,6 +82,23 @@ def test_labels_come_from_the_subthemes_own_phrases(fitted):
     assert r.quotes.loc[r.quotes["subtheme"] != "", "subtheme_label"].ne("").all()
 
 
+def test_labels_reranked_on_read_only_embeddings_keep_their_own_phrases(fitted):
+    from stakeholder_nlp.embedding import HashingEmbedder
+
+    (texts, x, top, _, speakers, known), r = fitted
+    hasher = HashingEmbedder(dim=32)  # the dimension of the quote vectors
+
+    def embed(words):
+        v = np.asarray(hasher.encode(list(words)), dtype=np.float32)
+        v.setflags(write=False)
+        return v
+
+    known2 = {t: {**c, "zz other": "other words"} for t, c in known.items()}
+    r2 = fit_subthemes(texts, x, top, speakers=speakers, known=known2, embed=embed)
+    assert r2.quotes["subtheme"].tolist() == r.quotes["subtheme"].tolist()
+    assert all(len(p) >= 1 for p in r2.subthemes["phrases"])
+
+
 def test_row_order_does_not_change_the_tree(fitted):
     (texts, x, top, _, speakers, known), r = fitted
     perm = np.random.default_rng(1).permutation(len(texts))

@@ -244,7 +244,7 @@ def _mmr(found: dict[str, list[str]], groups, xn, embed, diversity: float = 0.3,
     unique = sorted({p for ph in found.values() for p in ph})
     if not unique:
         return found
-    vec = np.asarray(embed(unique), dtype=np.float32)
+    vec = np.array(embed(unique), dtype=np.float32)  # a copy: an embedder's vectors may be read-only
     vec /= np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
     at = {p: i for i, p in enumerate(unique)}
     out = {}
