@@ -216,6 +216,14 @@ def _subthemes(s: StageView) -> dict:
     from .themes.subthemes import fit_subthemes
 
     o, corpus, themes, x = s.options, s["corpus"], s["themes"], s["embeddings"]
+    if o.curation is not None and o.curation.assignment is not None:
+        from .themes.curation import read_assignment
+        from .themes.subthemes import curated_subthemes
+
+        saved = read_assignment(o.curation.assignment, corpus.quotes["quote_id"].tolist())
+        if "subtheme" in saved.columns:  # a curation rerun keeps the saved subthemes, with the file's edits
+            return {"subthemes": curated_subthemes(saved["subtheme"].tolist(), saved["subtheme_label"].tolist(),
+                                                   themes.primary(), x, o.curation.subthemes)}
 
     def embed(words):
         return np.asarray(embed_texts(words, s["embedder"], cache=o.cache).vectors)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -149,3 +152,56 @@ def test_quotes_and_assignment_tables_carry_the_subtheme_columns(fitted):
     assert list(table.columns) == ["quote_id", "topic", *ASSIGNMENT_SUBTHEME_COLUMNS, *ids]
     assert table["subtheme"].tolist() == r.quotes["subtheme"].tolist()
     assert list(assignment_table(res, qids).columns) == ["quote_id", "topic", *ids]
+
+
+def _theme_result(top):
+    from stakeholder_nlp.themes.assign import ThemeResult
+
+    ids = sorted(set(top))
+    member = pd.DataFrame({t: [x == t for x in top] for t in ids})
+    return ThemeResult(pd.DataFrame({"theme_id": ids, "label": ids, "kind": "topic", "n_quotes": 1,
+                                     "terms": [[]] * len(ids), "representative": [[]] * len(ids)}),
+                       member, member.astype(float), np.array([int(t[-1]) for t in top]), "inductive")
+
+
+def test_curation_at_the_subtheme_level_round_trips_and_applies_rename_drop_merge(fitted):
+    from stakeholder_nlp.themes.curation import parse_themes_file, themes_file_text
+    from stakeholder_nlp.themes.subthemes import curated_subthemes
+
+    (_, x, top, *_), r = fitted
+    text = themes_file_text(_theme_result(top), subthemes=r)
+    assert text.count("\n  [[subtheme]]") == len(r.subthemes)
+    same = curated_subthemes(r.quotes["subtheme"], r.quotes["subtheme_label"], top, x,
+                             parse_themes_file(text).subthemes)
+    pd.testing.assert_frame_equal(same.quotes.drop(columns="similarity"), r.quotes.drop(columns="similarity"))
+    def edit(t, sid, label=None, action="keep", into=""):
+        parent = sid.rsplit(".", 1)[0]
+        pat = (rf'(id = "{re.escape(sid)}"\n  parent = "{parent}"\n  label = )("[^"]*")(\n  action = )"keep"'
+               r'(\n  into = )""')
+        return re.sub(pat, lambda m: f'{m[1]}{json.dumps(label) if label else m[2]}{m[3]}"{action}"{m[4]}"{into}"', t)
+
+    edited = edit(edit(edit(text, "topic_0.1", label="Renamed"), "topic_0.2", action="drop"), "topic_1.2",
+                  action="merge", into="topic_1.1")
+    edits = parse_themes_file(edited).subthemes
+    assert {e.id: e.action for e in edits if e.action != "keep"} == {"topic_0.2": "drop", "topic_1.2": "merge"}
+    cur = curated_subthemes(r.quotes["subtheme"], r.quotes["subtheme_label"], top, x, edits)
+    old, new = r.quotes["subtheme"].to_numpy(), cur.quotes
+    assert (new.loc[old == "topic_0.2", "placement"] == "parent").all()
+    assert (new.loc[old == "topic_1.2", "subtheme"] == "topic_1.1").all()
+    assert cur.subthemes.set_index("subtheme_id").loc["topic_0.1", "label"] == "Renamed"
+    assert "topic_0.2" not in set(new["subtheme"]) and new["theme_id"].tolist() == top
+
+
+def test_a_merged_theme_brings_its_subthemes_and_bad_subtheme_edits_are_refused(fitted):
+    from stakeholder_nlp.themes.curation import ThemesFileError, parse_themes_file
+    from stakeholder_nlp.themes.subthemes import curated_subthemes
+
+    (_, x, top, *_), r = fitted
+    merged = ["topic_0"] * len(top)
+    cur = curated_subthemes(r.quotes["subtheme"], r.quotes["subtheme_label"], merged, x)
+    assert set(cur.subthemes["parent_id"]) == {"topic_0"} and len(cur.subthemes) == len(r.subthemes)
+    base = '[[theme]]\nid = "topic_0"\nlabel = "a"\n[[subtheme]]\nid = "topic_0.1"\nparent = "topic_0"\nlabel = "x"\n'
+    with pytest.raises(ThemesFileError, match="not another subtheme of 'topic_0'"):
+        parse_themes_file(base.replace('label = "x"', 'label = "x"\naction = "merge"\ninto = "topic_1.1"'))
+    with pytest.raises(ThemesFileError, match="action 'split' is not one of"):
+        parse_themes_file(base.replace('label = "x"', 'label = "x"\naction = "split"'))

@@ -157,6 +157,7 @@ def _write_curation(a: Analysis, out: Path, texts: list[str], input_path: Path |
     reps = a.themes.themes.set_index("theme_id")["representative"]
     examples = {tid: [texts[i] for i in list(reps[tid])[:3]] for tid in reps.index}
     paths["themes_file"].write_text(themes_file_text(a.themes, examples=examples, near=a.near_duplicates,
+                                                     subthemes=getattr(a, "subthemes", None),
                                                      source=str(input_path) if input_path else None),
                                     encoding="utf-8")
     _csv(assignment_table(a.themes, a.corpus.quotes["quote_id"].tolist(), getattr(a, "subthemes", None)),

@@ -64,6 +64,8 @@ class ThemesFile:
     themes: tuple[ThemeEdit, ...]
     assignment: str | None = None
     path: str | None = None
+    #: the ``[[subtheme]]`` tables (:class:`~.subthemes.SubthemeEdit`)
+    subthemes: tuple = ()
 
     @property
     def ids(self) -> list[str]:
@@ -77,8 +79,9 @@ def _q(s: str) -> str:
 
 def themes_file_text(result: ThemeResult, *, assignment: str = "assignment.csv",
                      examples: Mapping[str, Sequence[str]] | None = None,
-                     near: pd.DataFrame | None = None, source: str | None = None) -> str:
-    """The themes file for ``result``: edit ``label``/``action``/``into`` and rerun with ``--themes``."""
+                     near: pd.DataFrame | None = None, source: str | None = None, subthemes=None) -> str:
+    """The themes file for ``result``: edit ``label``/``action``/``into`` and rerun with ``--themes``.
+    ``subthemes`` (a :class:`~.subthemes.SubthemeResult`): each theme's ``[[subtheme]]`` tables beneath it."""
     lines = [
         "# Themes found by stakeholder-nlp analyze" + (f" in {source}" if source else "") + ".",
         "# Edit, then rerun: stakeholder-nlp analyze INPUT --out DIR --themes THIS_FILE",
@@ -88,6 +91,8 @@ def themes_file_text(result: ThemeResult, *, assignment: str = "assignment.csv",
         "#   action = \"merge\", into = \"<theme id>\"   fold its quotes into another theme",
         "#   action = \"promote\"                      make an emergent theme a codebook theme",
         "#                                           (written to promoted_codebook.toml; add a description)",
+        "# [[subtheme]] tables (beneath their theme): a new label renames, action = \"drop\" keeps its quotes",
+        "# in the theme only, action = \"merge\", into = \"<sibling subtheme id>\" folds them into a sibling.",
         "",
         "[analysis]",
         f"assignment = {_q(assignment)}",
@@ -117,6 +122,10 @@ def themes_file_text(result: ThemeResult, *, assignment: str = "assignment.csv",
             ex = " ".join(str(ex).split())
             lines.append("#   e.g. " + (ex if len(ex) <= 160 else ex[:157] + "..."))
         lines.append("")
+        if subthemes is not None:
+            from .subthemes import subtheme_file_lines
+
+            lines += subtheme_file_lines(subthemes, tid)
     return "\n".join(lines)
 
 
@@ -172,7 +181,13 @@ def parse_themes_file(text: str, *, path: str | None = None) -> ThemesFile:
     assignment = analysis.get("assignment") if isinstance(analysis, dict) else None
     if assignment is not None and path is not None:
         assignment = str((Path(path).parent / assignment).resolve())
-    return ThemesFile(tuple(edits), assignment, path)
+    from .subthemes import parse_subtheme_edits
+
+    try:
+        sub_edits = parse_subtheme_edits(data.get("subtheme"), where)
+    except ValueError as exc:
+        raise ThemesFileError(str(exc)) from exc
+    return ThemesFile(tuple(edits), assignment, path, sub_edits)
 
 
 def load_themes_file(path: str | Path) -> ThemesFile:

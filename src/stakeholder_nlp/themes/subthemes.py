@@ -267,3 +267,135 @@ def _mmr(found: dict[str, list[str]], groups, xn, embed, diversity: float = 0.3,
             left.remove(j)
         out[sid] = [ph[j] for j in chosen]
     return out
+
+
+# -- curation: [[subtheme]] tables in themes.toml ---------------------------------------------------------
+#: what a ``[[subtheme]]`` table's ``action`` may say (a new label renames it)
+SUBTHEME_ACTIONS = ("keep", "drop", "merge")
+
+
+@dataclass(frozen=True, slots=True)
+class SubthemeEdit:
+    id: str
+    parent: str
+    label: str
+    action: str = "keep"
+    into: str = ""
+
+
+def subtheme_file_lines(result: SubthemeResult, parent: str) -> list[str]:
+    """The ``[[subtheme]]`` tables of one theme for the themes file (folded beneath its ``[[theme]]``)."""
+    lines = []
+    for _, r in result.subthemes[result.subthemes["parent_id"] == parent].iterrows():
+        lines += ["  [[subtheme]]", f"  id = {_q(r['subtheme_id'])}", f"  parent = {_q(parent)}",
+                  f"  label = {_q(r['label'])}", '  action = "keep"', '  into = ""',
+                  f"  # {int(r['n_quotes'])} quotes" + (f"; {'; '.join(r['phrases'][:4])}" if r["phrases"] else ""),
+                  ""]
+    return lines
+
+
+def _q(s: str) -> str:
+    import json
+
+    return json.dumps(str(s), ensure_ascii=False)
+
+
+def parse_subtheme_edits(raw, where: str) -> tuple[SubthemeEdit, ...]:
+    """Check the ``[[subtheme]]`` tables of a themes file (``raw``: the parsed list, or None); errors name
+    the file, the subtheme and the field (a :class:`ValueError`; the themes file re-raises its own error)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ValueError(f"{where}: 'subtheme' must be [[subtheme]] tables")
+    edits = []
+    for k, t in enumerate(raw):
+        at = f"{where}, subtheme #{k + 1}" + (f" ({t.get('id')})" if isinstance(t, dict) and t.get("id") else "")
+        if not isinstance(t, dict):
+            raise ValueError(f"{at}: not a table")
+        for key in ("id", "parent", "label"):
+            if not isinstance(t.get(key), str) or not t[key].strip():
+                raise ValueError(f"{at}: field {key!r} must be a non-empty string")
+        action = str(t.get("action", "keep")).strip().lower()
+        if action not in SUBTHEME_ACTIONS:
+            raise ValueError(f"{at}: action {action!r} is not one of {SUBTHEME_ACTIONS}")
+        into = str(t.get("into", "")).strip()
+        edits.append(SubthemeEdit(t["id"].strip(), t["parent"].strip(), t["label"].strip(), action, into))
+    by_id = {e.id: e for e in edits}
+    if len(by_id) != len(edits):
+        ids = [e.id for e in edits]
+        raise ValueError(f"{where}: subtheme id(s) {sorted({i for i in ids if ids.count(i) > 1})} appear more than once")
+    for e in edits:
+        if e.action != "merge":
+            continue
+        target = by_id.get(e.into)
+        if target is None or target.parent != e.parent or target.id == e.id:
+            siblings = [s.id for s in edits if s.parent == e.parent and s.id != e.id]
+            raise ValueError(f"{where}: subtheme {e.id!r} merges into {e.into!r}, which is not another subtheme of "
+                             f"{e.parent!r}; its siblings are {siblings}")
+        seen = {e.id}
+        while target.action == "merge":
+            if target.id in seen:
+                raise ValueError(f"{where}: subtheme merges form a cycle through {sorted(seen)}")
+            seen.add(target.id)
+            target = by_id[target.into]
+        if target.action == "drop":
+            raise ValueError(f"{where}: subtheme {e.id!r} merges into {target.id!r}, which is dropped")
+    return tuple(edits)
+
+
+def curated_subthemes(saved: Sequence[str], saved_labels: Sequence[str], top: Sequence[str],
+                      embeddings: np.ndarray, edits: Sequence[SubthemeEdit] = ()) -> SubthemeResult:
+    """Subthemes of a curation rerun: the saved assignment (``saved``: each quote's subtheme id, '' none;
+    ``saved_labels``) with the themes file's subtheme edits (rename, drop: its quotes stay in the parent only,
+    merge into a sibling), nothing refitted. A quote keeps its subtheme only while its top theme (``top``,
+    after the theme edits) is the one most of that subtheme's quotes now carry (a merged theme brings its
+    subthemes along; a dropped one loses them)."""
+    top = np.asarray([str(t) if t is not None else "" for t in top], dtype=object)
+    sub = np.asarray(["" if (s is None or (isinstance(s, float) and np.isnan(s))) else str(s) for s in saved],
+                     dtype=object)
+    label_of: dict[str, str] = {}
+    for s, lab in zip(sub, saved_labels, strict=True):
+        if s and s not in label_of:
+            label_of[s] = "" if lab is None or (isinstance(lab, float) and np.isnan(lab)) else str(lab)
+    by_id = {e.id: e for e in edits}
+    resolved = {}
+    for s in set(sub.tolist()) - {""}:
+        cur, seen = s, set()
+        while cur in by_id and by_id[cur].action == "merge" and cur not in seen:
+            seen.add(cur)
+            cur = by_id[cur].into
+        resolved[s] = "" if cur in by_id and by_id[cur].action == "drop" else cur
+        if cur in by_id:
+            label_of[cur] = by_id[cur].label
+    sub = np.asarray([resolved.get(s, "") for s in sub], dtype=object)
+    parents = {}
+    for s in set(sub.tolist()) - {""}:
+        tops = pd.Series(top[sub == s])
+        tops = tops[tops != ""]
+        parents[s] = tops.mode().sort_values().iloc[0] if len(tops) else ""
+    keep = np.array([bool(s) and parents.get(s) == t for s, t in zip(sub, top, strict=True)])
+    sub = np.where(keep, sub, "").astype(object)
+    split = {parents[s] for s in set(sub.tolist()) - {""}}
+    placement = np.where(top == "", "none", np.where(sub != "", "subtheme",
+                                                      np.where(np.isin(top, list(split)), "parent", "unsplit")))
+    x = np.asarray(embeddings, dtype=np.float32)
+    xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    rows = []
+    for s in sorted(set(sub.tolist()) - {""}, key=lambda s: (parents[s], -int((sub == s).sum()), s)):
+        pos = np.flatnonzero(sub == s)
+        c = xn[pos].mean(0)
+        c /= np.linalg.norm(c) or 1.0
+        rep = pos[np.argsort(-(xn[pos] @ c), kind="stable")[:5]]
+        rows.append({"subtheme_id": s, "parent_id": parents[s], "label": label_of.get(s, s), "n_quotes": len(pos),
+                     "n_fit": 0, "phrases": [], "representative": [int(i) for i in rep]})
+    subthemes = pd.DataFrame(rows, columns=list(SUBTHEME_COLUMNS))
+    labels = dict(zip(subthemes["subtheme_id"], subthemes["label"], strict=True))
+    quotes = pd.DataFrame({"theme_id": top, "subtheme": sub, "subtheme_label": [labels.get(s, "") for s in sub],
+                           "placement": placement, "similarity": np.nan}, columns=list(QUOTE_SUBTHEME_COLUMNS))
+    splits = []
+    for tid in sorted(set(top.tolist()) - {""}):
+        n_sub = int((subthemes["parent_id"] == tid).sum())
+        splits.append({"theme_id": tid, "n_quotes": int((top == tid).sum()), "n_speakers": np.nan,
+                       "n_subthemes": n_sub, "score": np.nan, "threshold": np.nan,
+                       "reason": "split" if n_sub else "curated: no subthemes"})
+    return SubthemeResult(subthemes, quotes, pd.DataFrame(splits, columns=list(SPLIT_COLUMNS)))
