@@ -6,6 +6,8 @@
 * :class:`OpenVINOEmbedder`: OpenVINO, NNCF static int8, bf16 or fp32 execution, asynchronous requests so
   tokenisation overlaps inference. Which is fastest depends on the CPU (:func:`fast_backend`): int8 needs
   VNNI instructions to pay (on an AVX2-only CPU the int8 graph ran slower than fp32), bf16 needs AMX.
+* ``"static"``: :class:`~.static.StaticEmbedder`, a token-vector table distilled from MiniLM (another model:
+  its own ``model_id``, 256 dimensions; no transformer pass).
 
 Use :func:`load_embedder` to build one by name. Nothing is downloaded.
 """
@@ -24,9 +26,9 @@ from .base import default_model_path, l2_normalise, model_fingerprint
 from .runtime import WordPieceTokenizer, encode_in_batches
 
 Backend = Literal["fast", "reference", "onnx-int8", "onnx-fp32", "openvino-int8", "openvino-bf16",
-                  "openvino-fp32"]
+                  "openvino-fp32", "static"]
 BACKENDS: tuple[str, ...] = ("fast", "reference", "onnx-int8", "onnx-fp32", "openvino-int8", "openvino-bf16",
-                             "openvino-fp32")
+                             "openvino-fp32", "static")
 DEFAULT_CACHE_DIR = None  # resolved at call time by paths.default_cache_dir(): per-user, never the cwd
 
 
@@ -318,10 +320,15 @@ def load_embedder(backend: Backend | str = "fast", *, model_dir: str | Path | No
                   cache_dir: str | Path | None = DEFAULT_CACHE_DIR, threads: int | None = None):
     """Build an embedder by backend name; fast backends' model files are built once into ``cache_dir``.
 
-    ``fast`` picks the fastest faithful path for this CPU (:func:`fast_backend`).
+    ``fast`` picks the fastest faithful path for this CPU (:func:`fast_backend`). ``static`` is the
+    distilled static model (``model_dir``: its folder, default ``models/static_minilm/``; nothing is built).
     """
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
+    if backend == "static":
+        from .static import StaticEmbedder
+
+        return StaticEmbedder(model_dir)
     root = Path(model_dir) if model_dir is not None else default_model_path()
     fingerprint = model_fingerprint(root)
     if backend == "reference":
