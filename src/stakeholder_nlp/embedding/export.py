@@ -157,9 +157,11 @@ def quantise_openvino_int8(fp32: Path, out_dir: Path, tokenizer, calibration: li
 
 def write_recipe(out_dir: Path, fingerprint: str) -> None:
     recipe = out_dir / "recipe.json"
-    if not recipe.exists():
-        recipe.write_text(json.dumps({"source_fingerprint": fingerprint, "recipe_version": RECIPE_VERSION,
-                                      "onnx_int8": "quantize_dynamic QInt8 per-channel",
-                                      "openvino_int8": f"nncf.quantize TRANSFORMER, {CALIBRATION_SIZE} "
-                                                       "calibration texts from the built-in corpus"},
-                                     indent=2))
+    if not recipe.exists():  # written under a temporary name: a run beside this one never reads half of it
+        tmp = _atomic_target(recipe)
+        tmp.write_text(json.dumps({"source_fingerprint": fingerprint, "recipe_version": RECIPE_VERSION,
+                                   "onnx_int8": "quantize_dynamic QInt8 per-channel",
+                                   "openvino_int8": f"nncf.quantize TRANSFORMER, {CALIBRATION_SIZE} "
+                                                    "calibration texts from the built-in corpus"},
+                                  indent=2))
+        os.replace(tmp, recipe)
