@@ -34,7 +34,9 @@ def analyze_cmd(
     speaker_col: str = typer.Option("speaker", help="Column holding the speaker id."),
     strata: list[str] = typer.Option([], help="Metadata column(s) to adjust shifts for (repeatable)."),
     seed: int = typer.Option(0, help="Random seed (same input + seed = identical CSVs)."),
-    backend: str = typer.Option("fast", help="Embedding backend: fast | reference."),
+    backend: str = typer.Option("fast", help="Embedding backend: fast | reference | static (a token "
+                                             "table distilled from MiniLM: no transformer pass, lower quality; "
+                                             "docs/models.md)."),
     cache: Path | None = typer.Option(None, help=CACHE_HELP + " An interrupted run resumes from it."),
     runs: int = typer.Option(5, help="Stability reruns per kind (seeds and subsamples); 0 skips."),
     n_boot: int = typer.Option(2000, help="Bootstrap replicates."),

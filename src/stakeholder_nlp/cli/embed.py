@@ -15,7 +15,7 @@ def embed(
     input: Path = typer.Argument(..., help="Texts: .csv, .parquet (streamed) or .jsonl."),
     out: Path = typer.Option(..., "--out", help="Output .npy file: row i is the vector of input row i."),
     backend: str = typer.Option("fast", help="fast (int8) | reference (fp32 sentence-transformers) | "
-                                             "onnx-int8 | onnx-fp32 | openvino-int8."),
+                                             "onnx-int8 | onnx-fp32 | openvino-int8 | static (distilled token table)."),
     cache: Path | None = typer.Option(None, help=CACHE_HELP),
     text_col: str = typer.Option("text", help="Column holding the text."),
     progress: bool = typer.Option(True, help="Show a progress bar (rows/s and ETA)."),

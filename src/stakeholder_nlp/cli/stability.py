@@ -17,7 +17,9 @@ def stability_cmd(
     resample: float = typer.Option(0.8, help="Share of each wave's quotes kept in a subsample."),
     codebook: Path | None = typer.Option(None, help="Codebook TOML (hybrid mode)."),
     seed: int = typer.Option(0, help="Random seed."),
-    backend: str = typer.Option("fast", help="Embedding backend: fast | reference."),
+    backend: str = typer.Option("fast", help="Embedding backend: fast | reference | static (a token "
+                                             "table distilled from MiniLM: no transformer pass, lower quality; "
+                                             "docs/models.md)."),
     cache: Path | None = typer.Option(None, help=CACHE_HELP),
     n_jobs: int | None = typer.Option(None, help="Parallel processes for the reruns (any backend: workers get no "
                                                  "model; default: one per core from 2,000 quotes)."),

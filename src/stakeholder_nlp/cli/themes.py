@@ -31,7 +31,9 @@ def themes(
     mode: str | None = typer.Option(None, help="inductive | deductive | hybrid (default: hybrid with a "
                                                "codebook, else inductive)."),
     n_topics: str = typer.Option("auto", help="Number of inductive themes, or 'auto'."),
-    backend: str = typer.Option("fast", help="Embedding backend: fast | reference."),
+    backend: str = typer.Option("fast", help="Embedding backend: fast | reference | static (a token "
+                                             "table distilled from MiniLM: no transformer pass, lower quality; "
+                                             "docs/models.md)."),
     cache: Path | None = typer.Option(None, help=CACHE_HELP),
     seed: int = typer.Option(0, help="Random seed."),
     text_col: str = typer.Option("text", help="Column holding the quote text."),
