@@ -102,6 +102,13 @@ def test_labels_reranked_on_read_only_embeddings_keep_their_own_phrases(fitted):
     assert all(len(p) >= 1 for p in r2.subthemes["phrases"])
 
 
+def test_a_subtheme_without_phrases_is_named_by_its_most_central_short_quote(fitted):
+    (texts, x, top, _, speakers, _), r = fitted
+    r2 = fit_subthemes(texts, x, top, speakers=speakers, known={t: {} for t in texts})
+    first = r2.subthemes.iloc[0]
+    assert first["label"] == f"“{texts[first['representative'][0]]}”" and first["phrases"] == []
+
+
 def test_row_order_does_not_change_the_tree(fitted):
     (texts, x, top, _, speakers, known), r = fitted
     perm = np.random.default_rng(1).permutation(len(texts))

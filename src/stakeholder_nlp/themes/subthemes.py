@@ -27,7 +27,8 @@ Rules, with their numbers:
 * labels: the best phrases of each subtheme against its siblings (:func:`~.labels.phrase_labels`: spaCy
   phrase candidates weighted by centrality, distinctiveness among the siblings), then, given an embedder,
   re-ranked for coverage and diversity on the embeddings (MMR: similarity to the subtheme centroid, minus
-  0.3 x the largest similarity to a phrase already chosen).
+  0.3 x the largest similarity to a phrase already chosen); a subtheme with no phrase (answers such as
+  "Everything is fine.") is named by its most central quote of at most eight words, in quotation marks.
 
 Ids are ``<theme_id>.<k>`` (``topic_3.1`` is the largest subtheme of ``topic_3``).
 
@@ -229,10 +230,14 @@ def _label(subthemes: pd.DataFrame, groups: dict[str, np.ndarray], texts, xn, pa
                                        n_phrases=8, max_docs=100))
     if embed is not None and found:
         found = _mmr(found, groups, xn, embed)
-    for sid, parent in zip(subthemes["subtheme_id"], subthemes["parent_id"], strict=True):
+    for sid, parent, rep in zip(subthemes["subtheme_id"], subthemes["parent_id"], subthemes["representative"],
+                                strict=True):
         ph = found.get(sid, [])
         phrases_col.append(list(ph[:5]))
         fallback = f"{parent_labels.get(parent, parent)} ({sid.rsplit('.', 1)[1]})"
+        if use_phrases:  # no phrase (answers such as "Everything is fine."): its most central short quote
+            short = [" ".join(texts[i].split()).rstrip(".!?,;: ") for i in rep if len(texts[i].split()) <= 8]
+            fallback = f"“{short[0]}”" if short and short[0] else fallback
         labels.append(label_from_phrases(ph, fallback=fallback))
     subthemes["label"] = labels
     subthemes["phrases"] = phrases_col
