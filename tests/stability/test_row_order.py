@@ -65,7 +65,8 @@ PER_QUOTE = ("quotes.csv", "assignment.csv", "curation_state.parquet")
 KNOWN = {
     "framework_matrix.csv": "exemplar ties (report.tables._exemplar_order keeps candidates' input order)",
     "framework_matrix.xlsx": "the same exemplars as framework_matrix.csv",
-    "themes.toml": "c-TF-IDF phrase ties (themes.terms): 'anecdotal woefully' vs 'anecdotal practice'",
+    "themes.toml": "c-TF-IDF bigrams span two quotes joined per topic in input order (themes.terms.topic_terms): "
+                   "'anecdotal woefully' is one quote's last word and the next one's first",
     "figures/quote_map.png": "points drawn in input order (report.figures): overlaps differ",
     "figures/quote_map.svg": "points drawn in input order (report.figures)",
     "report.html": "the exemplars, terms and quote map above",
