@@ -212,3 +212,19 @@ def test_a_merged_theme_brings_its_subthemes_and_bad_subtheme_edits_are_refused(
         parse_themes_file(base.replace('label = "x"', 'label = "x"\naction = "merge"\ninto = "topic_1.1"'))
     with pytest.raises(ThemesFileError, match="action 'split' is not one of"):
         parse_themes_file(base.replace('label = "x"', 'label = "x"\naction = "split"'))
+
+
+def test_the_report_tree_lists_themes_first_with_their_subthemes_beneath(fitted):
+    from types import SimpleNamespace
+
+    from stakeholder_nlp.report.tree_view import HTML_QUOTES_PER_SUBTHEME, tree_view
+
+    (texts, _, top, _, speakers, _), r = fitted
+    quotes = pd.DataFrame({"quote_id": [f"q{i}" for i in range(len(texts))], "speaker": speakers})
+    a = SimpleNamespace(corpus=SimpleNamespace(quotes=quotes), themes=_theme_result(top), subthemes=r)
+    view = tree_view(a, texts)
+    assert [t["id"] for t in view["themes"]] == ["topic_0", "topic_1"]
+    for t in view["themes"]:
+        assert [c["id"] for c in t["subthemes"]] == r.children(t["id"])
+        assert all(0 < len(c["quotes"]) <= HTML_QUOTES_PER_SUBTHEME for c in t["subthemes"])
+    assert tree_view(SimpleNamespace(subthemes=None), texts) is None

@@ -27,8 +27,13 @@ def tree_view(a, texts: list[str]) -> dict | None:
         in_theme = top == tid
         kids = []
         for _, r in children.iterrows():
-            quotes = []
-            for i in list(r["representative"])[:HTML_QUOTES_PER_SUBTHEME]:
+            quotes, seen = [], set()
+            for i in list(r["representative"]):
+                if len(quotes) == HTML_QUOTES_PER_SUBTHEME:
+                    break
+                if texts[i] in seen:  # a repeated answer is shown once
+                    continue
+                seen.add(texts[i])
                 s = speakers[i]
                 quotes.append({"id": ids[i], "text": texts[i],
                                "speaker": s if isinstance(s, str) and s != "" else "unattributed"})
