@@ -228,3 +228,20 @@ def test_the_report_tree_lists_themes_first_with_their_subthemes_beneath(fitted)
         assert [c["id"] for c in t["subthemes"]] == r.children(t["id"])
         assert all(0 < len(c["quotes"]) <= HTML_QUOTES_PER_SUBTHEME for c in t["subthemes"])
     assert tree_view(SimpleNamespace(subthemes=None), texts) is None
+
+
+def test_redaction_removes_names_from_subtheme_labels_and_phrases(fitted):
+    import dataclasses
+
+    from stakeholder_nlp.report.redact import NAME, _redact_subthemes, _word_pattern
+
+    _, r = fitted
+    named = r.subthemes.copy()
+    named.loc[0, "label"], named.loc[0, "phrases"] = "Kayleigh was very friendly", ["kayleigh", "care"]
+    quotes = r.quotes.copy()
+    quotes.loc[quotes["subtheme"] == named.loc[0, "subtheme_id"], "subtheme_label"] = "Kayleigh was very friendly"
+    out = _redact_subthemes(dataclasses.replace(r, subthemes=named, quotes=quotes),
+                            _word_pattern({"kayleigh"}, re.IGNORECASE))
+    assert out.subthemes.loc[0, "label"] == f"{NAME} was very friendly" and out.subthemes.loc[0, "phrases"] == [NAME, "care"]
+    assert not out.quotes["subtheme_label"].str.contains("Kayleigh").any()
+    assert out.quotes["subtheme"].tolist() == r.quotes["subtheme"].tolist()

