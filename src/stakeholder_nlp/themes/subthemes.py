@@ -53,13 +53,13 @@ MIN_SUBTHEME_QUOTES = 10
 #: the chosen split must score above this (excess stability + silhouette) to be kept
 MIN_SCORE = 0.05
 #: each theme is fitted on at most this many of its quotes
-MAX_FIT_QUOTES = 600
+MAX_FIT_QUOTES = 500
 #: a quote below this quantile of its theme's fit-sample cosines to their subtheme centroid stays in the parent
 FAR_QUANTILE = 0.05
 #: candidate k per theme: 2 .. min(MAX_SUBTHEMES, sqrt(n), n / MIN_SUBTHEME_QUOTES)
 MAX_SUBTHEMES = 12
 #: hash folds for choosing k and subsample fits of the consensus within a theme
-STABILITY_DRAWS = 5
+STABILITY_DRAWS = 4
 _BLOCK = 20_000
 
 #: columns of :attr:`SubthemeResult.subthemes`
