@@ -94,3 +94,27 @@ def test_static_backend_does_not_import_torch():
             "load_embedder('static').encode(['hello']); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_analyze_with_static_backend_runs_and_says_quote_modes_are_not_classified(tmp_path):
+    """End to end on the built-in corpus: every file written, the mode column empty, the notice on stderr
+    and in run.json (the classifier was trained on MiniLM vectors)."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    corpus = Path(__file__).resolve().parents[2] / "corpus" / "gp_clusters"
+    out = tmp_path / "out"
+    cmd = [str(Path(sys.executable).parent / "stakeholder-nlp"), "analyze", str(corpus / "quotes.jsonl"),
+           "--out", str(out), "--codebook", str(corpus / "codebook.toml"), "--backend", "static", "--runs", "0", "--n-boot", "200",
+           "--cache", str(tmp_path / "cache")]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "Quote modes were not classified" in res.stderr and "static-" in res.stderr
+    run = json.loads((out / "run.json").read_text())
+    assert run["model_id"].startswith("static-")
+    quotes = pd.read_csv(out / "quotes.csv", keep_default_na=False)
+    assert (quotes["mode"] == "").all()
+    assert quotes["sentiment"].notna().all()

@@ -164,4 +164,7 @@ def analyze_cmd(
         typer.echo(_derived_notice(book, codes_col, out / DERIVED_CODEBOOK))
     if result.agreement is not None and len(result.agreement):
         typer.echo(_agreement_line(result.agreement))
+    mode_notice = getattr(result.changes, "config", {}).get("mode_notice", "")
+    if mode_notice:  # e.g. --backend static: another model than the quote-mode classifier was trained on
+        typer.echo(mode_notice, err=True)
     typer.echo(f"total {time.perf_counter() - start:.1f}s")
