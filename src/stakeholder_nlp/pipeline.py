@@ -318,7 +318,8 @@ def _stability(s: StageView) -> dict:
         codebook=o.codebook, mode=o.mode, embedder=s["embedder"], sentiment_scores=s["sentiment_scores"],
         runs=o.runs, resample=o.resample, seed=o.seed, n_topics=o.n_topics, lemmatizer=s["lemma_lookup"],
         n_boot=min(o.n_boot, 500), progress=o.progress, reference_shifts=s["shifts"],
-        reference_sentiment_shifts=s["sentiment_shifts"], wave_order=s["wave_order"].levels)}
+        reference_sentiment_shifts=s["sentiment_shifts"], wave_order=s["wave_order"].levels,
+        keys=q["quote_id"].astype(str).tolist())}
 
 
 #: the names a run starts with (besides its options)

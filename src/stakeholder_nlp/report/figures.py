@@ -117,9 +117,11 @@ def write_figures(a: Analysis, matrix: pd.DataFrame, out_dir: Path, shifts: pd.D
         return paths
     from sklearn.decomposition import PCA
 
-    xy = PCA(n_components=2, svd_solver="full").fit_transform(a.embeddings)
-    primary = np.asarray(a.themes.primary())
-    wave_arr = a.corpus.quotes["wave"].to_numpy()
+    # fitted and drawn in the order of the quote ids, so any row order of the input draws the same picture
+    order = np.argsort(a.corpus.quotes["quote_id"].astype(str).to_numpy(), kind="stable")
+    xy = PCA(n_components=2, svd_solver="full").fit_transform(np.asarray(a.embeddings)[order])
+    primary = np.asarray(a.themes.primary())[order]
+    wave_arr = a.corpus.quotes["wave"].to_numpy()[order]
     fig, ax = plt.subplots(figsize=(10, 6.5))
     labels = a.themes.themes.set_index("theme_id")["label"]
     cmap = plt.get_cmap("tab20")

@@ -189,6 +189,7 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
             r = sub.iloc[0]
             ex_ids = [x for x in cell_quotes.get((tid, w), []) if x in pos]
             all_idx = np.flatnonzero(member & (wave_arr == w))
+            all_idx = all_idx[np.argsort(q["quote_id"].astype(str).to_numpy()[all_idx], kind="stable")]
             n_spk = r["n_speakers"] if "n_speakers" in r.index else None
             cells.append({"n": int(r["n_quotes"]), "speakers": None if n_spk is None else int(n_spk),
                           "share": (f"{_fmt_pct(r['share'])} ({_fmt_pct(r['share_lo'])}–{_fmt_pct(r['share_hi'])})"

@@ -126,6 +126,7 @@ def framework_matrix(a: Analysis) -> pd.DataFrame:
         terms = drift.loc[tid, f"terms_{side}"] if side and tid in drift.index else []
         member = a.themes.membership[tid].to_numpy() & (a.corpus.quotes["wave"].to_numpy() == w)
         idx = np.flatnonzero(member)
+        idx = idx[np.argsort(np.asarray(ids, dtype=object)[idx].astype(str), kind="stable")]  # ties: by quote id
         if kinds[tid] == "codebook":  # best-scoring quotes first
             idx = idx[np.argsort(-scores[tid].to_numpy()[idx], kind="stable")]
         exemplars = list(drift.loc[tid, f"exemplars_{side}"]) if side and tid in drift.index else []

@@ -142,7 +142,8 @@ def grid(matrix: pd.DataFrame, quotes: pd.DataFrame, membership: pd.DataFrame, w
                     f"{_pct(r['share_hi'])}); sentiment "
                     + ("–" if not np.isfinite(r["sentiment_mean"]) else f"{r['sentiment_mean']:+.2f}"))
             lead = [pos[x] for x in str(r["exemplar_quote_ids"]).split(";") if x in pos]
-            order = lead + [int(i) for i in np.flatnonzero(member & (q_wave == w)) if int(i) not in lead]
+            rest = sorted((int(i) for i in np.flatnonzero(member & (q_wave == w))), key=lambda i: ids[i])
+            order = lead + [i for i in rest if i not in lead]  # after the exemplars, by quote id (any row order)
             parts, used = [head], len(head)
             for k, i in enumerate(order):
                 who = spk[i] if isinstance(spk[i], str) and spk[i] else "unattributed"

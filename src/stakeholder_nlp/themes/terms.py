@@ -154,18 +154,42 @@ def class_tfidf(docs_per_class: Sequence[str], *, ngram_range=(1, 2), min_df: in
     so that labelling does not import BERTopic (about 13 s of imports on this machine); a test checks that
     it equals BERTopic's transformer.
     """
+    vectorizer = _vectorizer(ngram_range, min_df)
+    counts = vectorizer.fit_transform(docs_per_class).tocsr().astype(np.float64)
+    return _weighted(counts), vectorizer.get_feature_names_out()
+
+
+def _vectorizer(ngram_range, min_df):
     from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(ngram_range=ngram_range, min_df=min_df, token_pattern=r"(?u)\b[\w-]{2,}\b")
+
+
+def class_tfidf_of_docs(docs: Sequence[str], classes: np.ndarray, class_ids: Sequence, *, ngram_range=(1, 2),
+                        min_df: int = 1):
+    """:func:`class_tfidf` with each class's term counts summed over its documents, counted one by one: an
+    n-gram never spans two documents, so the result does not depend on the documents' order."""
+    import scipy.sparse as sp
+
+    classes = np.asarray(classes)
+    keep = np.flatnonzero(np.isin(classes, list(class_ids)))
+    vectorizer = _vectorizer(ngram_range, min_df)
+    counts = vectorizer.fit_transform([docs[i] for i in keep]).tocsr().astype(np.float64)
+    row = {c: k for k, c in enumerate(class_ids)}
+    member = sp.csr_matrix((np.ones(len(keep)), ([row[c] for c in classes[keep]], np.arange(len(keep)))),
+                           shape=(len(class_ids), len(keep)))
+    return _weighted((member @ counts).tocsr()), vectorizer.get_feature_names_out()
+
+
+def _weighted(counts):
     from sklearn.preprocessing import normalize
 
-    vectorizer = CountVectorizer(ngram_range=ngram_range, min_df=min_df, token_pattern=r"(?u)\b[\w-]{2,}\b")
-    counts = vectorizer.fit_transform(docs_per_class).tocsr().astype(np.float64)
     df = np.squeeze(np.asarray(counts.sum(axis=0)), axis=0)
     avg_nr_samples = int(counts.sum(axis=1).mean())
     idf = np.log((avg_nr_samples / df) + 1)
     tf = normalize(counts, axis=1, norm="l1", copy=True)
     tf.data = np.sqrt(tf.data)
-    ctfidf = tf.multiply(idf[None, :]).tocsr()
-    return ctfidf.toarray(), vectorizer.get_feature_names_out()
+    return tf.multiply(idf[None, :]).tocsr().toarray()
 
 
 def mmr(centroid: np.ndarray, term_vectors: np.ndarray, terms: Sequence[str], top_n: int = 5,
@@ -189,10 +213,11 @@ def topic_terms(lemmatised: Sequence[str], labels: np.ndarray, topic_ids: Sequen
                 centroids: np.ndarray | None, embed: Callable[[list[str]], np.ndarray] | None,
                 *, n_terms: int = 10, n_candidates: int = 30) -> dict[int, dict[str, list[str]]]:
     """Per topic: ``ctfidf`` (top terms by c-TF-IDF) and ``mmr`` (the candidates re-ranked by MMR)."""
-    docs = [" ".join(lemmatised[i] for i in np.flatnonzero(labels == t)) for t in topic_ids]
-    if not any(d.strip() for d in docs):
+    labels = np.asarray(labels)
+    if not any(lemmatised[i].strip() for i in np.flatnonzero(np.isin(labels, list(topic_ids)))):
         return {t: {"ctfidf": [], "mmr": []} for t in topic_ids}
-    matrix, vocab = class_tfidf(docs)
+    # counted quote by quote (no bigram across two quotes), so any row order gives the same terms
+    matrix, vocab = class_tfidf_of_docs(list(lemmatised), labels, list(topic_ids))
     out: dict[int, dict[str, list[str]]] = {}
     for row, t in enumerate(topic_ids):
         order = np.argsort(-matrix[row], kind="stable")
