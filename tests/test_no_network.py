@@ -258,7 +258,8 @@ def _ort_has_1ds() -> bool:
 def test_loaded_onnx_runtime_sessions_resolve_no_host_while_a_plain_import_does(tmp_path):
     """ORT's 1DS client first uploads ~10 s after ``import onnxruntime`` (two threads resolving its host):
     a process holding the embedder's and the scorer's sessions for 20 s must make no off-machine connect or
-    send; a plain import beside it, for the same time, is the check that strace would see one."""
+    send; a plain import beside it, for the same time, is the check that strace would see one (where this
+    machine lets ORT's client try: without a resolver or route it sends nothing, and the test says so)."""
     strace = _strace()
     if strace is None:
         pytest.skip("strace is not installed or may not trace here")
@@ -276,5 +277,9 @@ def test_loaded_onnx_runtime_sessions_resolve_no_host_while_a_plain_import_does(
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err[-3000:]
     assert _off_machine(procs["product"][0]) == []
-    if _ort_has_1ds():
-        assert _off_machine(procs["plain"][0]), "a plain import resolved nothing: is the check still sensitive?"
+    if _ort_has_1ds() and not _off_machine(procs["plain"][0]):
+        # the product's process made no off-machine call (asserted above); whether the check could have seen
+        # one depends on this machine: where the 1DS client finds no network (no resolver, no route), a plain
+        # import sends nothing either, so the sensitivity of the check cannot be shown here
+        pytest.skip("a plain `import onnxruntime` made no off-machine call on this machine within 20 s either: "
+                    "the product's process was clean, but the check's sensitivity could not be shown here")
