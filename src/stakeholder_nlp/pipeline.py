@@ -11,9 +11,10 @@ The only module that imports every stage. The analysis is :data:`STAGES`, a list
     subthemes  corpus, embeddings, embedder, themes, phrase_candidates -> subthemes (a second level within
                each theme: :mod:`stakeholder_nlp.themes.subthemes`; none where a theme is too small to split)
     shift      corpus, embeddings, themes, lemmas, wave_order -> levels, shifts, trends, drift
-    sentiment  corpus, embedder, themes, wave_order, curation_state -> sentiment (the scorer's result),
-               sentiment_scores, sentiment_labels, sentiment_levels, sentiment_shifts, sentiment_detail,
-               sentiment_validation, sentiment_notice
+    sentiment  corpus, embedder, embeddings, themes, wave_order, curation_state -> sentiment (the scorer's
+               result), sentiment_scores, sentiment_labels, sentiment_levels, sentiment_shifts, sentiment_detail,
+               sentiment_validation, sentiment_notice, sentiment_choice (which scorer ran and why: the
+               embedding head reads ``embeddings`` from :data:`~.sentiment.scorers.SHARED_ENCODER_ABOVE` quotes on)
     changes    corpus, embeddings, model_id, themes, phrase_candidates, shifts, sentiment*, wave_order -> changes
                (how each theme changed, from the quotes: :mod:`stakeholder_nlp.change`)
     stability  corpus, embeddings, embedder, themes, sentiment_scores, shifts, sentiment_shifts,
@@ -251,12 +252,18 @@ def _shift(s: StageView) -> dict:
 def _sentiment(s: StageView) -> dict:
     from .sentiment import load_scorer, sentiment_levels, sentiment_shift
     from .sentiment.apply import score_corpus
+    from .sentiment.scorers import DEFAULT_SCORER, SHARED_ENCODER_ABOVE, choose_default
 
     o, corpus, m, order, state = s.options, s["corpus"], s["themes"].membership, s["wave_order"], s["curation_state"]
     q = corpus.quotes
     waves, speakers = q["wave"].tolist(), q["speaker"].tolist()
-    scorer = o.sentiment or load_scorer("default", s["embedder"], cache=o.cache)
+    if o.sentiment is not None:
+        scorer, choice = o.sentiment, {"asked": True, "reason": "asked for"}
+    else:  # above a corpus size, the embedding head on the vectors already made (sentiment.scorers.choose_default)
+        name, reason = choose_default(len(corpus), s["embedder"], adapt=o.sentiment_adapt)
+        scorer, choice = load_scorer(name, s["embedder"], cache=o.cache), {"asked": False, "reason": reason}
     scorer_name = getattr(scorer, "name", type(scorer).__name__)
+    choice = {"scorer": scorer_name, **choice, "threshold": SHARED_ENCODER_ABOVE, "n_quotes": len(corpus)}
     if (state is not None and o.sentiment_labels is None and len(state.columns) > 4
             and (state["scorer"] == scorer_name).all()):
         # a curation rerun: the quotes and the scorer are those of the saved run, so are their scores
@@ -265,13 +272,17 @@ def _sentiment(s: StageView) -> dict:
         scored = from_detail(state.drop(columns=["text_sha256", "lemmas", "scorer"]), scorer_name)
     else:
         scored = score_corpus(scorer, q.assign(text=corpus.texts), labels=o.sentiment_labels,
-                              adapt=o.sentiment_adapt, n_boot=o.n_boot, seed=o.seed)
+                              adapt=o.sentiment_adapt, n_boot=o.n_boot, seed=o.seed, vectors=s["embeddings"])
+    if not choice["asked"] and scorer_name != DEFAULT_SCORER:  # the switch is said where sentiment is read
+        from dataclasses import replace
+
+        scored = replace(scored, notice=f"Sentiment scorer: {choice['reason']}. {scored.notice}")
     scores, labels = scored.scores, scored.labels
     return {"sentiment": scored, "sentiment_scores": scores, "sentiment_labels": labels,
             "sentiment_levels": sentiment_levels(m, scores, labels, waves, speakers, wave_order=order),
             "sentiment_shifts": sentiment_shift(m, scores, waves, speakers, wave_order=order),
             "sentiment_detail": scored.detail, "sentiment_validation": scored.validation,
-            "sentiment_notice": scored.notice}
+            "sentiment_notice": scored.notice, "sentiment_choice": choice}
 
 
 def _changes(s: StageView) -> dict:
@@ -326,7 +337,7 @@ def _stability(s: StageView) -> dict:
 INPUTS = ("input_corpus", "embedder")
 #: what the stages pass among themselves and ``Analysis`` does not keep (``outputs`` leaves them out, so that
 #: the spaCy candidates and the lemma lookup are freed when ``analyze`` returns)
-WORKING_NAMES = ("input_ids", "lemma_lookup", "phrase_candidates", "curation_state")
+WORKING_NAMES = ("input_ids", "lemma_lookup", "phrase_candidates", "curation_state", "sentiment_choice")
 
 #: the analysis, in order; see the module docstring for each stage's names and :mod:`.stages` to add one
 STAGES: tuple[Stage, ...] = (
@@ -340,9 +351,10 @@ STAGES: tuple[Stage, ...] = (
           assigns=("subthemes",)),
     stage("shift", _shift, requires=("corpus", "embeddings", "themes", "lemmas", "wave_order"),
           assigns=("levels", "shifts", "trends", "drift")),
-    stage("sentiment", _sentiment, requires=("corpus", "embedder", "themes", "wave_order", "curation_state"),
+    stage("sentiment", _sentiment, requires=("corpus", "embedder", "embeddings", "themes", "wave_order",
+                                             "curation_state"),
           assigns=("sentiment", "sentiment_scores", "sentiment_labels", "sentiment_levels", "sentiment_shifts",
-                   "sentiment_detail", "sentiment_validation", "sentiment_notice")),
+                   "sentiment_detail", "sentiment_validation", "sentiment_notice", "sentiment_choice")),
     stage("changes", _changes, requires=("corpus", "embeddings", "model_id", "themes", "phrase_candidates", "shifts",
                                          "sentiment", "sentiment_scores", "sentiment_labels", "sentiment_levels",
                                          "sentiment_shifts", "wave_order"),
@@ -418,6 +430,7 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     config = {"seed": seed, "mode": themes.mode, "strata": list(strata), "runs": 0 if curation is not None else runs,
               "resample": resample, "n_boot": n_boot, "n_topics": n_topics,
               "sentiment": getattr(scored, "scorer", None), "sentiment_validated": getattr(scored, "validated", None),
+              "sentiment_choice": state.get("sentiment_choice"),
               "codebook": codebook.path if codebook is not None else None,
               "codebook_threshold": themes.threshold,
               "codebook_coding": themes.coding, "learn_from_codes": learn_from_codes,

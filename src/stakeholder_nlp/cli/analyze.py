@@ -64,6 +64,11 @@ def analyze_cmd(
                                                  "with a person's labels: agreement goes into the report."),
     sentiment_adapt: bool = typer.Option(False, "--sentiment-adapt", help="With --sentiment-labels: adapt the "
                                          "sentiment scorer to the labels (agreement by cross-validation)."),
+    sentiment_scorer: str = typer.Option("auto", "--sentiment-scorer", help="auto | minilm-sentiment | "
+                                         "embedding-head | vader. auto: the fine-tuned minilm-sentiment, and "
+                                         "from 100,000 quotes the embedding head on the vectors already made "
+                                         "(no second encoder pass; lower macro-F1, docs/models.md). Naming "
+                                         "one runs it at any size."),
     codes_col: str | None = typer.Option(None, "--codes-col", help="Column of your own codes (a JSON list or "
                                          "'a; b'; empty = not coded yet), mapped to codebook themes by "
                                          "human_codes: the codebook coder learns from the coded quotes and codes "
@@ -139,8 +144,17 @@ def analyze_cmd(
         except (StakeholderNLPError, FileNotFoundError) as exc:
             _fail(exc)
     with EmbeddingCache(cache) as store:
+        scorer = None
+        if sentiment_scorer != "auto":  # asked for by name: run at any corpus size
+            from ..sentiment import load_scorer
+
+            try:
+                scorer = load_scorer(sentiment_scorer, embedder, cache=store)
+            except (StakeholderNLPError, ValueError) as exc:
+                _fail(exc)
         try:
             result = analyze(corpus, embedder, embeddings=vectors, codebook=book, cache=store, seed=seed,
+                             sentiment=scorer,
                              strata=strata, runs=runs,
                              n_boot=n_boot, n_topics=n_topics if n_topics == "auto" else int(n_topics), progress=True, on_stage=lambda s: typer.echo(f"== {s}", err=True),
                              nonresponse=rules, curation=curation, wave_order=order_given, baseline=baseline,

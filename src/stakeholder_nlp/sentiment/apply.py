@@ -5,7 +5,8 @@
 ``scores`` / ``labels``  one per quote (input order)
 ``detail``               one row per quote: ``quote_id`` then :data:`~.finetuned.QUOTE_SCORE_COLUMNS`
                          (how a long quote's score was combined: ``combine``); scorers without sentence
-                         detail give ``combine = "scorer"``
+                         detail give ``combine = "scorer"``, the embedding head on the pipeline's vectors
+                         ``combine = "embedding"`` (with its class probabilities)
 ``validation``           :data:`~.validation.VALIDATION_COLUMNS` (empty without labels)
 ``notice``               one paragraph for the report: how far the sentiment was checked on this corpus
 ``validated``            whether a person's labels were used
@@ -34,10 +35,12 @@ class CorpusSentiment:
 
 
 def score_corpus(scorer, quotes: pd.DataFrame, *, labels: pd.DataFrame | None = None, adapt: bool = False,
-                 n_boot: int = 2000, seed: int = 0) -> CorpusSentiment:
+                 n_boot: int = 2000, seed: int = 0, vectors: np.ndarray | None = None) -> CorpusSentiment:
     """``quotes`` needs ``quote_id``, ``text``, ``speaker``; ``labels`` comes from
     :func:`~.validation.read_labels`. ``adapt`` (needs labels) scores the corpus with the head adapted to
-    all the labels; its agreement is the cross-validated one."""
+    all the labels; its agreement is the cross-validated one. ``vectors`` (one row per quote, made by the
+    scorer's embedder): a scorer that reads embeddings (``proba_vectors``) scores them instead of encoding
+    the texts again."""
     texts = quotes["text"].astype(str).tolist()
     name = getattr(scorer, "name", type(scorer).__name__)
     if adapt and labels is None:
@@ -46,7 +49,11 @@ def score_corpus(scorer, quotes: pd.DataFrame, *, labels: pd.DataFrame | None = 
     if labels is not None:
         validation = validate_sentiment(scorer, quotes, labels, adapt=adapt, n_boot=n_boot, seed=seed)
     head = validation.head if validation is not None else None
-    if hasattr(scorer, "score_quotes"):
+    if vectors is not None and hasattr(scorer, "proba_vectors"):
+        if len(vectors) != len(texts):
+            raise ValueError(f"vectors must have one row per quote ({len(texts)}); got {len(vectors)}")
+        detail = _detail_from_proba(scorer.proba_vectors(vectors), scorer.classes)
+    elif hasattr(scorer, "score_quotes"):
         detail = scorer.score_quotes(texts, head=head) if head is not None else scorer.score_quotes(texts)
     else:
         s = np.asarray(scorer.score(texts), dtype=np.float64)
@@ -61,6 +68,15 @@ def score_corpus(scorer, quotes: pd.DataFrame, *, labels: pd.DataFrame | None = 
         notice += f" {validation.n_unmatched} labelled quote_id(s) were not in this corpus and were ignored."
     return CorpusSentiment(detail["score"].to_numpy(np.float64), detail["label"].tolist(), detail,
                            validation.table, notice, True, name + ("+adapted" if head is not None else ""))
+
+
+def _detail_from_proba(p: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
+    col = {c: p[:, classes.index(c)] for c in ("negative", "neutral", "positive")}
+    s = col["positive"] - col["negative"]
+    return pd.DataFrame({"score": s, "label": np.asarray(classes, dtype=object)[p.argmax(axis=1)],
+                         "p_negative": col["negative"], "p_neutral": col["neutral"], "p_positive": col["positive"],
+                         "n_sentences": 1, "combine": "embedding", "min_sentence": s, "max_sentence": s},
+                        columns=list(QUOTE_SCORE_COLUMNS))
 
 
 def from_detail(detail: pd.DataFrame, scorer: str) -> CorpusSentiment:

@@ -8,6 +8,12 @@
 * :class:`EmbeddingHeadScorer` (``"embedding-head"``, the previous default): a multinomial logistic-regression head on the sentence embeddings,
   trained on human-labelled NHS patient comments (``scripts/train_sentiment_head.py``; model card in
   ``models/sentiment_head/MODEL_CARD.md``). Score = P(positive) - P(negative); label = most probable class.
+  It can score the vectors the embedding stage already made (:meth:`EmbeddingHeadScorer.proba_vectors`): no
+  second encoder pass.
+
+Which scorer ``analyze`` runs when none is given: :func:`choose_default` (the fine-tuned one below
+:data:`SHARED_ENCODER_ABOVE` quotes, the embedding head on the shared vectors from there on; the measured
+loss is in ``docs/models.md``).
 
 Labels are ``"negative"``, ``"neutral"``, ``"positive"``.
 """
@@ -97,11 +103,21 @@ class EmbeddingHeadScorer:
     name = "embedding-head"
 
     def proba(self, texts: Sequence[str]) -> np.ndarray:
-        x = embed_texts(list(texts), self.embedder, cache=self.cache).vectors.astype(np.float64)
-        logits = x @ self.coef.T + self.intercept
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
+        return self.proba_vectors(embed_texts(list(texts), self.embedder, cache=self.cache).vectors)
+
+    def proba_vectors(self, x: np.ndarray, *, block: int = 16_384) -> np.ndarray:
+        """Class probabilities (columns in :attr:`classes` order) of embeddings the head's model made, e.g. the
+        pipeline's own vectors or a memory map: read ``block`` rows at a time, so no float64 copy of the
+        whole matrix is made."""
+        if x.ndim != 2 or x.shape[1] != self.coef.shape[1]:
+            raise ValueError(f"the sentiment head takes {self.coef.shape[1]}-d embeddings; got shape {x.shape}")
+        out = np.empty((len(x), len(self.classes)), dtype=np.float64)
+        for i in range(0, len(x), block):
+            logits = np.asarray(x[i:i + block], dtype=np.float64) @ self.coef.T + self.intercept
+            logits -= logits.max(axis=1, keepdims=True)
+            p = np.exp(logits)
+            out[i:i + block] = p / p.sum(axis=1, keepdims=True)
+        return out
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         p = self.proba(texts)
@@ -115,6 +131,41 @@ class EmbeddingHeadScorer:
 SCORERS = ("default", "minilm-sentiment", "embedding-head", "vader")
 #: what ``"default"`` means
 DEFAULT_SCORER = "minilm-sentiment"
+#: from this many quotes on, ``analyze``'s default scorer is the embedding head on the vectors the embedding
+#: stage already made (one encoder pass instead of two; the fine-tuned scorer's own pass costs about as much
+#: as the embedding). Its loss on the held-out sets is stated in docs/models.md; ask for the fine-tuned one
+#: by name (``--sentiment-scorer minilm-sentiment``) to keep it
+SHARED_ENCODER_ABOVE = 100_000
+
+
+def head_fits(embedder: Embedder | None, path: str | Path | None = None) -> bool:
+    """Whether the embedding head was trained on ``embedder``'s model (so it can read its vectors)."""
+    if embedder is None:
+        return False
+    root = Path(path) if path is not None else default_head_path()
+    try:
+        base = json.loads((root / "head.json").read_text())["base_model_fingerprint"]
+    except (OSError, KeyError, ValueError):
+        return False
+    return embedder.model_id.startswith(base[:16])
+
+
+def choose_default(n_quotes: int, embedder: Embedder | None, *, adapt: bool = False) -> tuple[str, str]:
+    """The scorer ``analyze`` runs when none was asked for, and why (a sentence for run.json and the report):
+    ``"minilm-sentiment"`` below :data:`SHARED_ENCODER_ABOVE` quotes, ``"embedding-head"`` from there on unless
+    the embedder is not the head's model or the scorer is to be adapted (which needs the fine-tuned one)."""
+    if n_quotes < SHARED_ENCODER_ABOVE:
+        return DEFAULT_SCORER, (f"{DEFAULT_SCORER}: the default below {SHARED_ENCODER_ABOVE:,} quotes")
+    if adapt:
+        return DEFAULT_SCORER, (f"{DEFAULT_SCORER}: {n_quotes:,} quotes, but adapting to labels needs the "
+                                "fine-tuned scorer")
+    if not head_fits(embedder):
+        return DEFAULT_SCORER, (f"{DEFAULT_SCORER}: {n_quotes:,} quotes, but the embedding head was trained on "
+                                f"another model than the embedder's ({getattr(embedder, 'model_id', None)})")
+    return "embedding-head", (f"embedding-head on the vectors already made: {n_quotes:,} quotes >= "
+                              f"{SHARED_ENCODER_ABOVE:,}, so the fine-tuned scorer's second encoder pass was "
+                              "skipped (lower macro-F1 on held-out sets, see docs/models.md; "
+                              "--sentiment-scorer minilm-sentiment keeps the fine-tuned scorer)")
 
 
 def load_scorer(name: str, embedder: Embedder | None = None, *, cache: EmbeddingCache | None = None):
