@@ -18,6 +18,7 @@ import numpy as np
 from .base import Embedder, TokenCounter
 from .batching import dedupe, pool_windows, split_long_texts, token_budget_batches
 from .cache import EmbeddingCache, set_key
+from .executor import Executor
 
 #: unique-text lists at least this long are also stored as one blob for fast whole-set re-runs
 SET_CACHE_MIN = 256
@@ -47,12 +48,17 @@ def _lengths(embedder: Embedder, texts: Sequence[str]) -> list[int]:
 
 
 def embed_texts(texts: Sequence[str], embedder: Embedder, *, cache: EmbeddingCache | None = None,
-                batch_size: int = 128, chunk_tokens: int = 32768, progress: bool = False) -> EmbeddingResult:
+                batch_size: int = 128, chunk_tokens: int = 32768, progress: bool = False,
+                executor: Executor | None = None) -> EmbeddingResult:
     """Embed ``texts``; with a ``cache``, only texts it has not seen are embedded.
 
     Unseen unique texts are sorted by length and cut into chunks of at most ``chunk_tokens`` padded word
     pieces; each chunk is embedded (the embedder batches within it) and stored before the next starts,
     so an interrupted run loses at most the chunk in flight and resumes where it stopped.
+
+    ``executor`` (:mod:`~.executor`; e.g. :class:`~.distributed.RayExecutor`): where the chunks are embedded
+    (default: this process). Each chunk is one ``encode`` call wherever it runs, so the vectors are the same;
+    chunks are stored as they come back.
     """
     start = time.perf_counter()
     texts = [str(t) for t in texts]
@@ -89,11 +95,20 @@ def embed_texts(texts: Sequence[str], embedder: Embedder, *, cache: EmbeddingCac
             bar = tqdm(total=len(unique), initial=n_cached, unit="texts", dynamic_ncols=True,
                        desc=f"embedding {embedder.model_id}")
         cost = np.minimum(np.asarray(lengths), window)
+        chunks = [np.sort(c) for c in token_budget_batches(cost, max_tokens=chunk_tokens,
+                                                           max_batch=max(batch_size, 512))]
+        pieces = [[j for t in chunk.tolist() for j in pieces_of[t]] for chunk in chunks]
+        if executor is None:  # one chunk's texts at a time in memory
+            encoded = ((k, embedder.encode([windows.pieces[j] for j in js], batch_size=batch_size))
+                       for k, js in enumerate(pieces))
+        else:
+            encoded = executor.map(embedder, "encode", [[windows.pieces[j] for j in js] for js in pieces],
+                                   batch_size=batch_size)
+        n_done = 0
         try:
-            for chunk in token_budget_batches(cost, max_tokens=chunk_tokens, max_batch=max(batch_size, 512)):
-                chunk = np.sort(chunk)
-                js = [j for t in chunk.tolist() for j in pieces_of[t]]
-                piece_vecs = embedder.encode([windows.pieces[j] for j in js], batch_size=batch_size)
+            for k, piece_vecs in encoded:
+                n_done += 1
+                chunk, js = chunks[k], pieces[k]
                 local = type(windows)([], np.searchsorted(chunk, windows.owner[js]), windows.weight[js], 0)
                 pooled = pool_windows(piece_vecs, local, len(chunk))
                 rows = todo[chunk]
@@ -102,6 +117,9 @@ def embed_texts(texts: Sequence[str], embedder: Embedder, *, cache: EmbeddingCac
                     cache.put(embedder.model_id, [unique[r] for r in rows], pooled)
                 if bar is not None:
                     bar.update(len(chunk))
+            if n_done != len(chunks):  # never a vector of zeros for a chunk that did not come back
+                raise RuntimeError(f"{len(chunks) - n_done} of {len(chunks)} embedding chunks did not come back "
+                                   f"from the executor {getattr(executor, 'name', executor)!r}")
         finally:  # a failed write (the cache filled up) ends the bar's line before the error is printed
             if bar is not None:
                 bar.close()
