@@ -117,6 +117,7 @@ class Options:
     coder_fine_tune: bool = False
     embeddings: np.ndarray | None = None
     mode_classifier: Any = None
+    executor: Any = None
     echo_threshold: float | None = None
 
 
@@ -150,7 +151,7 @@ def _embedding(s: StageView) -> dict:
     o, corpus, embedder = s.options, s["corpus"], s["embedder"]
     q, all_ids = corpus.quotes, s["input_ids"]
     if o.embeddings is None:
-        emb = embed_texts(corpus.texts, embedder, cache=o.cache, progress=o.progress)
+        emb = embed_texts(corpus.texts, embedder, cache=o.cache, progress=o.progress, executor=o.executor)
         return {"embeddings": np.asarray(emb.vectors), "model_id": emb.model_id}
     # given (e.g. a memory-mapped file): the rows of the quotes left after the set-aside, in memory
     kept = pd.Index(all_ids).get_indexer(q["quote_id"]) if len(q) != len(all_ids) else slice(None)
@@ -195,6 +196,7 @@ def _themes(s: StageView) -> dict:
             codes = q["codes"].tolist() if any(len(c) for c in q["codes"]) else None
         themes = fit_themes(texts, x, codebook=o.codebook, mode=o.mode, embedder=embedder, random_state=o.seed,
                             topic_model=TopicModel(o.n_topics, random_state=o.seed, embedder=embedder,
+                                                   executor=o.executor,
                                                    lemmatizer=lookup),
                             context=ctx, codes=codes, speakers=q["speaker"].tolist(), learn=o.learn_from_codes,
                             cache=o.cache, n_boot=min(o.n_boot, 1000),
@@ -273,7 +275,7 @@ def _sentiment(s: StageView) -> dict:
         scored = from_detail(state.drop(columns=["text_sha256", "lemmas", "scorer"]), scorer_name)
     else:
         scored = score_corpus(scorer, q.assign(text=corpus.texts), labels=o.sentiment_labels,
-                              adapt=o.sentiment_adapt, n_boot=o.n_boot, seed=o.seed, vectors=s["embeddings"])
+                              adapt=o.sentiment_adapt, n_boot=o.n_boot, seed=o.seed, executor=o.executor, vectors=s["embeddings"])
     if not choice["asked"] and scorer_name != DEFAULT_SCORER:  # the switch is said where sentiment is read
         from dataclasses import replace
 
@@ -389,7 +391,7 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
             sentiment_labels: pd.DataFrame | None = None, sentiment_adapt: bool = False,
             learn_from_codes: bool = False, use_context: bool = True, coder_fine_tune: bool = False,
             embeddings: np.ndarray | None = None, mode_classifier=None, echo_threshold: float | None = None,
-            stages: Sequence[Stage] = STAGES) -> Analysis:
+            executor=None, stages: Sequence[Stage] = STAGES) -> Analysis:
     """Run every stage of :data:`STAGES` (or ``stages``); ``runs=0`` skips the stability reruns.
 
     ``embeddings``: the quotes' vectors, already made by ``embedder`` (one row per quote of ``corpus``, in its
@@ -413,6 +415,10 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
     ``mode_classifier``: what gives each quote its mode (``predict(texts, embeddings) -> list[str]``; default
     :func:`stakeholder_nlp.change.mode.load_mode_classifier`); ``echo_threshold``: the cosine at which a later
     quote restates an earlier one (default :data:`stakeholder_nlp.change.echoes.ECHO_THRESHOLD`).
+    ``executor``: where the model passes run (the embedding, the fine-tuned sentiment model's pass, the
+    assignment of quotes outside the themes' fit sample): default this process;
+    :class:`stakeholder_nlp.embedding.distributed.RayExecutor` runs them on a Ray cluster, with the same
+    results (docs/cluster.md). Everything else runs here.
     ``stages``: the stages to run (e.g. with one replaced: :func:`stakeholder_nlp.stages.replace`); they must
     assign every field of :class:`Analysis` that has no default; for part of the pipeline use :func:`run`.
     """
@@ -422,7 +428,8 @@ def analyze(corpus: Corpus, embedder: Embedder, *, codebook: Codebook | None = N
                 phrase_labels=phrase_labels, wave_order=wave_order, baseline=baseline,
                 sentiment_labels=sentiment_labels, sentiment_adapt=sentiment_adapt,
                 learn_from_codes=learn_from_codes, use_context=use_context, coder_fine_tune=coder_fine_tune,
-                embeddings=embeddings, mode_classifier=mode_classifier, echo_threshold=echo_threshold)
+                embeddings=embeddings, mode_classifier=mode_classifier, echo_threshold=echo_threshold,
+                executor=executor)
     missing = [n for n in _REQUIRED if n not in state]
     if missing:
         raise StageError(f"analyze needs stages that assign {missing} (its stages assign {sorted(state)}); "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -81,6 +83,13 @@ def analyze_cmd(
     embeddings: Path | None = typer.Option(None, "--embeddings", help="Vectors from `stakeholder-nlp embed "
                                            "INPUT --out FILE.npy` (same file, text column and --backend; checked): "
                                            "read as a memory map instead of embedding again."),
+    ray: str | None = typer.Option(None, "--ray", envvar="RAY_ADDRESS", help="Run the model passes "
+                                   "(embedding, the sentiment model, assigning quotes to themes) on a Ray "
+                                   "cluster: its address (HEAD:6379, ray://HEAD:10001, auto), or 'local' for "
+                                   "a Ray instance on this machine. The outputs are those of a run without "
+                                   "it; the rest runs here (docs/cluster.md)."),
+    ray_workers: int = typer.Option(2, "--ray-workers", help="With --ray: Ray actors per model pass, each "
+                                    "holding one copy of the model and one CPU."),
 ) -> None:
     """Run corpus -> embedding -> themes -> shift -> sentiment -> stability -> report."""
     import time
@@ -143,7 +152,7 @@ def analyze_cmd(
             vectors = load_embeddings(embeddings, model_id=embedder.model_id, texts=corpus.texts, dim=embedder.dim)
         except (StakeholderNLPError, FileNotFoundError) as exc:
             _fail(exc)
-    with EmbeddingCache(cache) as store:
+    with EmbeddingCache(cache) as store, _executor(ray, ray_workers) as executor:
         scorer = None
         if sentiment_scorer != "auto":  # asked for by name: run at any corpus size
             from ..sentiment import load_scorer
@@ -160,7 +169,7 @@ def analyze_cmd(
                              nonresponse=rules, curation=curation, wave_order=order_given, baseline=baseline,
                              sentiment_labels=labels_df, sentiment_adapt=sentiment_adapt,
                              learn_from_codes=codes_col is not None, use_context=not no_context,
-                             coder_fine_tune=coder_fine_tune)
+                             coder_fine_tune=coder_fine_tune, executor=executor)
         except (ValueError, FileNotFoundError, OutputError) as exc:  # OutputError: the cache filled up
             _fail(exc)
     try:
@@ -182,3 +191,23 @@ def analyze_cmd(
     if mode_notice:  # e.g. --backend static: another model than the quote-mode classifier was trained on
         typer.echo(mode_notice, err=True)
     typer.echo(f"total {time.perf_counter() - start:.1f}s")
+
+
+@contextmanager
+def _executor(address: str | None, workers: int) -> Iterator[object | None]:
+    """``--ray``: a started :class:`~stakeholder_nlp.embedding.distributed.RayExecutor` (closed after the
+    run; a local Ray instance is shut down), else ``None`` (every pass in this process)."""
+    if not address:
+        yield None
+        return
+    from ..embedding.distributed import ClusterError, RayExecutor
+
+    executor = RayExecutor(address.strip(), workers=workers)
+    try:
+        executor.start()
+    except (ClusterError, ValueError) as exc:
+        _fail(exc)
+    try:
+        yield executor
+    finally:
+        executor.close()

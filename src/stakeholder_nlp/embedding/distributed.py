@@ -54,14 +54,16 @@ class RayExecutor:
     """Runs model passes on a Ray cluster (``address``; ``"local"``: a Ray instance on this machine).
 
     ``workers``: actors per pass (each holds one copy of the model); ``cpus_per_worker``: the CPUs Ray
-    reserves for each. Use as a context manager, or call :meth:`start` and :meth:`close`."""
+    reserves for each; ``progress``: Ray Data's progress bars and execution banners. Use as a context manager, or call :meth:`start` and :meth:`close`."""
 
     name = "ray"
 
-    def __init__(self, address: str = "local", *, workers: int = 2, cpus_per_worker: float = 1.0) -> None:
+    def __init__(self, address: str = "local", *, workers: int = 2, cpus_per_worker: float = 1.0,
+                 progress: bool = False) -> None:
         self.address = address
         self.workers = workers
         self.cpus_per_worker = cpus_per_worker
+        self.progress = progress
         self._owned = False
         self._started = False
 
@@ -112,12 +114,15 @@ class RayExecutor:
         self.start()
         import ray.data
 
+        ctx = ray.data.DataContext.get_current()  # this driver's Ray Data settings: no progress bars or banners
+        ctx.enable_progress_bars = ctx.enable_operator_progress_bars = self.progress
+        ctx.print_on_execution_start = ctx.enable_auto_log_stats = self.progress
         items = [{"unit": i, "payload": pickle.dumps(u, protocol=5)} for i, u in enumerate(units)]
         ds = ray.data.from_items(items, override_num_blocks=min(len(items), 4 * self.workers))
         del items
         out = ds.map_batches(_UnitActor, fn_constructor_args=(pickle.dumps(model, protocol=5), method, kwargs),
-                             batch_size=1, batch_format="numpy",
-                             compute=ray.data.ActorPoolStrategy(size=self.workers), num_cpus=self.cpus_per_worker)
+                             batch_size=1, batch_format="numpy", num_cpus=self.cpus_per_worker,
+                             compute=ray.data.ActorPoolStrategy(size=min(self.workers, len(units))))
         for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
             for i, r in zip(batch["unit"].tolist(), batch["result"], strict=True):
                 yield int(i), pickle.loads(r)

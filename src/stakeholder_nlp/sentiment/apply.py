@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,12 +36,14 @@ class CorpusSentiment:
 
 
 def score_corpus(scorer, quotes: pd.DataFrame, *, labels: pd.DataFrame | None = None, adapt: bool = False,
-                 n_boot: int = 2000, seed: int = 0, vectors: np.ndarray | None = None) -> CorpusSentiment:
+                 n_boot: int = 2000, seed: int = 0, vectors: np.ndarray | None = None,
+                 executor=None) -> CorpusSentiment:
     """``quotes`` needs ``quote_id``, ``text``, ``speaker``; ``labels`` comes from
     :func:`~.validation.read_labels`. ``adapt`` (needs labels) scores the corpus with the head adapted to
     all the labels; its agreement is the cross-validated one. ``vectors`` (one row per quote, made by the
     scorer's embedder): a scorer that reads embeddings (``proba_vectors``) scores them instead of encoding
-    the texts again."""
+    the texts again. ``executor`` (:mod:`stakeholder_nlp.embedding.executor`): where a scorer that takes
+    one (``score_quotes(..., executor=)``: the fine-tuned model) runs its model pass; the same scores."""
     texts = quotes["text"].astype(str).tolist()
     name = getattr(scorer, "name", type(scorer).__name__)
     if adapt and labels is None:
@@ -54,7 +57,10 @@ def score_corpus(scorer, quotes: pd.DataFrame, *, labels: pd.DataFrame | None = 
             raise ValueError(f"vectors must have one row per quote ({len(texts)}); got {len(vectors)}")
         detail = _detail_from_proba(scorer.proba_vectors(vectors), scorer.classes)
     elif hasattr(scorer, "score_quotes"):
-        detail = scorer.score_quotes(texts, head=head) if head is not None else scorer.score_quotes(texts)
+        kw = {"head": head} if head is not None else {}
+        if executor is not None and "executor" in inspect.signature(scorer.score_quotes).parameters:
+            kw["executor"] = executor
+        detail = scorer.score_quotes(texts, **kw)
     else:
         s = np.asarray(scorer.score(texts), dtype=np.float64)
         detail = pd.DataFrame({"score": s, "label": list(scorer.label(texts)), "p_negative": np.nan,

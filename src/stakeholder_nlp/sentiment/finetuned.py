@@ -118,6 +118,8 @@ class FineTunedScorer:
                  logit_bias: Sequence[float] | None = None) -> None:
         import os
 
+        self._init_kwargs = {"path": path, "threads": threads, "max_batch_tokens": max_batch_tokens,
+                             "backend": backend, "logit_bias": None if logit_bias is None else list(logit_bias)}
         if backend not in BACKENDS:
             raise ModelError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
         root = Path(path) if path is not None else default_model_dir()
@@ -174,7 +176,34 @@ class FineTunedScorer:
         self.path = root
         self.config = config
 
+    def __reduce__(self):
+        # the sessions cannot be pickled: the scorer pickles as the arguments that rebuild it (a Ray actor
+        # or a worker process reads the same model files)
+        return (_rebuild, (self._init_kwargs,))
+
     # -- raw model -------------------------------------------------------------------------------------
+    def model_batches(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The positions of ``texts`` in the batches one :meth:`piece_outputs` call on all of them runs: each
+        group, passed alone and in this order, runs as that same batch, so its outputs are the same floats."""
+        from ..embedding.batching import token_budget_batches
+
+        lengths = np.array([len(e.ids) for e in self._tok.encode_batch([str(t) for t in texts])])
+        return [np.asarray(b) for b in token_budget_batches(lengths, max_tokens=self._max_batch_tokens,
+                                                            max_batch=256)]
+
+    def _run_planned(self, texts: Sequence[str], executor) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_run` with its batches run by ``executor`` (:mod:`~stakeholder_nlp.embedding.executor`)."""
+        from ..embedding.executor import run_units
+
+        groups = self.model_batches(texts)
+        parts = run_units(executor, self, "piece_outputs", [[texts[i] for i in g] for g in groups])
+        n = len(texts)
+        dim = parts[0][1].shape[1] if parts else 384
+        logits, feats = np.empty((n, 3), np.float32), np.empty((n, dim), np.float32)
+        for g, (lo, fe) in zip(groups, parts, strict=True):
+            logits[g], feats[g] = lo, fe
+        return logits, feats
+
     def _run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(logits (n, 3), features (n, d)) for texts as given (no sentence splitting); the logits include
         :attr:`logit_bias`."""
@@ -278,17 +307,22 @@ class FineTunedScorer:
         return p / p.sum(axis=1, keepdims=True)
 
     # -- quotes ----------------------------------------------------------------------------------------
-    def score_quotes(self, texts: Sequence[str], *, head=None) -> pd.DataFrame:
+    def score_quotes(self, texts: Sequence[str], *, head=None, executor=None) -> pd.DataFrame:
         """One row per quote (:data:`QUOTE_SCORE_COLUMNS`), long quotes scored on their sentences.
         ``head``: optional callable ``(logits, features) -> probabilities`` replacing the shipped head
-        (an adapted head from :mod:`stakeholder_nlp.sentiment.validation`)."""
+        (an adapted head from :mod:`stakeholder_nlp.sentiment.validation`). ``executor``: where the model's
+        batches run (:class:`~stakeholder_nlp.embedding.distributed.RayExecutor`; default this process):
+        the same batches either way (:meth:`model_batches`), so the same scores."""
         pieces, owner_arr = sentence_pieces(texts)
         # distinct pieces in code-point order (as np.unique orders them), without a fixed-width copy of all
         # the pieces (a '<U' array is as wide as the longest piece, for every piece)
         uniq = np.asarray(sorted(set(pieces)), dtype=object)
         position = {t: i for i, t in enumerate(uniq.tolist())}
         inverse = np.fromiter((position[t] for t in pieces), dtype=np.int64, count=len(pieces))
-        logits, feats = self._run(uniq.tolist())
+        if executor is None:
+            logits, feats = self._run(uniq.tolist())
+        else:
+            logits, feats = self._run_planned(uniq.tolist(), executor)
         probs_u = head(logits, feats) if head is not None else self.softmax(logits)
         probs = probs_u[inverse]
         weight = np.ones(len(pieces), dtype=np.float64)  # one vote per sentence
@@ -317,3 +351,7 @@ class FineTunedScorer:
 
     def label(self, texts: Sequence[str]) -> list[str]:
         return self.score_quotes(texts)["label"].tolist()
+
+
+def _rebuild(kwargs: dict) -> FineTunedScorer:
+    return FineTunedScorer(**kwargs)

@@ -49,6 +49,36 @@ from ..errors import NotFittedError
 TOPIC_INFO_COLUMNS = ("topic", "label", "n_quotes", "terms", "mmr_terms", "representative", "reappearance")
 #: ``method`` values
 METHODS = ("consensus", "agglomerative", "kmeans", "hdbscan")
+#: quotes outside the fit sample are assigned to the nearest centroid in blocks of this many rows
+ASSIGN_BLOCK = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class NearestCentroid:
+    """``assign(block)``: the id (``ids[k]``) of each row's nearest centroid (cosine: rows of
+    ``centroids`` are unit length, as are the quotes' vectors)."""
+
+    ids: np.ndarray
+    centroids: np.ndarray
+
+    def assign(self, block: np.ndarray) -> np.ndarray:
+        return self.ids[(block @ self.centroids.T).argmax(1)]
+
+
+def assign_nearest(x: np.ndarray, rows: np.ndarray, nearest: NearestCentroid, *, executor=None,
+                   block: int = ASSIGN_BLOCK) -> np.ndarray:
+    """The nearest centroid's id for ``x[rows]``, block by block (``block`` rows: one matrix product each).
+
+    ``executor`` (:mod:`stakeholder_nlp.embedding.executor`, e.g. a Ray cluster): where the blocks are
+    assigned; each block is the same product wherever it runs, so the same ids (the blocks' vectors travel)."""
+    starts = range(0, len(rows), block)
+    if executor is None:  # one block's copy at a time
+        parts = [nearest.assign(x[rows[k:k + block]]) for k in starts]
+    else:
+        from ..embedding.executor import run_units
+
+        parts = run_units(executor, nearest, "assign", [np.ascontiguousarray(x[rows[k:k + block]]) for k in starts])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=nearest.ids.dtype)
 
 
 def _hash_keys(texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
@@ -197,13 +227,17 @@ class TopicModel:
         Embeds candidate terms for the MMR labels (plain c-TF-IDF order without it).
     lemmatizer : callable, optional
         ``list[str] -> list[str]``; defaults to spaCy lemmas without stop words.
+    executor : Executor, optional
+        Where the quotes outside the fit sample are assigned to the nearest centroid
+        (:func:`assign_nearest`; e.g. :class:`~stakeholder_nlp.embedding.distributed.RayExecutor`); the
+        same labels as in this process.
     """
 
     def __init__(self, n_topics: int | str = "auto", *, method: str = "consensus",
                  k_range: tuple[int, int] | None = None, min_topic_size: int | None = None,
                  n_components: int = 30, stability_draws: int = 20, subsample: float = 0.8,
                  max_fit_samples: int = 5_000, k_plateau: float = 1.0, k_tolerance: float = 0.08, max_outlier_share: float = 0.10, n_representative: int = 5,
-                 random_state: int = 0, embedder=None, lemmatizer=None) -> None:
+                 random_state: int = 0, embedder=None, lemmatizer=None, executor=None) -> None:
         self.n_topics = n_topics
         self.method = method
         self.k_range = k_range
@@ -219,6 +253,7 @@ class TopicModel:
         self.random_state = random_state
         self.embedder = embedder
         self.lemmatizer = lemmatizer
+        self.executor = executor
 
     # -- clustering --------------------------------------------------------------------------------
     def _partitions(self, x: np.ndarray, ks: Sequence[int], seed: int) -> dict[int, np.ndarray]:
@@ -351,9 +386,8 @@ class TopicModel:
         cent /= np.linalg.norm(cent, axis=1, keepdims=True)
         rest = np.setdiff1d(np.arange(n), fit_idx)
         if len(rest):
-            for start in range(0, len(rest), 20_000):
-                block = rest[start:start + 20_000]
-                labels_canon[block] = np.asarray(ids)[(x_all[block] @ cent.T).argmax(1)]
+            labels_canon[rest] = assign_nearest(x_all, rest, NearestCentroid(np.asarray(ids), cent),
+                                                executor=self.executor)
         if self.method == "hdbscan":
             labels_canon = self._reassign_outliers(x_all, labels_canon, ids, cent)
         # topic ids: by size (desc), ties by canonical position of the first member
@@ -448,4 +482,4 @@ class TopicModel:
     def get_params(self, deep: bool = False) -> dict:
         return {k: getattr(self, k) for k in (
             "n_topics", "method", "k_range", "min_topic_size", "n_components", "stability_draws", "subsample",
-            "max_fit_samples", "k_plateau", "k_tolerance", "max_outlier_share", "n_representative", "random_state", "embedder", "lemmatizer")}
+            "max_fit_samples", "k_plateau", "k_tolerance", "max_outlier_share", "n_representative", "random_state", "embedder", "lemmatizer", "executor")}
