@@ -13,7 +13,7 @@ from stakeholder_nlp.sentiment import VaderScorer
 from stakeholder_nlp.stages import StageError, State, check_stages, replace, run_stages, stage, until
 
 OPTS = {"sentiment": VaderScorer(), "runs": 0, "n_boot": 49, "n_topics": 3, "phrase_labels": False}
-CORE = ("prepare", "embedding", "themes", "shift", "sentiment", "stability")
+CORE = ("prepare", "embedding", "themes", "subthemes", "shift", "sentiment", "stability")
 BY_NAME = {s.name: s for s in STAGES}
 
 

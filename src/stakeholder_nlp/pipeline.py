@@ -10,12 +10,14 @@ The only module that imports every stage. The analysis is :data:`STAGES`, a list
                curation_state, codebook_context, phrase_candidates
     subthemes  corpus, embeddings, embedder, themes, phrase_candidates -> subthemes (a second level within
                each theme: :mod:`stakeholder_nlp.themes.subthemes`; none where a theme is too small to split)
-    shift      corpus, embeddings, themes, lemmas, wave_order -> levels, shifts, trends, drift
-    sentiment  corpus, embedder, embeddings, themes, wave_order, curation_state -> sentiment (the scorer's
+    shift      corpus, embeddings, themes, subthemes, lemmas, wave_order -> levels, shifts (both levels of the
+               tree, one FDR family), trends, drift (per theme)
+    sentiment  corpus, embedder, embeddings, themes, subthemes, wave_order, curation_state -> sentiment (the scorer's
                result), sentiment_scores, sentiment_labels, sentiment_levels, sentiment_shifts, sentiment_detail,
                sentiment_validation, sentiment_notice, sentiment_choice (which scorer ran and why: the
                embedding head reads ``embeddings`` from :data:`~.sentiment.scorers.SHARED_ENCODER_ABOVE` quotes on)
-    changes    corpus, embeddings, model_id, themes, phrase_candidates, shifts, sentiment*, wave_order -> changes
+    changes    corpus, embeddings, model_id, themes, subthemes, phrase_candidates, shifts, sentiment*, wave_order
+               -> changes
                (how each theme changed, from the quotes: :mod:`stakeholder_nlp.change`)
     stability  corpus, embeddings, embedder, themes, sentiment_scores, shifts, sentiment_shifts,
                lemma_lookup, wave_order -> stability            (runs only with runs > 0 and no themes file)
@@ -237,15 +239,25 @@ def _subthemes(s: StageView) -> dict:
         known=s["phrase_candidates"], embed=embed, phrase_labels=o.phrase_labels)}
 
 
+def _tree(s: StageView) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The themes' membership with each theme's subthemes folded beneath it, and subtheme -> parent
+    (:func:`~.themes.subthemes.tree_membership`; the themes' own membership when there are no subthemes)."""
+    from .themes.subthemes import tree_membership
+
+    return tree_membership(s["themes"].membership, s["subthemes"])
+
+
 def _shift(s: StageView) -> dict:
+    """Shares per wave and their shifts at both levels of the tree (one BH family); trends and drift per theme."""
     from .shift import content_drift, prevalence_levels, prevalence_shift, prevalence_trend
 
     o, q, m, order = s.options, s["corpus"].quotes, s["themes"].membership, s["wave_order"]
+    tree, parents = _tree(s)
     waves, speakers = q["wave"].tolist(), q["speaker"].tolist()
     strata = q[list(o.strata)] if o.strata else None
     kw = {"n_boot": o.n_boot, "seed": o.seed, "wave_order": order}
-    return {"levels": prevalence_levels(m, waves, speakers, **kw),
-            "shifts": prevalence_shift(m, waves, speakers, strata=strata, **kw),
+    return {"levels": prevalence_levels(tree, waves, speakers, parents=parents, **kw),
+            "shifts": prevalence_shift(tree, waves, speakers, strata=strata, parents=parents, **kw),
             "trends": prevalence_trend(m, waves, speakers, **kw),
             "drift": content_drift(m, s["embeddings"], waves, speakers, s["lemmas"], seed=o.seed,
                                    wave_order=order)}
@@ -256,7 +268,7 @@ def _sentiment(s: StageView) -> dict:
     from .sentiment.apply import score_corpus
     from .sentiment.scorers import DEFAULT_SCORER, SHARED_ENCODER_ABOVE, choose_default
 
-    o, corpus, m, order, state = s.options, s["corpus"], s["themes"].membership, s["wave_order"], s["curation_state"]
+    o, corpus, order, state = s.options, s["corpus"], s["wave_order"], s["curation_state"]
     q = corpus.quotes
     waves, speakers = q["wave"].tolist(), q["speaker"].tolist()
     if o.sentiment is not None:
@@ -281,9 +293,11 @@ def _sentiment(s: StageView) -> dict:
 
         scored = replace(scored, notice=f"Sentiment scorer: {choice['reason']}. {scored.notice}")
     scores, labels = scored.scores, scored.labels
+    tree, parents = _tree(s)  # per theme and per subtheme, one BH family (sentiment.summary)
     return {"sentiment": scored, "sentiment_scores": scores, "sentiment_labels": labels,
-            "sentiment_levels": sentiment_levels(m, scores, labels, waves, speakers, wave_order=order),
-            "sentiment_shifts": sentiment_shift(m, scores, waves, speakers, wave_order=order),
+            "sentiment_levels": sentiment_levels(tree, scores, labels, waves, speakers, wave_order=order,
+                                                 parents=parents),
+            "sentiment_shifts": sentiment_shift(tree, scores, waves, speakers, wave_order=order, parents=parents),
             "sentiment_detail": scored.detail, "sentiment_validation": scored.validation,
             "sentiment_notice": scored.notice, "sentiment_choice": choice}
 
@@ -308,19 +322,32 @@ def _changes(s: StageView) -> dict:
         except ModelError as exc:  # another embedder than the one the classifier was trained on: said, not hidden
             modes = [""] * len(texts)
             mode_notice = f"Quote modes were not classified: {exc}"
+    tree, parents = _tree(s)  # a change record per theme and per subtheme (change.records)
     sig = s["shifts"][["theme_id", "wave_a", "wave_b", "share_significant", "share_q"]].merge(
         s["sentiment_shifts"][["theme_id", "wave_a", "wave_b", "sentiment_significant", "sentiment_q"]],
         on=["theme_id", "wave_a", "wave_b"], how="left")
     scored = s["sentiment"]
     return {"changes": describe_changes(
         quote_ids=q["quote_id"].tolist(), texts=texts, waves=q["wave"].tolist(), speakers=q["speaker"].tolist(),
-        membership=themes.membership, primary=themes.primary(),
-        labels=dict(zip(themes.themes["theme_id"], themes.themes["label"], strict=True)), embeddings=x,
+        membership=tree, parents=parents, primary=themes.primary(), labels=_tree_labels(themes, s["subthemes"]),
+        embeddings=x,
         scores=s["sentiment_scores"], sentiment_labels=s["sentiment_labels"], modes=modes,
         pairs=[(a, b) for a, b, _ in comparison_rows(s["wave_order"])], known=s["phrase_candidates"],
         tone_levels=s["sentiment_levels"], shifts=sig,
         threshold=ECHO_THRESHOLD if o.echo_threshold is None else o.echo_threshold,
         sentiment_validated=bool(getattr(scored, "validated", False)), mode_notice=mode_notice)}
+
+
+def _tree_labels(themes: ThemeResult, subthemes) -> dict[str, str]:
+    labels = dict(zip(themes.themes["theme_id"], themes.themes["label"], strict=True))
+    if subthemes is not None:
+        labels.update(zip(subthemes.subthemes["subtheme_id"], subthemes.subthemes["label"], strict=True))
+    return labels
+
+
+def _top(table: pd.DataFrame) -> pd.DataFrame:
+    """The top level's rows of a shift table (the stability reruns refit the top level only)."""
+    return table[table["level"] == "theme"].reset_index(drop=True)
 
 
 def _stability(s: StageView) -> dict:
@@ -331,8 +358,8 @@ def _stability(s: StageView) -> dict:
         s["corpus"].texts, s["embeddings"], q["wave"].tolist(), q["speaker"].tolist(), reference=s["themes"],
         codebook=o.codebook, mode=o.mode, embedder=s["embedder"], sentiment_scores=s["sentiment_scores"],
         runs=o.runs, resample=o.resample, seed=o.seed, n_topics=o.n_topics, lemmatizer=s["lemma_lookup"],
-        n_boot=min(o.n_boot, 500), progress=o.progress, reference_shifts=s["shifts"],
-        reference_sentiment_shifts=s["sentiment_shifts"], wave_order=s["wave_order"].levels,
+        n_boot=min(o.n_boot, 500), progress=o.progress, reference_shifts=_top(s["shifts"]),
+        reference_sentiment_shifts=_top(s["sentiment_shifts"]), wave_order=s["wave_order"].levels,
         keys=q["quote_id"].astype(str).tolist())}
 
 
@@ -352,13 +379,14 @@ STAGES: tuple[Stage, ...] = (
                    "codebook_context", "phrase_candidates")),
     stage("subthemes", _subthemes, requires=("corpus", "embeddings", "embedder", "themes", "phrase_candidates"),
           assigns=("subthemes",)),
-    stage("shift", _shift, requires=("corpus", "embeddings", "themes", "lemmas", "wave_order"),
+    stage("shift", _shift, requires=("corpus", "embeddings", "themes", "subthemes", "lemmas", "wave_order"),
           assigns=("levels", "shifts", "trends", "drift")),
-    stage("sentiment", _sentiment, requires=("corpus", "embedder", "embeddings", "themes", "wave_order",
-                                             "curation_state", "input_ids"),
+    stage("sentiment", _sentiment, requires=("corpus", "embedder", "embeddings", "themes", "subthemes",
+                                             "wave_order", "curation_state", "input_ids"),
           assigns=("sentiment", "sentiment_scores", "sentiment_labels", "sentiment_levels", "sentiment_shifts",
                    "sentiment_detail", "sentiment_validation", "sentiment_notice", "sentiment_choice")),
-    stage("changes", _changes, requires=("corpus", "embeddings", "model_id", "themes", "phrase_candidates", "shifts",
+    stage("changes", _changes, requires=("corpus", "embeddings", "model_id", "themes", "subthemes",
+                                         "phrase_candidates", "shifts",
                                          "sentiment", "sentiment_scores", "sentiment_labels", "sentiment_levels",
                                          "sentiment_shifts", "wave_order"),
           assigns=("changes",)),

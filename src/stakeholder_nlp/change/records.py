@@ -3,7 +3,8 @@ built from the quotes and citing them.
 
 :func:`describe_changes` -> :class:`ChangeResult` with
 
-``changes`` (:data:`CHANGE_COLUMNS`, written as ``theme_changes.csv``): ``theme_id, label, wave_a, wave_b``;
+``changes`` (:data:`CHANGE_COLUMNS`, written as ``theme_changes.csv``): ``theme_id, level, parent, label, wave_a,
+wave_b`` (``level``: ``theme``, or ``subtheme`` with its ``parent`` theme id; '' for a theme);
 ``speakers_a``/``speakers_b`` (the named speakers voicing the theme, ``;``-separated), ``n_speakers_a``/
 ``n_speakers_b`` (their number, or of respondents where a wave has no named speaker), ``spread_a``/``spread_b``
 (``none``, ``one``, ``some``, ``half or more`` of the wave's speakers: :mod:`.voices`), ``tone_a``/``tone_b``
@@ -43,7 +44,7 @@ from .phrases import Phrase, central, distinctive_phrases, read_candidates
 from .tone import describe_tone, dissent
 from .voices import theme_voices, transition
 
-CHANGE_COLUMNS = ("theme_id", "label", "wave_a", "wave_b", "speakers_a", "speakers_b", "n_speakers_a",
+CHANGE_COLUMNS = ("theme_id", "level", "parent", "label", "wave_a", "wave_b", "speakers_a", "speakers_b", "n_speakers_a",
                   "n_speakers_b", "spread_a", "spread_b", "tone_a", "tone_b", "categories", "rule", "phrases_a",
                   "phrases_b", "n_echoes", "n_new", "n_dropped", "n_realised", "sentence")
 ECHO_COLUMNS = ("theme_id", "quote_id_a", "quote_id_b", "similarity", "kind")
@@ -114,14 +115,17 @@ def describe_changes(*, quote_ids: Sequence[str], texts: Sequence[str], waves: S
                      modes: Sequence[str], pairs: Sequence[tuple], known: Mapping[str, Mapping[str, str]] | None = None,
                      tone_levels: pd.DataFrame | None = None, shifts: pd.DataFrame | None = None,
                      threshold: float = ECHO_THRESHOLD, sentiment_validated: bool = False,
-                     mode_notice: str = "") -> ChangeResult:
+                     mode_notice: str = "", parents: Mapping[str, str] | None = None) -> ChangeResult:
     """The change records (module docstring). ``embeddings``: one row per quote (normalised here);
     ``known``: text -> phrase candidates where already read (the lemmatiser's pass; others are read here, at
     most :data:`.phrases.MAX_DOCS` quotes per theme and wave); ``tone_levels``: rows of
     ``theme_id, wave, mean`` (``result.sentiment_levels``) so tones equal the framework matrix's; ``shifts``:
     the shift table (``theme_id, wave_a, wave_b, share_significant, share_q, sentiment_significant,
     sentiment_q``) whose tests the sentences cite. ``modes``: each quote's mode ('' where not classified, with
-    ``mode_notice`` saying why)."""
+    ``mode_notice`` saying why). ``parents``: subtheme column of ``membership`` -> its parent theme: those
+    columns get records of ``level`` ``subtheme`` too (their echoes are counted in their rows; ``echoes`` and
+    the summary hold the top level's)."""
+    parents = dict(parents or {})
     n = len(quote_ids)
     for name, seq in (("texts", texts), ("waves", waves), ("speakers", speakers), ("primary", primary),
                       ("modes", modes), ("sentiment_labels", sentiment_labels)):
@@ -168,7 +172,8 @@ def describe_changes(*, quote_ids: Sequence[str], texts: Sequence[str], waves: S
                 kind = realisation_kind(modes[a], modes[b], float(scores[a]), float(scores[b]))
                 kinds.append(kind)
                 echo_rows.append({"theme_id": tid, "quote_id_a": quote_ids[a], "quote_id_b": quote_ids[b],
-                                  "similarity": round(float(m.sim_b[k]), 4), "kind": kind, "_a": a, "_b": b})
+                                  "similarity": round(float(m.sim_b[k]), 4), "kind": kind, "_a": a, "_b": b,
+                                  "_sub": tid in parents})
             n_echo = int(echoed.sum())
             # dropped: an earlier quote that no echo pair names (checkable against echoes.csv)
             n_dropped = len(idx_a) - len({int(a) for a in m.best_a[echoed].tolist()})
@@ -179,7 +184,8 @@ def describe_changes(*, quote_ids: Sequence[str], texts: Sequence[str], waves: S
                                  ph_b, [r for r in echo_rows if r["theme_id"] == tid and r["_b"] in set(idx_b.tolist())],
                                  n_echo, len(idx_b) - n_echo, n_dropped, dis, sentiment_labels,
                                  stats.get((tid, wa, wb)), sentiment_validated, texts)
-            rows.append({"theme_id": tid, "label": labels.get(tid, tid), "wave_a": wa, "wave_b": wb,
+            rows.append({"theme_id": tid, "level": "subtheme" if tid in parents else "theme",
+                         "parent": parents.get(tid, ""), "label": labels.get(tid, tid), "wave_a": wa, "wave_b": wb,
                          "speakers_a": ";".join(va.speakers), "speakers_b": ";".join(vb.speakers),
                          "n_speakers_a": va.n, "n_speakers_b": vb.n, "spread_a": va.spread, "spread_b": vb.spread,
                          "tone_a": round(ta, 6) if np.isfinite(ta) else np.nan,
@@ -189,13 +195,14 @@ def describe_changes(*, quote_ids: Sequence[str], texts: Sequence[str], waves: S
                          "n_new": len(idx_b) - n_echo, "n_dropped": n_dropped, "n_realised": n_real,
                          "sentence": sentence})
     changes = pd.DataFrame(rows, columns=list(CHANGE_COLUMNS))
-    echoes = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in echo_rows],
+    # a subtheme's echoes are counted in its row; echoes.csv lists the top level's (its quotes are the parent's)
+    echoes = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in echo_rows if not r["_sub"]],
                           columns=list(ECHO_COLUMNS))
     if len(echoes):
         echoes = echoes.sort_values(["theme_id", "quote_id_b"], kind="stable").reset_index(drop=True)
     quotes = pd.DataFrame({"quote_id": list(quote_ids), "mode": list(modes), "dissent": dis},
                           columns=list(QUOTE_CHANGE_COLUMNS))
-    summary = _summary(changes, echoes, waves, scores, pairs, sentiment_validated)
+    summary = _summary(changes[changes["level"] == "theme"], echoes, waves, scores, pairs, sentiment_validated)
     return ChangeResult(changes, echoes, quotes, tuple(summary), threshold,
                         {"echo_threshold": threshold, "pairs": [[str(a), str(b)] for a, b in pairs],
                          "mode_notice": mode_notice})

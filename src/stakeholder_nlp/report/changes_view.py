@@ -35,7 +35,8 @@ def changes_view(a, texts: list[str]) -> dict | None:
     dis_list = [bool(dis.get(x, False)) for x in ids]
     member = a.themes.membership
     themes = []
-    for _, r in ch.changes.iterrows():
+    rows = ch.changes[ch.changes["level"] == "theme"] if "level" in ch.changes.columns else ch.changes
+    for _, r in rows.iterrows():  # the top level's records (the subthemes' are in theme_changes.csv)
         tid, wa, wb = r["theme_id"], r["wave_a"], r["wave_b"]
         col = member[tid].to_numpy(dtype=bool)
         idx_a = [i for i in np.flatnonzero(col & (waves == wa)).tolist()]

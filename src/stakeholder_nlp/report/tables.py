@@ -10,14 +10,17 @@ only; ``unsplit``: its theme has no subthemes; ``none``: no theme; :mod:`stakeho
 (its tone runs against its primary theme and wave's majority: :mod:`stakeholder_nlp.change.tone`), then ``codes`` (human codes, ``;``-separated) and every metadata column of the input
 (role, site, organisation...) as it was read.
 
-``framework_matrix.csv`` (:data:`MATRIX_COLUMNS`): one row per theme × wave: ``theme_id``, ``label``, ``kind``,
+``framework_matrix.csv`` (:data:`MATRIX_COLUMNS`): one row per theme × wave, each theme's subthemes' rows after
+it within the wave: ``theme_id``, ``level`` (``theme``/``subtheme``), ``parent`` (a subtheme's theme id, '' for a
+theme), ``label``, ``kind`` (``subtheme`` for a subtheme),
 ``wave``, ``n_quotes`` (quotes in the theme and wave), ``n_speakers`` (distinct speakers among them), ``share``, ``share_lo``, ``share_hi``,
 ``sentiment_mean``, ``sentiment_lo``, ``sentiment_hi``, ``distinctive_terms`` (log-odds vs the other wave;
 ``;``-separated), ``exemplar_quote_ids`` (``;``-separated; quotes whose main theme this is first, no repeated
 text, fragments of fewer than four words only when nothing longer is there).
 
 ``shifts.csv`` (:data:`SHIFT_TABLE_COLUMNS`): one row per theme × wave comparison (consecutive pairs, and
-first -> last with three or more waves): ``theme_id``, ``label``, then the columns of ``result.shifts``
+first -> last with three or more waves), each theme's subthemes' rows after its own (``level``, ``parent``; one
+BH family across both levels): ``theme_id``, ``label``, then the columns of ``result.shifts``
 (:data:`stakeholder_nlp.shift.prevalence.SHIFT_COLUMNS`: ``wave_a``, ``wave_b``, ``comparison``,
 ``share_a`` ... ``share_diff_lo``, ``share_diff_hi``, ``share_p``, ``share_q``, ``share_significant``, ``status``,
 ``estimable_a/_b``, ``underpowered``, ``share_mdd``, ``miss_probability``, ``detectable_share``, ``adj_diff``,
@@ -41,7 +44,7 @@ from ..shift.prevalence import SHIFT_COLUMNS
 QUOTE_COLUMNS = ("quote_id", "text", "speaker", "wave", "themes", "primary_theme", "topic", "subtheme",
                  "subtheme_label", "subtheme_placement", "sentiment", "sentiment_label", "sentiment_combine", "mode",
                  "dissent")
-MATRIX_COLUMNS = ("theme_id", "label", "kind", "wave", "n_quotes", "n_speakers", "share", "share_lo", "share_hi",
+MATRIX_COLUMNS = ("theme_id", "level", "parent", "label", "kind", "wave", "n_quotes", "n_speakers", "share", "share_lo", "share_hi",
                   "sentiment_mean", "sentiment_lo", "sentiment_hi", "distinctive_terms", "exemplar_quote_ids")
 SHIFT_TABLE_COLUMNS = (("theme_id", "label") + SHIFT_COLUMNS[1:]
                        + tuple(c for c in SENTIMENT_SHIFT_COLUMNS if c.startswith("sentiment_"))
@@ -105,7 +108,40 @@ def _exemplar_order(idx: list[int], tid: str, primary: list[str], texts: list[st
 
 
 def _labels(a: Analysis) -> dict[str, str]:
-    return dict(zip(a.themes.themes["theme_id"], a.themes.themes["label"], strict=True))
+    """Theme id -> label, and subtheme id -> label."""
+    labels = dict(zip(a.themes.themes["theme_id"], a.themes.themes["label"], strict=True))
+    sub = getattr(a, "subthemes", None)
+    if sub is not None:
+        labels.update(zip(sub.subthemes["subtheme_id"], sub.subthemes["label"], strict=True))
+    return labels
+
+
+def tree_order(a: Analysis) -> dict[str, int]:
+    """Position of each theme and subtheme in the tree as the tables list it: each theme (in the themes
+    table's order) followed by its subthemes (largest first)."""
+    sub = getattr(a, "subthemes", None)
+    children: dict[str, list[str]] = {}
+    if sub is not None:
+        for sid, pid in zip(sub.subthemes["subtheme_id"], sub.subthemes["parent_id"], strict=True):
+            children.setdefault(pid, []).append(sid)
+    ids: list[str] = []
+    for tid in a.themes.themes["theme_id"]:
+        ids += [tid, *children.get(tid, [])]
+    return {t: i for i, t in enumerate(ids)}
+
+
+def top_level(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the top-level themes (a table without a ``level`` column is returned as it is)."""
+    if "level" not in table.columns:
+        return table
+    return table[table["level"] == "theme"].reset_index(drop=True)
+
+
+def tree_membership_of(a: Analysis) -> pd.DataFrame:
+    """The themes' membership with each theme's subtheme columns folded beneath it."""
+    from ..themes.subthemes import tree_membership
+
+    return tree_membership(a.themes.membership, getattr(a, "subthemes", None))[0]
 
 
 def framework_matrix(a: Analysis) -> pd.DataFrame:
@@ -119,9 +155,13 @@ def framework_matrix(a: Analysis) -> pd.DataFrame:
     primary = a.themes.primary()
     texts = a.corpus.texts
     speakers = a.corpus.quotes["speaker"].to_numpy()
+    sub = getattr(a, "subthemes", None)
     rows = []
     for _, lv in a.levels.iterrows():
         tid, w = lv["theme_id"], lv["wave"]
+        if lv.get("level", "theme") == "subtheme":
+            rows.append(_subtheme_row(a, sub, lv, labels, ids, speakers, sent))
+            continue
         side = "a" if w == waves[0] else "b" if w == waves[-1] else None
         terms = drift.loc[tid, f"terms_{side}"] if side and tid in drift.index else []
         member = a.themes.membership[tid].to_numpy() & (a.corpus.quotes["wave"].to_numpy() == w)
@@ -134,7 +174,8 @@ def framework_matrix(a: Analysis) -> pd.DataFrame:
         idx = _exemplar_order(idx, tid, primary, texts)
         n_spk = len({s for s in speakers[member] if isinstance(s, str) and s})
         s = sent.loc[(tid, w)] if (tid, w) in sent.index else None
-        rows.append({"theme_id": tid, "label": labels[tid], "kind": kinds[tid], "wave": w,
+        rows.append({"theme_id": tid, "level": "theme", "parent": "", "label": labels[tid], "kind": kinds[tid],
+                     "wave": w,
                      "n_quotes": int(lv["n_theme"]), "n_speakers": n_spk, "share": lv["share"], "share_lo": lv["share_lo"],
                      "share_hi": lv["share_hi"],
                      "sentiment_mean": s["mean"] if s is not None else np.nan,
@@ -143,6 +184,27 @@ def framework_matrix(a: Analysis) -> pd.DataFrame:
                      "distinctive_terms": ";".join(terms[:6]),
                      "exemplar_quote_ids": ";".join(ids[i] for i in idx[:3])})
     return pd.DataFrame(rows, columns=list(MATRIX_COLUMNS))
+
+
+def _subtheme_row(a: Analysis, sub, lv, labels, ids, speakers, sent) -> dict:
+    """A subtheme's framework-matrix row: its quotes in the wave, the exemplars those nearest its centroid
+    (ties by quote id), no distinctive terms (drift is measured per theme)."""
+    sid, w = lv["theme_id"], lv["wave"]
+    member = (sub.quotes["subtheme"].to_numpy(dtype=object) == sid) & (a.corpus.quotes["wave"].to_numpy() == w)
+    idx = np.flatnonzero(member)
+    idx = idx[np.argsort(np.asarray(ids, dtype=object)[idx].astype(str), kind="stable")]
+    sim = sub.quotes["similarity"].to_numpy(dtype=float)[idx]
+    idx = idx[np.argsort(-np.nan_to_num(sim, nan=-np.inf), kind="stable")]
+    idx = _exemplar_order(idx.tolist(), sid, [sid] * len(ids), a.corpus.texts)
+    s = sent.loc[(sid, w)] if (sid, w) in sent.index else None
+    return {"theme_id": sid, "level": "subtheme", "parent": lv["parent"], "label": labels[sid], "kind": "subtheme",
+            "wave": w, "n_quotes": int(lv["n_theme"]),
+            "n_speakers": len({x for x in speakers[member] if isinstance(x, str) and x}),
+            "share": lv["share"], "share_lo": lv["share_lo"], "share_hi": lv["share_hi"],
+            "sentiment_mean": s["mean"] if s is not None else np.nan,
+            "sentiment_lo": s["mean_lo"] if s is not None else np.nan,
+            "sentiment_hi": s["mean_hi"] if s is not None else np.nan,
+            "distinctive_terms": "", "exemplar_quote_ids": ";".join(ids[i] for i in idx[:3])}
 
 
 def _pct(x: float) -> str:
@@ -198,7 +260,8 @@ def shift_table(a: Analysis) -> pd.DataFrame:
     under the same names, plus label, drift and stability (first -> last only), caveats and a sentence."""
     labels = _labels(a)
     keys = ["theme_id", "wave_a", "wave_b"]
-    sent = a.sentiment_shifts.drop(columns=["comparison"])
+    sent = a.sentiment_shifts.drop(columns=[c for c in ("comparison", "level", "parent")
+                                            if c in a.sentiment_shifts.columns])
     df = a.shifts.merge(sent, on=keys, how="left")
     last = df["comparison"].eq("first-last") if df["comparison"].eq("first-last").any() else \
         pd.Series(True, index=df.index)
@@ -225,7 +288,10 @@ def shift_table(a: Analysis) -> pd.DataFrame:
             cav.append("fragile")
         caveats.append(";".join(cav))
     df["caveats"] = caveats
-    df["sentence"] = [_sentence(labels[r["theme_id"]], r) for _, r in df.iterrows()]
-    order = {t: i for i, t in enumerate(a.themes.themes["theme_id"])}
+    # a subtheme's sentence names its parent first ("Staff › Lovely staff: share rose ...")
+    df["sentence"] = [_sentence(labels[r["theme_id"]] if not r["parent"] else
+                                f"{labels.get(r['parent'], r['parent'])} › {labels[r['theme_id']]}", r)
+                      for _, r in df.iterrows()]
+    order = tree_order(a)  # each theme's rows, then its subthemes' rows
     df = df.assign(_o=df["theme_id"].map(order)).sort_values(["_o"], kind="stable").drop(columns="_o")
     return df.reset_index(drop=True)[list(SHIFT_TABLE_COLUMNS)]

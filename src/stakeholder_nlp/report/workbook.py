@@ -3,7 +3,8 @@
 Sheets:
 
 ``framework`` (:data:`GRID_SHEET`)
-    The framework matrix as researchers draw it: one row per theme, one column per wave; each cell holds
+    The framework matrix as researchers draw it: one row per theme (its subthemes' rows folded beneath it,
+    indented, where the run has subthemes), one column per wave; each cell holds
     the numbers (quotes, speakers, share with interval, sentiment) and then the quote text, wrapped, rows
     sized to their text, header row and theme column frozen. A cell holds as many quotes as fit in
     :data:`CELL_CHARS` characters, then says how many more are on the quotes sheet.
@@ -129,7 +130,10 @@ def grid(matrix: pd.DataFrame, quotes: pd.DataFrame, membership: pd.DataFrame, w
     pos = {qid: i for i, qid in enumerate(ids)}
     rows = []
     for tid, grp in matrix.groupby("theme_id", sort=False):
-        row = {"theme": f"{grp['label'].iat[0]}\n({tid}, {grp['kind'].iat[0]})"}
+        if grp["kind"].iat[0] == "subtheme":  # folded beneath its parent's row
+            row = {"theme": f"    ↳ {grp['label'].iat[0]}\n    ({tid}, subtheme of {grp['parent'].iat[0]})"}
+        else:
+            row = {"theme": f"{grp['label'].iat[0]}\n({tid}, {grp['kind'].iat[0]})"}
         member = membership[tid].to_numpy()
         for w in waves:
             sub = grp[grp["wave"] == w]

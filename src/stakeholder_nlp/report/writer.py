@@ -28,7 +28,7 @@ from .safety import (
     write_csv,
 )
 from .safety import check_output_dir as _check_output_dir
-from .tables import framework_matrix, quotes_table, shift_table
+from .tables import framework_matrix, quotes_table, shift_table, top_level, tree_membership_of
 from .workbook import cut_cells, cut_notice, start_workbook
 
 FILES = ("quotes.csv", "framework_matrix.csv", "framework_matrix.xlsx", "shifts.csv", "report.html", "run.json",
@@ -106,10 +106,13 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
         paths["changes"], paths["echoes"] = out / "theme_changes.csv", out / "echoes.csv"
         _csv(changes.changes, paths["changes"])
         _csv(changes.echoes, paths["echoes"])
-    ranked = classify_findings(shifts, near_duplicates=a.near_duplicates)
+    # the report's findings, figures and tables read the top level (the tree section shows the subthemes);
+    # the files and the workbook hold both levels
+    top_matrix, top_shifts = top_level(matrix), top_level(shifts)
+    ranked = classify_findings(top_shifts, near_duplicates=a.near_duplicates)
     cut = cut_cells(quotes, neutralise_frame)  # quotes too long for a worksheet cell: said in run.json and the summary
     # the workbook is written in a worker process (large corpora) while this one writes the rest
-    xlsx = start_workbook(paths["matrix_xlsx"], matrix, shifts, quotes, a.themes.membership,
+    xlsx = start_workbook(paths["matrix_xlsx"], matrix, shifts, quotes, tree_membership_of(a),
                           list(dict.fromkeys(a.levels["wave"].tolist())), set_aside=a.set_aside,
                           sanitize=neutralise_frame, changes=None if changes is None else changes.changes)
     try:
@@ -118,9 +121,9 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
         if agreement is not None:  # codebook coding vs the corpus's human codes (themes.crossval.AGREEMENT_COLUMNS)
             paths["agreement"] = out / "agreement.csv"
             _csv(agreement, paths["agreement"])
-        figures = write_figures(a, matrix, out / "figures", shifts=ranked)
+        figures = write_figures(a, top_matrix, out / "figures", shifts=ranked)
         paths.update({f"figure_{k}": v for k, v in figures.items() if isinstance(v, Path)})
-        paths["html"].write_text(render_html(a, matrix, shifts, figures, texts, title), encoding="utf-8")
+        paths["html"].write_text(render_html(a, top_matrix, top_shifts, figures, texts, title), encoding="utf-8")
     finally:
         wait([xlsx])  # never leave the worker writing into a folder that is being removed
     xlsx.result()
@@ -199,7 +202,7 @@ def _run_notes(out: Path) -> list[str]:
 
 
 def one_screen_summary(a: Analysis, out: Path) -> str:
-    shifts = shift_table(a)
+    shifts = top_level(shift_table(a))
     n_anon = a.corpus.n_unattributed
     lines = [f"{len(a.corpus)} quotes, {a.corpus.quotes['speaker'].nunique()} speakers"
              + (f" + {n_anon} unattributed quotes (each its own speaker)" if n_anon else "")

@@ -1,21 +1,24 @@
 """Sentiment per theme × wave, and its shift between waves, with cluster-robust (CR2) intervals.
 
 :func:`sentiment_levels` -> one row per theme × wave (:data:`SENTIMENT_LEVEL_COLUMNS`): ``theme_id``,
-``wave``, ``n``, ``mean``, ``mean_lo``, ``mean_hi``, ``share_negative``, ``share_neutral``,
+``level`` (``theme`` or ``subtheme``), ``parent`` (a subtheme's theme id; '' for a theme), ``wave``, ``n``, ``mean``, ``mean_lo``, ``mean_hi``, ``share_negative``, ``share_neutral``,
 ``share_positive`` and a ``_lo``/``_hi`` interval for each share.
 
 :func:`sentiment_shift` -> one row per theme × wave comparison (:data:`SENTIMENT_SHIFT_COLUMNS`, the names
-used in ``shifts.csv``): ``theme_id``, ``wave_a``, ``wave_b``, ``comparison``, ``sentiment_n_a``/``_b``
+used in ``shifts.csv``): ``theme_id``, ``level``, ``parent``, ``wave_a``, ``wave_b``, ``comparison``, ``sentiment_n_a``/``_b``
 (quotes), ``sentiment_speakers_a``/``_b``, ``sentiment_a``, ``sentiment_b`` (means), ``sentiment_diff``,
 ``sentiment_diff_lo``, ``sentiment_diff_hi``, ``sentiment_p`` (CR2 sandwich t test with Bell-McCaffrey
 degrees of freedom, speakers as clusters; the interval is the same t's), ``sentiment_q`` (Benjamini-Hochberg over every
 theme × comparison), ``sentiment_significant``, ``sentiment_estimable`` (both cells voiced by 2+ speakers),
 ``sentiment_underpowered`` (a wave with fewer than 3 of the theme's quotes), ``sentiment_mdd``.
+
+A subtheme's rows (given ``parents``) are the mean sentiment of the quotes placed in it, tested the same way;
+its q-value shares one BH family with the themes'.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,13 +26,18 @@ import pandas as pd
 from ..shift.waves import bh_qvalues
 from .scorers import LABELS
 
-SENTIMENT_LEVEL_COLUMNS = ("theme_id", "wave", "n", "mean", "mean_lo", "mean_hi") + tuple(
+SENTIMENT_LEVEL_COLUMNS = ("theme_id", "level", "parent", "wave", "n", "mean", "mean_lo", "mean_hi") + tuple(
     f"share_{lab}{suf}" for lab in LABELS for suf in ("", "_lo", "_hi"))
-SENTIMENT_SHIFT_COLUMNS = ("theme_id", "wave_a", "wave_b", "comparison", "sentiment_n_a", "sentiment_n_b",
+SENTIMENT_SHIFT_COLUMNS = ("theme_id", "level", "parent", "wave_a", "wave_b", "comparison", "sentiment_n_a", "sentiment_n_b",
                            "sentiment_speakers_a", "sentiment_speakers_b", "sentiment_a", "sentiment_b",
                            "sentiment_diff", "sentiment_diff_lo", "sentiment_diff_hi", "sentiment_p", "sentiment_q",
                            "sentiment_significant", "sentiment_estimable", "sentiment_underpowered",
                            "sentiment_mdd")
+
+
+def _level(col, parents: Mapping[str, str]) -> dict:
+    """``level`` and ``parent`` of a column (as in :data:`stakeholder_nlp.shift.prevalence.LEVEL_COLUMNS`)."""
+    return {"level": "subtheme", "parent": parents[col]} if col in parents else {"level": "theme", "parent": ""}
 
 
 def _score_bound(scores: np.ndarray) -> float:
@@ -39,14 +47,15 @@ def _score_bound(scores: np.ndarray) -> float:
 
 
 def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Sequence[str], waves: Sequence,
-                     speakers: Sequence, *, wave_order=None, level: float = 0.95) -> pd.DataFrame:
+                     speakers: Sequence, *, wave_order=None, level: float = 0.95,
+                     parents: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Mean sentiment and the share of each label per theme × wave (:data:`SENTIMENT_LEVEL_COLUMNS`), under
     the same inference rules as the wave comparisons: the mean's interval is the CR2 sandwich t with
     Bell-McCaffrey df under an exchangeable working model (:func:`stakeholder_nlp.shift.inference.cr2_test`,
     intercept only), clipped to the scores' range; each label's share has the Rao-Scott design-effect Wilson
     interval of the theme prevalences (:func:`stakeholder_nlp.shift.inference.share_level_interval`).
     Speakers are the clusters; an unattributed quote is its own. A cell voiced by fewer than 2 speakers gets
-    no interval. Closed form and row-order free."""
+    no interval. Closed form and row-order free. ``parents``: subtheme column -> its parent theme."""
     from ..shift.inference import canonical_clusters, cr2_test, share_level_interval
     from ..shift.waves import resolve_order
 
@@ -56,13 +65,14 @@ def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Seque
     bound = _score_bound(scores)  # a mean stays inside the scores' range
     spk = np.asarray(list(speakers), dtype=object)
     rows = []
+    parents = parents or {}
     for col in membership.columns:
         has = membership[col].to_numpy(bool)
         if not has.any():
             continue
         for j, w in enumerate(order.levels):
             sel = has & (rank == j)
-            row = {"theme_id": col, "wave": w, "n": int(sel.sum()),
+            row = {"theme_id": col, **_level(col, parents), "wave": w, "n": int(sel.sum()),
                    "mean": float(np.sort(scores[sel]).mean()) if sel.any() else np.nan,  # sorted: row-order free
                    "mean_lo": np.nan, "mean_hi": np.nan}
             for k, lab in enumerate(LABELS):
@@ -82,7 +92,8 @@ def sentiment_levels(membership: pd.DataFrame, scores: np.ndarray, labels: Seque
 
 def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequence, speakers: Sequence, *,
                     wave_order=None, wave_a=None, wave_b=None,
-                    level: float = 0.95, alpha: float = 0.05, min_per_wave: int = 3) -> pd.DataFrame:
+                    level: float = 0.95, alpha: float = 0.05, min_per_wave: int = 3,
+                    parents: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Mean sentiment of each theme's quotes, between waves: one row per theme × comparison
     (:data:`SENTIMENT_SHIFT_COLUMNS`; same names as in ``shifts.csv``).
 
@@ -94,7 +105,8 @@ def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequenc
     [-1, 1]). Closed form, no resampling. A
     theme × wave cell voiced by fewer than 2 speakers is not estimable: no difference, interval or p-value is
     given for a comparison involving it. ``sentiment_underpowered``: a wave with fewer than ``min_per_wave``
-    of the theme's quotes. BH family: every theme × comparison.
+    of the theme's quotes. BH family: every theme × comparison; with ``parents`` (subtheme column -> its
+    parent theme) every theme and subtheme × comparison, one family across both levels.
     """
     from ..shift.inference import canonical_clusters, cr2_test
     from ..shift.power import mdd
@@ -107,6 +119,7 @@ def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequenc
     bound = 2.0 * _score_bound(scores)
     spk = np.asarray(list(speakers), dtype=object)
     rows = []
+    parents = parents or {}
     for a, b, kind in comparison_rows(order, wave_a, wave_b):
         ra, rb = order.levels.index(a), order.levels.index(b)
         for col in membership.columns:
@@ -117,7 +130,7 @@ def sentiment_shift(membership: pd.DataFrame, scores: np.ndarray, waves: Sequenc
             na, nb = int((~is_b).sum()), int(is_b.sum())
             ga, gb = len(np.unique(ids[~is_b])), len(np.unique(ids[is_b]))
             estimable = ga >= 2 and gb >= 2
-            row = {"theme_id": col, "wave_a": a, "wave_b": b, "comparison": kind, "sentiment_n_a": na,
+            row = {"theme_id": col, **_level(col, parents), "wave_a": a, "wave_b": b, "comparison": kind, "sentiment_n_a": na,
                    "sentiment_n_b": nb, "sentiment_speakers_a": ga, "sentiment_speakers_b": gb,
                    "sentiment_a": float(np.sort(y[~is_b]).mean()) if na else np.nan,  # sorted: row-order free
                    "sentiment_b": float(np.sort(y[is_b]).mean()) if nb else np.nan,

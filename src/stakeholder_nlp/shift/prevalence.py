@@ -7,19 +7,25 @@ Bell-McCaffrey degrees of freedom), trends by the restricted wild cluster bootst
 Calibration at six speakers per wave: ``benchmarks/bench_inference.py``.
 
 :func:`prevalence_levels` -> one row per theme × wave (:data:`LEVEL_COLUMNS`):
-``theme_id``, ``wave``, ``n_quotes`` (quotes in the wave), ``n_speakers`` (speakers in the wave; an
+``theme_id``, ``level`` (``theme`` or ``subtheme``), ``parent`` (a subtheme's theme id; '' for a theme), ``wave``,
+``n_quotes`` (quotes in the wave), ``n_speakers`` (speakers in the wave; an
 unattributed quote counts as one), ``n_theme`` (quotes carrying the theme), ``n_speakers_theme`` (speakers
 voicing it), ``share``, ``share_lo``, ``share_hi`` (95% interval, clipped to [0, 1]), ``estimable`` (False when fewer than 2
 speakers voice the theme in the wave: the cell then has no interval).
+
+The theme tree: given ``parents`` (subtheme id -> parent theme id), the columns so named are subthemes
+(``level`` ``subtheme``). A subtheme's share is that of **all the wave's quotes** placed in it (the same
+denominator as a theme's, not the parent's quotes: a subtheme's share is at most its parent's, and its
+change is read on the same scale), tested the same way.
 
 :func:`prevalence_shift` -> one row per theme × comparison (:data:`SHIFT_COLUMNS`; the same names as in
 ``shifts.csv``). Comparisons: every consecutive pair of waves in the researcher's order, plus first → last
 when there are three or more (``comparison`` = ``"consecutive"`` or ``"first-last"``); differences are
 *later minus earlier* (``wave_b - wave_a``).
-``theme_id``, ``wave_a``, ``wave_b``, ``comparison``, ``n_speakers_a``/``_b`` (speakers in the wave),
+``theme_id``, ``level``, ``parent``, ``wave_a``, ``wave_b``, ``comparison``, ``n_speakers_a``/``_b`` (speakers in the wave),
 ``speakers_theme_a``/``_b`` (speakers voicing the theme), ``share_a``, ``share_b``, ``share_diff``,
 ``share_diff_lo``, ``share_diff_hi``, ``share_p``, ``share_q`` (Benjamini-Hochberg; the family is every
-theme × every comparison of the run), ``share_significant`` (q < alpha, both cells estimable, not
+theme and every subtheme × every comparison of the run: one family across both levels), ``share_significant`` (q < alpha, both cells estimable, not
 underpowered), ``share_test``, ``status`` (``present``, ``emerging``: voiced only in wave b, ``vanished``:
 only in wave a, ``absent``), ``estimable_a``/``_b``, ``underpowered`` (judged per wave: a wave where the
 theme is voiced, but by fewer than ``min_speakers`` speakers or in fewer than ``min_quotes`` quotes),
@@ -38,7 +44,7 @@ procedure), ``share_trend``, ``share_trend_lo``, ``share_trend_hi``, ``share_tre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,9 +61,9 @@ from .inference import (
 from .power import detectable_share, mdd, miss_probability
 from .waves import bh_qvalues, comparison_rows, resolve_order
 
-LEVEL_COLUMNS = ("theme_id", "wave", "n_quotes", "n_speakers", "n_theme", "n_speakers_theme", "share",
+LEVEL_COLUMNS = ("theme_id", "level", "parent", "wave", "n_quotes", "n_speakers", "n_theme", "n_speakers_theme", "share",
                  "share_lo", "share_hi", "estimable")
-SHIFT_COLUMNS = ("theme_id", "wave_a", "wave_b", "comparison", "n_speakers_a", "n_speakers_b", "speakers_theme_a",
+SHIFT_COLUMNS = ("theme_id", "level", "parent", "wave_a", "wave_b", "comparison", "n_speakers_a", "n_speakers_b", "speakers_theme_a",
                  "speakers_theme_b", "share_a", "share_b", "share_diff", "share_diff_lo", "share_diff_hi", "share_p",
                  "share_q", "share_significant", "share_test", "status", "estimable_a", "estimable_b",
                  "underpowered", "share_mdd", "miss_probability", "detectable_share", "adj_diff", "adj_diff_lo",
@@ -66,6 +72,14 @@ TREND_COLUMNS = ("theme_id", "waves", "share_trend", "share_trend_lo", "share_tr
                  "share_trend_q")
 TEST_NAME = "rao-scott-score"
 MIN_CELL_SPEAKERS = 2
+#: ``level`` values: a top-level theme, a subtheme (:mod:`stakeholder_nlp.themes.subthemes`)
+LEVELS = ("theme", "subtheme")
+
+
+def _level_columns(cols: list, parents) -> tuple[list[str], list[str]]:
+    """Per column: its level (``subtheme`` when ``parents`` names it) and its parent theme id ('' for a theme)."""
+    parents = parents or {}
+    return ([LEVELS[1] if c in parents else LEVELS[0] for c in cols], [parents.get(c, "") for c in cols])
 
 
 def _matrix(membership) -> tuple[np.ndarray, list]:
@@ -85,8 +99,11 @@ def _cell_counts(y: np.ndarray, ids: np.ndarray, g: int) -> tuple[int, np.ndarra
 
 
 def prevalence_levels(membership: pd.DataFrame, waves: Sequence, speakers: Sequence, *, wave_order=None,
-                      n_boot: int = 1999, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+                      n_boot: int = 1999, seed: int = 0, level: float = 0.95,
+                      parents: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Share of each column of ``membership`` per wave; ``parents``: subtheme column -> its parent theme."""
     y, cols = _matrix(membership)
+    lv, par = _level_columns(cols, parents)
     order, w, rank = resolve_order(waves, wave_order)
     spk = np.asarray(list(speakers), dtype=object)
     ids_all, _ = _clusters(spk, rank, y)
@@ -99,7 +116,7 @@ def prevalence_levels(membership: pd.DataFrame, waves: Sequence, speakers: Seque
         res = share_level_interval(yw, ids, g, level=level)
         for t, col in enumerate(cols):
             ok = bool(voiced[t] >= MIN_CELL_SPEAKERS)
-            rows.append({"theme_id": col, "wave": wv, "n_quotes": int(sel.sum()), "n_speakers": g,
+            rows.append({"theme_id": col, "level": lv[t], "parent": par[t], "wave": wv, "n_quotes": int(sel.sum()), "n_speakers": g,
                          "n_theme": int(yw[:, t].sum()), "n_speakers_theme": int(voiced[t]),
                          "share": float(res.estimate[t]),
                          "share_lo": float(res.lo[t]) if ok else np.nan,  # Wilson form: inside [0, 1]
@@ -110,9 +127,12 @@ def prevalence_levels(membership: pd.DataFrame, waves: Sequence, speakers: Seque
 def prevalence_shift(membership: pd.DataFrame, waves: Sequence, speakers: Sequence, *, wave_order=None,
                      wave_a=None, wave_b=None, strata: pd.DataFrame | None = None, n_boot: int = 1999,
                      seed: int = 0, level: float = 0.95, alpha: float = 0.05, min_quotes: int = 5,
-                     min_speakers: int = 3) -> pd.DataFrame:
-    """Shift of every theme for every comparison of the wave order (or only ``wave_a`` -> ``wave_b``)."""
+                     min_speakers: int = 3, parents: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Shift of every theme for every comparison of the wave order (or only ``wave_a`` -> ``wave_b``).
+    ``parents``: subtheme column -> its parent theme (those columns get ``level`` ``subtheme``); every row,
+    at both levels, is in one Benjamini-Hochberg family."""
     y, cols = _matrix(membership)
+    lv, par = _level_columns(cols, parents)
     order, w, rank = resolve_order(waves, wave_order)
     spk = np.asarray(list(speakers), dtype=object)
     key = None
@@ -146,7 +166,7 @@ def prevalence_shift(membership: pd.DataFrame, waves: Sequence, speakers: Sequen
         ok = (va >= MIN_CELL_SPEAKERS) & (vb >= MIN_CELL_SPEAKERS)
         lo, hi, p = (np.where(ok, v, np.nan) for v in (res.lo, res.hi, res.p_value))
         df = pd.DataFrame({
-            "theme_id": cols, "wave_a": [a] * len(cols), "wave_b": [b] * len(cols), "comparison": kind,
+            "theme_id": cols, "level": lv, "parent": par, "wave_a": [a] * len(cols), "wave_b": [b] * len(cols), "comparison": kind,
             "n_speakers_a": ga, "n_speakers_b": gb, "speakers_theme_a": va, "speakers_theme_b": vb,
             "share_a": share_a, "share_b": share_b, "share_diff": res.estimate, "share_diff_lo": lo,
             "share_diff_hi": hi, "share_p": p, "share_test": np.where(status == "absent", "none",

@@ -10,6 +10,10 @@ carries which theme, with its score) beside the report. The researcher edits the
   name, ``description`` if given, the most central quotes as examples) is written to
   ``promoted_codebook.toml`` for the next ``--codebook`` run.
 
+``[[subtheme]]`` tables beneath a theme (:mod:`~.subthemes`): a new label renames; ``action = "drop"`` keeps
+its quotes in the theme only; ``action = "merge"``, ``into = "<sibling id>"``; ``action = "promote"``: the
+subtheme becomes a top-level theme of the same id (:func:`promote_subthemes`; its quotes' primary theme changes).
+
 ``analyze INPUT --themes themes.toml`` reads the saved assignment, applies the edits and recomputes the
 statistics (embeddings come from the cache; nothing is refitted). :func:`near_duplicates` finds emergent
 themes so alike that they are probably one theme: the themes file says so next to each.
@@ -92,7 +96,8 @@ def themes_file_text(result: ThemeResult, *, assignment: str = "assignment.csv",
         "#   action = \"promote\"                      make an emergent theme a codebook theme",
         "#                                           (written to promoted_codebook.toml; add a description)",
         "# [[subtheme]] tables (beneath their theme): a new label renames, action = \"drop\" keeps its quotes",
-        "# in the theme only, action = \"merge\", into = \"<sibling subtheme id>\" folds them into a sibling.",
+        "# in the theme only, action = \"merge\", into = \"<sibling subtheme id>\" folds them into a sibling,",
+        "# action = \"promote\" makes it a top-level theme (its quotes' primary theme; same id and label).",
         "",
         "[analysis]",
         f"assignment = {_q(assignment)}",
@@ -249,7 +254,47 @@ def themes_from_assignment(df: pd.DataFrame, edits: ThemesFile) -> ThemeResult:
                        pd.DataFrame(members, index=pd.RangeIndex(n)).astype(bool),
                        pd.DataFrame(scores, index=pd.RangeIndex(n)),
                        df["topic"].to_numpy(dtype=np.int64), "curated")
-    return apply_edits(base, edits)
+    return apply_edits(promote_subthemes(base, df, edits), edits)
+
+
+def promote_subthemes(result: ThemeResult, df: pd.DataFrame, edits: ThemesFile) -> ThemeResult:
+    """Every ``[[subtheme]]`` with ``action = "promote"`` becomes a top-level theme of the same id and its
+    label, listed after its parent: its quotes (the saved assignment's ``subtheme`` column) leave the parent
+    and take it as their primary theme (their score is the highest of their themes', nudged above it), and
+    keep any other theme they carry. Applied before the theme edits, so it holds whatever the parent's action."""
+    promote = [e for e in edits.subthemes if e.action == "promote"]
+    if not promote:
+        return result
+    where = edits.path or "themes file"
+    if "subtheme" not in df.columns:
+        raise ThemesFileError(f"{where}: promotes subtheme(s) {[e.id for e in promote]}, but the assignment "
+                              f"{edits.assignment} has no subtheme column; use the files of the run that found them")
+    saved = df["subtheme"].fillna("").astype(str).to_numpy(dtype=object)
+    members, scores = result.membership.copy(), result.scores.copy()
+    rows = {r["theme_id"]: r for r in result.themes.to_dict("records")}
+    order = list(members.columns)
+    for e in promote:
+        if e.id in members.columns:
+            raise ThemesFileError(f"{where}: subtheme {e.id!r} is promoted, but a theme has that id already")
+        if e.parent not in members.columns:
+            raise ThemesFileError(f"{where}: subtheme {e.id!r} is promoted from {e.parent!r}, which is not a theme "
+                                  f"of the assignment; themes are {list(members.columns)}")
+        on = saved == e.id
+        if not on.any():
+            raise ThemesFileError(f"{where}: subtheme {e.id!r} is promoted, but no quote of the assignment "
+                                  f"{edits.assignment} is in it")
+        carried = np.where(members.to_numpy(dtype=bool), scores[members.columns].to_numpy(float), -np.inf).max(1)
+        best = np.nextafter(np.where(np.isfinite(carried), carried, 0.0), np.inf)
+        members[e.parent] = members[e.parent].to_numpy(dtype=bool) & ~on
+        members[e.id] = on
+        scores[e.id] = np.where(on, best, 0.0)
+        order.insert(order.index(e.parent) + 1, e.id)
+        idx = np.flatnonzero(on)
+        rows[e.id] = {"theme_id": e.id, "label": e.label, "kind": "topic", "n_quotes": int(on.sum()), "terms": [],
+                      "representative": idx[np.argsort(-scores[e.id].to_numpy()[idx], kind="stable")][:5].tolist()}
+        rows[e.parent] = {**rows[e.parent], "n_quotes": int(members[e.parent].sum())}
+    themes = pd.DataFrame([rows[t] for t in order], columns=list(result.themes.columns))
+    return replace(result, themes=themes, membership=members[order].astype(bool), scores=scores[order])
 
 
 def _topic_number(tid: str) -> int | None:

@@ -84,6 +84,17 @@ class SubthemeResult:
         s = self.subthemes
         return s.loc[s["parent_id"] == theme_id, "subtheme_id"].tolist()
 
+    def membership(self, index=None) -> pd.DataFrame:
+        """One boolean column per subtheme (in :attr:`subthemes` order): the quotes placed in it (``placement``
+        ``subtheme``; a quote kept in its parent is in no subtheme). ``index``: the rows' index (default 0..n-1)."""
+        sub = self.quotes["subtheme"].to_numpy(dtype=object)
+        cols = {s: sub == s for s in self.subthemes["subtheme_id"]}
+        return pd.DataFrame(cols, index=pd.RangeIndex(len(sub)) if index is None else index, dtype=bool)
+
+    def parents(self) -> dict[str, str]:
+        """Subtheme id -> its parent theme id."""
+        return dict(zip(self.subthemes["subtheme_id"], self.subthemes["parent_id"], strict=True))
+
     def unassigned_share(self) -> float:
         """Share of the quotes in split themes that are near no subtheme (kept in their parent)."""
         p = self.quotes["placement"]
@@ -274,9 +285,26 @@ def _mmr(found: dict[str, list[str]], groups, xn, embed, diversity: float = 0.3,
     return out
 
 
+def tree_membership(membership: pd.DataFrame, result: SubthemeResult | None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The theme tree as one membership table: each theme's column followed by its subthemes' columns (the
+    order the framework matrix and the shift table fold them in), and subtheme id -> parent id. Without
+    subthemes (``result`` None or empty) it is ``membership`` itself and ``{}``, so a run without subthemes
+    computes exactly what the top level alone computes."""
+    if result is None or not len(result.subthemes):
+        return membership, {}
+    sub = result.membership(membership.index)
+    parents = result.parents()
+    order: list[str] = []
+    for tid in membership.columns:
+        order += [tid, *[s for s in sub.columns if parents[s] == tid]]
+    order += [s for s in sub.columns if parents[s] not in membership.columns]
+    both = pd.concat([membership.astype(bool), sub], axis=1)
+    return both[order], parents
+
+
 # -- curation: [[subtheme]] tables in themes.toml ---------------------------------------------------------
 #: what a ``[[subtheme]]`` table's ``action`` may say (a new label renames it)
-SUBTHEME_ACTIONS = ("keep", "drop", "merge")
+SUBTHEME_ACTIONS = ("keep", "drop", "merge", "promote")
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,8 +371,10 @@ def parse_subtheme_edits(raw, where: str) -> tuple[SubthemeEdit, ...]:
                 raise ValueError(f"{where}: subtheme merges form a cycle through {sorted(seen)}")
             seen.add(target.id)
             target = by_id[target.into]
-        if target.action == "drop":
-            raise ValueError(f"{where}: subtheme {e.id!r} merges into {target.id!r}, which is dropped")
+        if target.action in ("drop", "promote"):
+            raise ValueError(f"{where}: subtheme {e.id!r} merges into {target.id!r}, which is "
+                             f"{'dropped' if target.action == 'drop' else 'promoted to a theme'}; merge it into "
+                             "a subtheme that stays, or promote it too")
     return tuple(edits)
 
 
@@ -352,7 +382,8 @@ def curated_subthemes(saved: Sequence[str], saved_labels: Sequence[str], top: Se
                       embeddings: np.ndarray, edits: Sequence[SubthemeEdit] = ()) -> SubthemeResult:
     """Subthemes of a curation rerun: the saved assignment (``saved``: each quote's subtheme id, '' none;
     ``saved_labels``) with the themes file's subtheme edits (rename, drop: its quotes stay in the parent only,
-    merge into a sibling), nothing refitted. A quote keeps its subtheme only while its top theme (``top``,
+    merge into a sibling, promote: it is a top-level theme now, so its quotes are in no subtheme), nothing
+    refitted. A quote keeps its subtheme only while its top theme (``top``,
     after the theme edits) is the one most of that subtheme's quotes now carry (a merged theme brings its
     subthemes along; a dropped one loses them)."""
     top = np.asarray([str(t) if t is not None else "" for t in top], dtype=object)
@@ -369,7 +400,9 @@ def curated_subthemes(saved: Sequence[str], saved_labels: Sequence[str], top: Se
         while cur in by_id and by_id[cur].action == "merge" and cur not in seen:
             seen.add(cur)
             cur = by_id[cur].into
-        resolved[s] = "" if cur in by_id and by_id[cur].action == "drop" else cur
+        # dropped: its quotes stay in the parent only; promoted: its quotes' top theme is now the subtheme
+        # itself (themes.curation.promote_subthemes), so they are in no subtheme
+        resolved[s] = "" if cur in by_id and by_id[cur].action in ("drop", "promote") else cur
         if cur in by_id:
             label_of[cur] = by_id[cur].label
     sub = np.asarray([resolved.get(s, "") for s in sub], dtype=object)
