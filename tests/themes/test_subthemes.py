@@ -245,3 +245,9 @@ def test_redaction_removes_names_from_subtheme_labels_and_phrases(fitted):
     assert out.subthemes.loc[0, "label"] == f"{NAME} was very friendly" and out.subthemes.loc[0, "phrases"] == [NAME, "care"]
     assert not out.quotes["subtheme_label"].str.contains("Kayleigh").any()
     assert out.quotes["subtheme"].tolist() == r.quotes["subtheme"].tolist()
+
+
+def test_quotes_without_speakers_count_as_one_speaker_each():
+    texts, x, top, *_ = _corpus()
+    r = fit_subthemes(texts, x, top, speakers=[None] * len(texts), phrase_labels=False)
+    assert (r.splits["reason"] == "split").all() and (r.splits["n_speakers"] == r.splits["n_quotes"]).all()

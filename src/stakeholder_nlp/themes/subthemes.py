@@ -129,6 +129,8 @@ def fit_subthemes(texts: Sequence[str], embeddings: np.ndarray, top: Sequence[st
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     xn = x / np.where(norms > 0, norms, 1.0)
     spk = np.arange(n) if speakers is None else pd.factorize(pd.Series(list(speakers), dtype=object))[0]
+    missing = spk < 0  # a quote without a speaker (None, NaN) counts as its own speaker
+    spk[missing] = spk.max(initial=-1) + 1 + np.arange(int(missing.sum()))
     sub = np.full(n, "", dtype=object)
     placement = np.where(top == "", "none", "unsplit").astype(object)
     sim_out = np.full(n, np.nan)
