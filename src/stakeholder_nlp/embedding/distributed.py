@@ -11,7 +11,8 @@ everything else (themes, statistics, report). See ``docs/cluster.md``.
 :meth:`close`; anything else (``"ray://head:10001"``, ``"head:6379"``, ``"auto"``) connects to a running
 cluster, as ``ray.init(address=...)`` does. Before ``ray.init`` the executor sets
 ``RAY_USAGE_STATS_ENABLED=0`` (Ray otherwise reports usage statistics off the machine); a local instance
-listens on the loopback address only and starts no dashboard.
+takes 127.0.0.1 as its node address and starts no dashboard (its processes still open TCP ports, as Ray's
+do: ``docs/cluster.md``).
 """
 
 from __future__ import annotations
