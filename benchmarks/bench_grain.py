@@ -15,7 +15,11 @@ the tags). Per corpus, on the same texts and embeddings (``fast`` embedder, the 
 * labels: how often a subtheme label's embedding is closest to its own subtheme's centroid among its siblings
   (top-1), and on NHS how close labels come to the people's names (cosine of the label to the name of the
   subtheme's majority subcategory; top-1: that name is the nearest of the 44 to the label);
-* a reference for what the embeddings allow: flat k-means (scikit-learn, 3 inits) at the number of fine codes.
+* a reference for what the embeddings allow: flat k-means (scikit-learn, 3 inits) at the number of fine codes;
+* ``--corpora mix``: the ``bench_scale.py`` mix of five sources (``--mix-n`` distinct texts, 100,000 by default),
+  fitted as one corpus; the top level scored against the source, and within each coded source (NHS:
+  category / subcategory; StackOverflow: tags) both levels scored on that source's rows only, ours and
+  BERTopic's defaults on the same vectors (no labels, no reduced model: the fit is what is measured).
 
 Writes benchmarks/results/grain.json (with common.machine(): the CPU and its flags, versions, commit).
 """
@@ -143,14 +147,73 @@ def bertopic(texts, x, k, coarse, fine, seed=0):
     return out
 
 
+def mix(n: int, embedder):
+    """The scale mix fitted as one corpus, scored per source (see the module docstring)."""
+    from bertopic import BERTopic
+    from umap import UMAP
+
+    from bench_scale import mixed_corpus
+    from stakeholder_nlp.themes import TopicModel
+    from stakeholder_nlp.themes.subthemes import fit_subthemes
+
+    df = mixed_corpus(int(n * 1.05)).drop_duplicates("text").head(n).reset_index(drop=True)
+    texts = df["text"].tolist()
+    x, embedder = embed(texts, embedder)
+    codes = {}
+    for name, (fn, coarse_key, fine_key) in {"nhs_fft": (nhs, "category", "subcategory"),
+                                              "stackoverflow": (stackoverflow, "tag", "tag")}.items():
+        t_, r_ = _distinct(*fn())
+        codes[name] = {t: (c, f) for t, c, f in zip(t_, r_[coarse_key], r_[fine_key], strict=True)}
+    t = time.perf_counter()
+    tm = TopicModel(lemmatizer=lambda ts: [""] * len(ts)).fit(texts, x)
+    top_s = time.perf_counter() - t
+    top = np.asarray([f"topic_{k}" for k in tm.labels_], dtype=object)
+    t = time.perf_counter()
+    tree = fit_subthemes(texts, x, list(top), phrase_labels=False)
+    sub_s = time.perf_counter() - t
+    q = tree.quotes
+    sub = np.where(q["subtheme"] != "", q["subtheme"], q["theme_id"]).astype(object)
+    t = time.perf_counter()
+    umap = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=0)
+    bt = np.asarray(BERTopic(umap_model=umap, calculate_probabilities=False).fit_transform(texts, x)[0])
+    bt_s = time.perf_counter() - t
+    src = df["source"].to_numpy()
+    out = {"n": len(texts), "sources": df["source"].value_counts().to_dict(),
+           "ours": {"n_themes": int(tm.n_topics_), "n_subthemes": int(len(tree.subthemes)),
+                    "unassigned_top": float((tm.labels_ == -1).mean()), "unassigned_sub": tree.unassigned_share(),
+                    "ami_top_vs_source": _ami(src, top), "top_s": top_s, "sub_s": sub_s},
+           "bertopic_defaults": {"n_topics": int(len(set(bt.tolist()) - {-1})),
+                                 "unassigned": float((bt == -1).mean()), "ami_vs_source": _ami(src, bt),
+                                 "fit_s": bt_s},
+           "per_source": {}}
+    for name, table in codes.items():
+        rows = np.flatnonzero([s_ == name and t_ in table for s_, t_ in zip(src, texts, strict=True)])
+        coarse = [table[texts[i]][0] for i in rows]
+        fine = [table[texts[i]][1] for i in rows]
+        out["per_source"][name] = {
+            "n": int(len(rows)), "n_coarse": len(set(coarse)), "n_fine": len(set(fine)),
+            "ours": {"themes_used": int(len(set(top[rows]))), "ami_top_coarse": _ami(coarse, top[rows]),
+                     "ami_sub_fine": _ami(fine, sub[rows]),
+                     "unassigned_sub": float((q["placement"].to_numpy()[rows] == "parent").mean())},
+            "bertopic_defaults": {"topics_used": int(len(set(bt[rows].tolist()) - {-1})),
+                                  "unassigned": float((bt[rows] == -1).mean()),
+                                  "ami_coarse": _ami(coarse, bt[rows]), "ami_fine": _ami(fine, bt[rows])}}
+        print(name, out["per_source"][name], flush=True)
+    return out, embedder
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpora", default="nhs,stackoverflow")
+    ap.add_argument("--corpora", default="nhs,stackoverflow", help="nhs, stackoverflow and/or mix")
+    ap.add_argument("--mix-n", type=int, default=100_000)
     args = ap.parse_args()
     loaders = {"nhs": (nhs, "category", "subcategory"), "stackoverflow": (stackoverflow, "tag", "tag")}
     results = {"corpora": {}}
     embedder = None
     for name in args.corpora.split(","):
+        if name == "mix":
+            results["corpora"][f"mix_{args.mix_n}"], embedder = mix(args.mix_n, embedder)
+            continue
         fn, coarse_key, fine_key = loaders[name]
         texts, refs = _distinct(*fn())
         x, embedder = embed(texts, embedder)
@@ -172,7 +235,7 @@ def main() -> None:
                         "sub_unassigned_le_0.10": o["unassigned_sub"] <= 0.10,
                         "top_ami_ge_bertopic_reduced": o["ami_top_coarse"] >= b["reduced"]["ami_coarse"]}
         results["corpora"][name] = row
-    path = write_result("grain", results)
+    path = write_result("grain" if set(args.corpora.split(",")) != {"mix"} else "grain_mix", results)
     print(f"wrote {path}")
 
 
