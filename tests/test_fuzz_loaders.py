@@ -168,16 +168,14 @@ def test_a_docx_zip_bomb_is_refused_before_its_parser_reads_it(tmp_path, monkeyp
         ingest([case.path], default_wave=1)
 
 
-def test_unclosed_voice_tags_in_subtitles_load_in_linear_time(tmp_path):
-    """``<v a<v a...`` without a closing '>' made the voice and tag patterns quadratic: 80 kB took 6 s."""
-    import time
-
+def test_unclosed_voice_tags_in_subtitles_load(tmp_path):
+    """``<v a<v a...`` without a closing '>' (200 kB) loads, and the cue before it keeps its voice. The load's
+    time (once quadratic: 80 kB took 6 s) is measured by ``benchmarks/fuzz_loaders.py`` (its pathological-line
+    cases and ``slowest_s``), not here."""
     from stakeholder_nlp.corpus.ingest import ingest
 
     p = tmp_path / "t.vtt"
     p.write_bytes(b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Anne>hello</v>\n\n00:00:03.000 --> 00:00:04.000\n"
                   + b"<v a" * 50_000 + b"\n")
-    t0 = time.perf_counter()
     res = ingest([p], default_wave=1)
-    assert time.perf_counter() - t0 < 2.0
     assert res.corpus.quotes["speaker_label"].tolist()[0] == "Anne"
