@@ -49,25 +49,63 @@ def _sources():
 
 def mixed_corpus(n: int):
     """The first ``n`` rows of a round-robin over the five sources (each source in a fixed shuffled
-    order), with a wave from a hash of the row and one speaker per row."""
+    order), with a wave from a hash of the row and one speaker per row.
+
+    The five sources hold about 102,000 distinct texts. Beyond a source's own texts, its rows are
+    **composites** (once every source's own texts are used, again round-robin): two of a source's texts, in
+    a fixed pseudo-random pairing, joined by a space (a survey comment is often two sentences), skipped where
+    the joined text already exists, so that every row's text is distinct at any ``n`` (``composite`` marks
+    them; at 1,000,000 rows 90% are composites, 28 words on average)."""
     import hashlib
 
     import numpy as np
     import pandas as pd
 
     rows = []
+    seen: set[str] = set()
     pools = {k: [v[i] for i in np.random.default_rng(7).permutation(len(v))] for k, v in _sources().items()}
     pos = dict.fromkeys(pools, 0)
-    while len(rows) < n and any(pos[k] < len(pools[k]) for k in pools):
+    pair_rng = {k: np.random.default_rng(abs(hash_key(k)) % 2**32) for k in pools}
+    pending: dict[str, list] = {k: [] for k in pools}
+
+    def composite(k):
+        pool = pools[k]
+        while True:
+            if not pending[k]:
+                a, b = pair_rng[k].integers(0, len(pool), size=(2, 65_536))
+                pending[k] = [(int(i), int(j)) for i, j in zip(a, b, strict=True) if i != j][::-1]
+            i, j = pending[k].pop()
+            text = pool[i] + " " + pool[j]
+            if text not in seen:
+                return text
+
+    while len(rows) < n:
+        singles = any(pos[k] < len(pools[k]) for k in pools)
         for k in pools:
-            if pos[k] < len(pools[k]) and len(rows) < n:
-                rows.append((k, pools[k][pos[k]]))
+            if len(rows) >= n:
+                break
+            if singles:
+                if pos[k] >= len(pools[k]):
+                    continue
+                text, comp = pools[k][pos[k]], False
                 pos[k] += 1
-    df = pd.DataFrame(rows, columns=["source", "text"])
+                if text in seen:
+                    continue
+            else:
+                text, comp = composite(k), True
+            seen.add(text)
+            rows.append((k, text, comp))
+    df = pd.DataFrame(rows, columns=["source", "text", "composite"])
     df["quote_id"] = [f"q{i}" for i in range(len(df))]
     df["speaker"] = [f"s{i}" for i in range(len(df))]
     df["wave"] = [2023 + (hashlib.sha256(t.encode()).digest()[0] & 1) for t in df["text"]]
     return df
+
+
+def hash_key(name: str) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
 
 
 def _proc_tree() -> list[int]:
@@ -103,7 +141,8 @@ def _proc_cpu_rss(pid: int) -> tuple[float, float]:
         return 0.0, 0.0
 
 
-def child(n: int, runs: int | None, out_json: Path) -> None:
+def child(n: int, runs: int | None, out_json: Path, backend: str = "fast", keep: Path | None = None,
+          scorer: str | None = None) -> None:
     """One size, in this process: load, analyze (cold cache), write the report."""
     import os
     import resource
@@ -147,8 +186,12 @@ def child(n: int, runs: int | None, out_json: Path) -> None:
     t0 = time.perf_counter()
     corpus = load_corpus(mixed_corpus(n))
     t_load = time.perf_counter() - t0
-    embedder = load_embedder("fast", cache_dir=ROOT / "models" / "cache")
+    embedder = load_embedder(backend, cache_dir=ROOT / "models" / "cache")
     kwargs = {} if runs is None else {"runs": runs}
+    if scorer is not None:
+        from stakeholder_nlp.sentiment import load_scorer
+
+        kwargs["sentiment"] = load_scorer(scorer, embedder)
 
     def on_stage(s):
         now = cpu()
@@ -162,7 +205,7 @@ def child(n: int, runs: int | None, out_json: Path) -> None:
             t_analyze = time.perf_counter() - t1
         on_stage("report")
         t2 = time.perf_counter()
-        write_report(result, Path(tmp) / "out", force=True)
+        write_report(result, keep or Path(tmp) / "out", force=True)
         t_report = time.perf_counter() - t2
     on_stage("done")
     stop.set()
@@ -174,7 +217,7 @@ def child(n: int, runs: int | None, out_json: Path) -> None:
                "stage_peak_rss_mb": {k: round(v, 1) for k, v in peaks.items() if k != "done"},
                "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
                "peak_rss_mb": round(max(peaks.values()), 1), "config": result.config,
-               "model_id": result.model_id, "embedding_backend": type(embedder).__name__,
+               "model_id": result.model_id, "backend": backend, "sentiment_scorer": scorer or "default", "embedding_backend": type(embedder).__name__,
                "cpu_flags": sorted(f for f in _cpu_flags() if f.startswith(("avx", "amx"))),
                "n_themes": int(len(result.themes.themes)), "version": stakeholder_nlp.__version__}
     out_json.write_text(json.dumps(payload, indent=2, default=str))
@@ -185,17 +228,25 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     ap.add_argument("--runs", type=int, default=None, help="stability runs (default: analyze's default)")
     ap.add_argument("--label", default="after")
+    ap.add_argument("--backend", default="fast", help="embedding backend (fast, static, reference)")
+    ap.add_argument("--sentiment-scorer", default=None, help="a scorer by name (default: analyze's choice)")
+    ap.add_argument("--keep-out", type=Path, default=None,
+                    help="write the largest size's report here (kept, to be opened) instead of a temporary folder")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
-        child(args.child, args.runs, args.child_out)
+        child(args.child, args.runs, args.child_out, args.backend, args.keep_out, args.sentiment_scorer)
         return
     results = []
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "r.json"
-            cmd = [sys.executable, __file__, "--child", str(n), "--child-out", str(out)]
+            cmd = [sys.executable, __file__, "--child", str(n), "--child-out", str(out), "--backend", args.backend]
+            if args.sentiment_scorer is not None:
+                cmd += ["--sentiment-scorer", args.sentiment_scorer]
+            if args.keep_out is not None and n == max(args.sizes):
+                cmd += ["--keep-out", str(args.keep_out)]
             if args.runs is not None:
                 cmd += ["--runs", str(args.runs)]
             subprocess.run(cmd, check=True, cwd=ROOT)
@@ -205,7 +256,8 @@ def main() -> None:
                           f"{r['stage_peak_rss_mb'].get(k, 0) / 1024:.2f}GB" for k, v in r["stage_s"].items())
         print(f"n={r['n_quotes']}: {r['wall_s']:.1f}s, peak {r['peak_rss_mb'] / 1024:.2f} GB | {stages}", flush=True)
         # written after every size: a later size that fails or is stopped keeps the earlier ones
-        path = write_result(f"scale_{args.label}", {"runs_arg": args.runs, "results": results})
+        path = write_result(f"scale_{args.label}", {"runs_arg": args.runs, "backend": args.backend,
+                                                    "results": results})
     print(f"wrote {path}")
 
 

@@ -167,3 +167,32 @@ def test_spread_and_realisation_and_dissent_rules():
     d = dissent(["t"] * 4 + ["u"] * 2, [1] * 6, ["negative", "negative", "negative", "positive", "positive",
                                                  "negative"])
     assert d.tolist() == [False, False, False, True, False, False]
+
+
+def test_echo_search_above_the_cap_counts_a_hash_sample_the_same_in_any_row_order(monkeypatch):
+    """Above ECHO_SAMPLE quotes of a theme in a wave the search runs on a hash-chosen sample of that size:
+    the counts add up over the sample, the summary and config say so, and the row order changes nothing."""
+    import stakeholder_nlp.change.records as records
+
+    df, x, m, s, lab, modes = _study()
+    full = _describe(df, x, m, s, lab, modes)
+    assert full.config["echo_sampled"] == [] and not any("sample" in t for t in full.summary)
+    monkeypatch.setattr(records, "ECHO_SAMPLE", 3)
+    got = _describe(df, x, m, s, lab, modes)
+    t0 = got.changes.set_index("theme_id").loc["t0"]
+    n_b = int(((df["theme"] == "t0") & (df["wave"] == 2021)).sum())
+    assert n_b > 3
+    assert t0["n_echoes"] + t0["n_new"] == 3  # the sampled later quotes, not all n_b
+    assert t0["n_dropped"] <= 3
+    assert "t0 (2016, 2021)" in got.config["echo_sampled"] and got.config["echo_sample"] == 3
+    assert any("a sample of 3" in t for t in got.summary)
+    # every echo pair cited is between sampled quotes of the theme, in the two waves
+    ids = set(df.loc[df["theme"] == "t0", "quote_id"])
+    assert set(got.echoes.loc[got.echoes["theme_id"] == "t0", "quote_id_b"]) <= ids
+    perm = np.random.default_rng(3).permutation(len(df))
+    shuffled = _describe(df.iloc[perm].reset_index(drop=True), x[perm], m.iloc[perm].reset_index(drop=True),
+                         s[perm], [lab[i] for i in perm], [modes[i] for i in perm])
+    cols = ["theme_id", "n_echoes", "n_new", "n_dropped", "n_realised", "sentence"]
+    pd.testing.assert_frame_equal(got.changes[cols].sort_values("theme_id").reset_index(drop=True),
+                                  shuffled.changes[cols].sort_values("theme_id").reset_index(drop=True))
+    assert got.echoes.to_dict("records") == shuffled.echoes.to_dict("records")

@@ -39,10 +39,10 @@ import numpy as np
 import pandas as pd
 
 from .categories import categorise
-from .echoes import ECHO_THRESHOLD, match, realisation_kind
+from .echoes import ECHO_SAMPLE, ECHO_THRESHOLD, match, quote_keys, realisation_kind, sample_side
 from .phrases import Phrase, central, distinctive_phrases, read_candidates
 from .tone import describe_tone, dissent
-from .voices import theme_voices, transition
+from .voices import SpeakerCodes, theme_voices, transition
 
 CHANGE_COLUMNS = ("theme_id", "level", "parent", "label", "wave_a", "wave_b", "speakers_a", "speakers_b", "n_speakers_a",
                   "n_speakers_b", "spread_a", "spread_b", "tone_a", "tone_b", "categories", "rule", "phrases_a",
@@ -64,6 +64,17 @@ class ChangeResult:
     summary: tuple[str, ...] = ()
     threshold: float = ECHO_THRESHOLD
     config: dict = field(default_factory=dict)
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """``x`` with unit rows: ``x`` itself where its rows already are (the embedders' vectors; checked in
+    blocks, so a memory map is not copied), else a normalised float32 copy."""
+    arr = np.asarray(x, dtype=np.float32)
+    for s in range(0, len(arr), 65_536):
+        norms = np.linalg.norm(arr[s:s + 65_536], axis=1)
+        if len(norms) and np.abs(norms - 1.0).max() > 1e-4:
+            return arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12)
+    return arr
 
 
 def check_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
@@ -133,8 +144,7 @@ def describe_changes(*, quote_ids: Sequence[str], texts: Sequence[str], waves: S
             raise ValueError(f"describe_changes: {name} has {len(seq)} rows; expected one per quote ({n})")
     if len(membership) != n or len(embeddings) != n or len(scores) != n:
         raise ValueError(f"describe_changes: membership, embeddings and scores need one row per quote ({n})")
-    x = np.asarray(embeddings, dtype=np.float32)
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    x = unit_rows(embeddings)
     rank = np.empty(n, dtype=np.int64)
     rank[np.argsort(np.asarray(quote_ids, dtype=object).astype(str), kind="stable")] = np.arange(n)
     wave_arr = np.asarray(list(waves), dtype=object)
@@ -147,42 +157,52 @@ def describe_changes(*, quote_ids: Sequence[str], texts: Sequence[str], waves: S
                                        for _, r in shifts.iterrows()}
     rows, echo_rows = [], []
     member = membership.to_numpy(dtype=bool)
+    in_wave = {w: wave_arr == w for w in dict.fromkeys(v for pair in pairs for v in pair)}
+    codes = SpeakerCodes(list(speakers))
+    keys = None  # the echo sample's hash keys, made where a theme is above ECHO_SAMPLE in a wave
+    sampled: list[str] = []
     cells = {}
     for j in range(member.shape[1]):
-        for w in dict.fromkeys(v for pair in pairs for v in pair):
-            cells[j, w] = central(np.flatnonzero(member[:, j] & (wave_arr == w)), x, rank)
+        for w, mask in in_wave.items():
+            cells[j, w] = central(np.flatnonzero(member[:, j] & mask), x, rank)
     needed = sorted({int(i) for c in cells.values() for i in c}, key=lambda i: rank[i])
     candidates = read_candidates(texts, needed, known)
     for j, tid in enumerate(membership.columns):
         col = member[:, j]
         for wa, wb in pairs:
-            in_a, in_b = wave_arr == wa, wave_arr == wb
+            in_a, in_b = in_wave[wa], in_wave[wb]
             idx_a = np.flatnonzero(col & in_a)
             idx_b = np.flatnonzero(col & in_b)
             idx_a = idx_a[np.argsort(rank[idx_a], kind="stable")]
             idx_b = idx_b[np.argsort(rank[idx_b], kind="stable")]
-            va, vb = theme_voices(col, speakers, in_a), theme_voices(col, speakers, in_b)
+            va, vb = theme_voices(col, codes, in_a), theme_voices(col, codes, in_b)
             ta = tones.get((tid, wa), float(scores[idx_a].mean()) if len(idx_a) else float("nan"))
             tb = tones.get((tid, wb), float(scores[idx_b].mean()) if len(idx_b) else float("nan"))
-            m = match(idx_a, idx_b, x, rank)
+            ea, eb = idx_a, idx_b
+            if len(idx_a) > ECHO_SAMPLE or len(idx_b) > ECHO_SAMPLE:  # a bounded search (echoes.sample_side)
+                keys = quote_keys(quote_ids) if keys is None else keys
+                ea, eb = sample_side(idx_a, keys, ECHO_SAMPLE), sample_side(idx_b, keys, ECHO_SAMPLE)
+                sampled.append(f"{tid} ({wa}, {wb})")
+            m = match(ea, eb, x, rank)
             echoed = m.sim_b >= threshold
             kinds = []
+            pair_rows = []  # this theme and pair's echo pairs (the sentence's realisations)
             for k in np.flatnonzero(echoed).tolist():
-                a, b = int(m.best_a[k]), int(idx_b[k])
+                a, b = int(m.best_a[k]), int(eb[k])
                 kind = realisation_kind(modes[a], modes[b], float(scores[a]), float(scores[b]))
                 kinds.append(kind)
-                echo_rows.append({"theme_id": tid, "quote_id_a": quote_ids[a], "quote_id_b": quote_ids[b],
-                                  "similarity": round(float(m.sim_b[k]), 4), "kind": kind, "_a": a, "_b": b,
-                                  "_sub": tid in parents})
+                pair_rows.append({"theme_id": tid, "quote_id_a": quote_ids[a], "quote_id_b": quote_ids[b],
+                                  "similarity": round(float(m.sim_b[k]), 4), "kind": kind, "_a": a, "_b": b})
+            if tid not in parents:  # a subtheme's echoes are counted in its row only
+                echo_rows += pair_rows
             n_echo = int(echoed.sum())
             # dropped: an earlier quote that no echo pair names (checkable against echoes.csv)
-            n_dropped = len(idx_a) - len({int(a) for a in m.best_a[echoed].tolist()})
+            n_dropped = len(ea) - len(np.unique(m.best_a[echoed]))
             n_real = sum(k != "echo" for k in kinds)
             ph_a, ph_b = distinctive_phrases(cells[j, wa], cells[j, wb], candidates, quote_ids)
             cats = categorise(va.n, vb.n, va.share, vb.share, ta, tb, n_real)
             sentence = _sentence(labels.get(tid, tid), wa, wb, va, vb, idx_a, idx_b, ta, tb, modes, cite, ph_a,
-                                 ph_b, [r for r in echo_rows if r["theme_id"] == tid and r["_b"] in set(idx_b.tolist())],
-                                 n_echo, len(idx_b) - n_echo, n_dropped, dis, sentiment_labels,
+                                 ph_b, pair_rows, n_echo, len(eb) - n_echo, n_dropped, dis, sentiment_labels,
                                  stats.get((tid, wa, wb)), sentiment_validated, texts)
             rows.append({"theme_id": tid, "level": "subtheme" if tid in parents else "theme",
                          "parent": parents.get(tid, ""), "label": labels.get(tid, tid), "wave_a": wa, "wave_b": wb,
@@ -192,20 +212,24 @@ def describe_changes(*, quote_ids: Sequence[str], texts: Sequence[str], waves: S
                          "tone_b": round(tb, 6) if np.isfinite(tb) else np.nan,
                          "categories": ";".join(c for c, _ in cats), "rule": "; ".join(r for _, r in cats),
                          "phrases_a": _phrase_text(ph_a), "phrases_b": _phrase_text(ph_b), "n_echoes": n_echo,
-                         "n_new": len(idx_b) - n_echo, "n_dropped": n_dropped, "n_realised": n_real,
+                         "n_new": len(eb) - n_echo, "n_dropped": n_dropped, "n_realised": n_real,
                          "sentence": sentence})
     changes = pd.DataFrame(rows, columns=list(CHANGE_COLUMNS))
     # a subtheme's echoes are counted in its row; echoes.csv lists the top level's (its quotes are the parent's)
-    echoes = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in echo_rows if not r["_sub"]],
+    echoes = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in echo_rows],
                           columns=list(ECHO_COLUMNS))
     if len(echoes):
         echoes = echoes.sort_values(["theme_id", "quote_id_b"], kind="stable").reset_index(drop=True)
     quotes = pd.DataFrame({"quote_id": list(quote_ids), "mode": list(modes), "dissent": dis},
                           columns=list(QUOTE_CHANGE_COLUMNS))
     summary = _summary(changes[changes["level"] == "theme"], echoes, waves, scores, pairs, sentiment_validated)
+    if sampled:
+        summary.append(f"Echoes, new and dropped points in themes with more than {ECHO_SAMPLE:,} quotes in a wave "
+                       f"({len(sampled)} theme and wave pairs) count a sample of {ECHO_SAMPLE:,} of the theme's "
+                       "quotes per wave, chosen by a hash of the quote id.")
     return ChangeResult(changes, echoes, quotes, tuple(summary), threshold,
                         {"echo_threshold": threshold, "pairs": [[str(a), str(b)] for a, b in pairs],
-                         "mode_notice": mode_notice})
+                         "mode_notice": mode_notice, "echo_sample": ECHO_SAMPLE, "echo_sampled": sampled})
 
 
 def _sentence(label, wa, wb, va, vb, idx_a, idx_b, ta, tb, modes, cite, ph_a, ph_b, echo_rows, n_echo, n_new,

@@ -58,23 +58,38 @@ def spread(n: int, total: int) -> str:
     return "one" if n == 1 else "some"
 
 
-def wave_speakers(speakers: Sequence, in_wave: np.ndarray) -> tuple[set[str], int]:
+class SpeakerCodes:
+    """The speakers as integer codes, made once per corpus (a survey has a million of them):
+    ``codes[i]`` is row ``i``'s index into ``names`` (sorted), -1 where the row has no speaker."""
+
+    def __init__(self, speakers: Sequence) -> None:
+        missing = np.fromiter((is_missing_speaker(s) for s in speakers), dtype=bool, count=len(speakers))
+        named = np.asarray([str(s) for s, m in zip(speakers, missing.tolist(), strict=True) if not m], dtype=object)
+        names, inverse = np.unique(named.astype(str), return_inverse=True) if len(named) else (np.array([], dtype=str),
+                                                                                                 np.array([], dtype=np.int64))
+        self.names = names
+        self.codes = np.full(len(missing), -1, dtype=np.int64)
+        self.codes[~missing] = inverse.ravel()
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+def wave_speakers(speakers: Sequence | SpeakerCodes, in_wave: np.ndarray) -> tuple[set[str], int]:
     """Named speakers of the rows in ``in_wave`` (a boolean mask), and the count of unattributed rows."""
-    named, missing = set(), 0
-    for s, keep in zip(speakers, in_wave.tolist(), strict=True):
-        if not keep:
-            continue
-        if is_missing_speaker(s):
-            missing += 1
-        else:
-            named.add(str(s))
-    return named, missing
+    codes = speakers if isinstance(speakers, SpeakerCodes) else SpeakerCodes(speakers)
+    if len(codes) != len(in_wave):
+        raise ValueError(f"wave_speakers: {len(codes)} speakers for a mask of {len(in_wave)} rows")
+    c = codes.codes[np.asarray(in_wave, dtype=bool)]
+    return set(codes.names[np.unique(c[c >= 0])].tolist()), int((c < 0).sum())
 
 
-def theme_voices(member: np.ndarray, speakers: Sequence, in_wave: np.ndarray) -> Voices:
-    """Who voices the theme (rows where ``member``) in the wave (rows where ``in_wave``)."""
-    all_named, all_missing = wave_speakers(speakers, in_wave)
-    named, missing = wave_speakers(speakers, in_wave & member)
+def theme_voices(member: np.ndarray, speakers: Sequence | SpeakerCodes, in_wave: np.ndarray) -> Voices:
+    """Who voices the theme (rows where ``member``) in the wave (rows where ``in_wave``). ``speakers``: one per
+    row, or their :class:`SpeakerCodes` (made once where many themes are described)."""
+    codes = speakers if isinstance(speakers, SpeakerCodes) else SpeakerCodes(speakers)
+    all_named, all_missing = wave_speakers(codes, in_wave)
+    named, missing = wave_speakers(codes, np.asarray(in_wave, dtype=bool) & np.asarray(member, dtype=bool))
     respondents = not all_named
     return Voices(tuple(sorted(named)), all_missing if respondents else len(all_named), missing, respondents)
 

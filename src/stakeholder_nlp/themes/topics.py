@@ -81,6 +81,34 @@ def assign_nearest(x: np.ndarray, rows: np.ndarray, nearest: NearestCentroid, *,
     return np.concatenate(parts) if parts else np.empty(0, dtype=nearest.ids.dtype)
 
 
+#: above this many quotes, class means and row products are accumulated block by block
+_MEAN_BLOCK = 65_536
+
+
+def _class_means(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Mean vector of the rows of each label ``0 .. k-1``: one selection per label up to
+    :data:`_MEAN_BLOCK` rows; above, float64 sums block by block, so no label's rows are ever copied whole."""
+    if len(x) <= _MEAN_BLOCK:
+        return np.stack([x[labels == t].mean(0) for t in range(k)])
+    sums = np.zeros((k, x.shape[1]), dtype=np.float64)
+    counts = np.bincount(labels[labels >= 0], minlength=k)[:k]
+    for s in range(0, len(x), _MEAN_BLOCK):
+        lab = labels[s:s + _MEAN_BLOCK]
+        keep = lab >= 0
+        block = np.asarray(x[s:s + _MEAN_BLOCK], dtype=np.float64)[keep]
+        onehot = np.zeros((k, len(block)))
+        onehot[lab[keep], np.arange(len(block))] = 1.0
+        sums += onehot @ block
+    return (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
+
+
+def _row_dots(x: np.ndarray, rows: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``x[rows] @ v``, in blocks of :data:`_MEAN_BLOCK` rows."""
+    if len(rows) <= _MEAN_BLOCK:
+        return x[rows] @ v
+    return np.concatenate([x[rows[s:s + _MEAN_BLOCK]] @ v for s in range(0, len(rows), _MEAN_BLOCK)])
+
+
 def _hash_keys(texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
     """A 62-bit key per quote from its text and vector: the canonical order and the selection folds."""
     return np.array([int.from_bytes(hashlib.sha256(t.encode("utf-8") + embeddings[i].tobytes()).digest()[:8],
@@ -341,21 +369,22 @@ class TopicModel:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
         keys_all = _hash_keys(texts, emb)
+        # the canonical order; rows are read through it (``emb[order[i]]``), never copied as a whole: at a
+        # million quotes a reordered copy would be 1.5 GB
         order = np.lexsort((np.arange(len(texts)), keys_all))
         keys = keys_all[order]
-        x_all = emb[order]
-        n = len(x_all)
+        n = len(order)
         # above max_fit_samples, fit on the quotes whose hash keys come first: a pseudo-random sample that
         # depends on the data alone, so the seed cannot change the themes at any size
         fit_idx = np.arange(n) if n <= self.max_fit_samples else np.sort(
             np.argsort(keys % 2_147_483_629, kind="stable")[: self.max_fit_samples])
+        x_fit = emb[order[fit_idx]]
         from sklearn.decomposition import PCA
 
-        n_comp = int(min(self.n_components, len(fit_idx) - 1, x_all.shape[1]))
+        n_comp = int(min(self.n_components, len(fit_idx) - 1, emb.shape[1]))
         self.reducer_ = PCA(n_components=n_comp, svd_solver="full" if len(fit_idx) <= 20_000 else "randomized",
-                            random_state=self.random_state).fit(x_all[fit_idx])
-        z = self.reducer_.transform(x_all)
-        z_fit = z[fit_idx]
+                            random_state=self.random_state).fit(x_fit)
+        z_fit = self.reducer_.transform(x_fit)
         self.k_scores_: dict[int, float] = {}
         self.reappearance_ = None
         if self.method != "hdbscan":
@@ -377,33 +406,34 @@ class TopicModel:
                 else:
                     fit_labels = np.asarray(self._partitions(z_fit, [k], self.random_state)[k])
         else:
-            fit_labels = self._hdbscan(x_all[fit_idx])
+            fit_labels = self._hdbscan(x_fit)
         # centroids in the (normalised) embedding space; assign every quote to the nearest
         labels_canon = np.full(n, -1, dtype=np.int64)
         labels_canon[fit_idx] = fit_labels
         ids = sorted(set(fit_labels.tolist()) - {-1})
-        cent = np.stack([x_all[fit_idx][fit_labels == t].mean(0) for t in ids])
+        cent = np.stack([x_fit[fit_labels == t].mean(0) for t in ids])
+        del x_fit
         cent /= np.linalg.norm(cent, axis=1, keepdims=True)
         rest = np.setdiff1d(np.arange(n), fit_idx)
-        if len(rest):
-            labels_canon[rest] = assign_nearest(x_all, rest, NearestCentroid(np.asarray(ids), cent),
+        if len(rest):  # block by block from the vectors as given (a memory map stays one)
+            labels_canon[rest] = assign_nearest(emb, order[rest], NearestCentroid(np.asarray(ids), cent),
                                                 executor=self.executor)
         if self.method == "hdbscan":
-            labels_canon = self._reassign_outliers(x_all, labels_canon, ids, cent)
+            labels_canon = self._reassign_outliers(emb, order, labels_canon, ids, cent)
         # topic ids: by size (desc), ties by canonical position of the first member
         sizes = {t: int((labels_canon == t).sum()) for t in ids}
         first = {t: int(np.flatnonzero(labels_canon == t)[0]) for t in ids}
         ranked = sorted(ids, key=lambda t: (-sizes[t], first[t]))
-        remap = {old: new for new, old in enumerate(ranked)}
         reappear = self.reappearance_ or {}
         self.reappearance_ = np.array([reappear.get(old, np.nan) for old in ranked], dtype=float)
-        remap[-1] = -1
-        labels_canon = np.array([remap[int(v)] for v in labels_canon], dtype=np.int64)
+        lookup = np.full(max(ids) + 2, -1, dtype=np.int64)  # old id -> new id; the last slot: -1 stays -1
+        lookup[np.asarray(ranked, dtype=np.int64)] = np.arange(len(ranked))
+        labels_canon = lookup[labels_canon]
         labels = np.empty(n, dtype=np.int64)
         labels[order] = labels_canon
         self.labels_ = labels
         self.n_topics_ = len(ranked)
-        self.centroids_ = np.stack([emb[labels == t].mean(0) for t in range(self.n_topics_)])
+        self.centroids_ = _class_means(emb, labels, self.n_topics_)
         self.centroids_ /= np.linalg.norm(self.centroids_, axis=1, keepdims=True)
         self.topic_info_ = self._describe(texts, emb)
         return self
@@ -422,12 +452,13 @@ class TopicModel:
             labels = np.zeros(n, dtype=np.int64)
         return labels
 
-    def _reassign_outliers(self, x, labels, ids, cent):
+    def _reassign_outliers(self, x, order, labels, ids, cent):
+        """``labels`` in the canonical order; ``x[order[i]]`` is canonical quote ``i``'s vector."""
         out = labels.copy()
         outliers = np.flatnonzero(out == -1)
         if len(outliers) == 0:
             return out
-        sims = x[outliers] @ cent.T
+        sims = x[order[outliers]] @ cent.T
         best = sims.max(1)
         # reassign the most confident first until at most max_outlier_share remain unassigned
         keep_unassigned = int(np.floor(self.max_outlier_share * len(out)))
@@ -460,7 +491,7 @@ class TopicModel:
         rows = []
         for t in ids:
             members = np.flatnonzero(self.labels_ == t)
-            sims = emb[members] @ self.centroids_[t]
+            sims = _row_dots(emb, members, self.centroids_[t])
             rep = members[np.argsort(-sims, kind="stable")[: self.n_representative]]
             label_terms = terms[t]["mmr"][:4] or terms[t]["ctfidf"][:4]
             rows.append({"topic": t, "label": ", ".join(label_terms) or f"topic {t}", "n_quotes": len(members),
