@@ -21,6 +21,10 @@ import pandas as pd
 from .inference import canonical_clusters, compact_ids, is_missing_speaker
 from .waves import wave_pair
 
+#: the permutation masks are made at most this many cells at a time (floats: 4 bytes each)
+_MASK_ELEMENTS = 8_000_000
+#: rows read at a time for the canonical keys
+_ROWS = 65_536
 DRIFT_COLUMNS = ("theme_id", "n_a", "n_b", "drift", "drift_p", "terms_a", "terms_b", "exemplars_a", "exemplars_b")
 
 
@@ -58,11 +62,20 @@ def _permutation_p(sums: np.ndarray, is_b: np.ndarray, observed: float, n_perm: 
     """Wave labels shuffled between clusters (speakers), all permutations at once: the b-side sum of each
     permutation is one matrix product ``masks (P × G) @ cluster sums (G × d)``."""
     total = sums.sum(0)
-    masks = rng.permuted(np.tile(is_b, (n_perm, 1)), axis=1).T.astype(np.float32)  # G × P
     from .inference import _one_blas_thread
 
+    # permutations in chunks of rows (each row's shuffle draws from ``rng`` in turn, so the chunks give the
+    # permutations of one call), at most _MASK_ELEMENTS mask cells at a time: a survey theme has 10^5 clusters
+    chunk = max(1, min(n_perm, _MASK_ELEMENTS // max(len(is_b), 1)))
+    rhs = sums.T.astype(np.float32)
+    parts, done = [], 0
     with _one_blas_thread():  # see inference._products
-        sb = (sums.T.astype(np.float32) @ masks).T
+        while done < n_perm:
+            m = min(chunk, n_perm - done)
+            masks = rng.permuted(np.tile(is_b, (m, 1)), axis=1).T.astype(np.float32)  # G × m
+            parts.append((rhs @ masks).T)
+            done += m
+    sb = np.concatenate(parts)
     dist = _cosine_distance((total - sb).astype(np.float64), sb.astype(np.float64))
     hits = int((dist >= observed - 1e-6).sum())
     return (hits + 1) / (n_perm + 1)
@@ -72,9 +85,15 @@ def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Seque
                   lemmatised: Sequence[str], *, wave_a=None, wave_b=None, wave_order=None, n_perm: int = 999,
                   seed: int = 0, min_per_wave: int = 2, min_quotes_per_term: int = 2) -> pd.DataFrame:
     waves, wave_a, wave_b = wave_pair(waves, wave_a, wave_b, wave_order)
-    emb = np.asarray(embeddings, dtype=np.float64)
+    # read per theme and in blocks: never copied whole (a memory map stays one)
+    emb = embeddings if isinstance(embeddings, np.ndarray) else np.asarray(embeddings, dtype=np.float64)
     # canonical clusters (named speakers by name, unattributed quotes by wave and content): row-order free
-    key = emb @ np.linspace(1.0, 2.0, emb.shape[1]) if emb.ndim == 2 and len(emb) else np.zeros(len(waves))
+    if emb.ndim == 2 and len(emb):
+        line = np.linspace(1.0, 2.0, emb.shape[1])
+        key = np.concatenate([np.asarray(emb[s:s + _ROWS], dtype=np.float64) @ line
+                              for s in range(0, len(emb), _ROWS)])
+    else:
+        key = np.zeros(len(waves))
     within_wave = [None if is_missing_speaker(sp) else f"{w}\x1f{sp}" for sp, w in zip(speakers, waves, strict=True)]
     clusters, _ = canonical_clusters(within_wave, np.column_stack([waves == wave_b, key]))
     prior = Counter(w for doc in lemmatised for w in doc.split())
@@ -91,7 +110,7 @@ def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Seque
             cl, g = compact_ids(clusters[idx])
             order = np.lexsort((key[idx], cl))  # sums in a canonical row order
             sums = np.zeros((g, emb.shape[1]))
-            np.add.at(sums, cl[order], emb[idx][order])
+            np.add.at(sums, cl[order], np.asarray(emb[idx[order]], dtype=np.float64))
             cl_is_b = np.zeros(g, bool)
             cl_is_b[cl[row_b]] = True
             observed = float(_cosine_distance(sums[~cl_is_b].sum(0), sums[cl_is_b].sum(0)))
@@ -106,7 +125,8 @@ def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Seque
             ta, tb = log_odds_dirichlet(ca, cb, prior)
             row["terms_a"], row["terms_b"] = [w for w, _ in ta], [w for w, _ in tb]
             for side, ids in (("exemplars_a", ia), ("exemplars_b", ib)):
-                c = emb[ids].mean(0)
-                row[side] = [int(i) for i in ids[np.argsort(-(emb[ids] @ c), kind="stable")[:2]]]
+                x = np.asarray(emb[ids], dtype=np.float64)
+                row[side] = [int(i) for i in ids[np.argsort(-(x @ x.mean(0)), kind="stable")[:2]]]
+                del x
         rows.append(row)
     return pd.DataFrame(rows, columns=list(DRIFT_COLUMNS))
