@@ -1,7 +1,9 @@
 """The theme tree through analyze: shifts, sentiment, the framework matrix and the change records at both
 levels (one FDR family), curation at both levels (rename, drop, merge, promote) through a --themes rerun,
 row order, and the new columns' contract. A synthetic corpus of planted vectors (two themes of three
-subthemes each, 40 speakers, two waves) passed as ``embeddings=``, so nothing is embedded."""
+subthemes each, 40 speakers, two waves) passed as ``embeddings=``, so nothing is embedded. Also: the number
+of subthemes grows with the theme (a theme of 2,000 quotes in 20 planted subclusters gets about 20), and the
+share kept in the parent is the stated quantile of all the theme's quotes."""
 
 from __future__ import annotations
 
@@ -18,7 +20,16 @@ from stakeholder_nlp.report import write_report
 from stakeholder_nlp.sentiment import VaderScorer
 from stakeholder_nlp.shift import bh_qvalues, prevalence_shift
 from stakeholder_nlp.themes.curation import load_themes_file
-from stakeholder_nlp.themes.subthemes import PLACEMENTS
+from stakeholder_nlp.themes.subthemes import (
+    FAR_QUANTILE,
+    MAX_FIT_QUOTES,
+    MAX_SUBTHEMES,
+    MIN_FIT_QUOTES,
+    PLACEMENTS,
+    fit_sample_size,
+    fit_subthemes,
+    max_subthemes,
+)
 
 SUBS = {0: ["car parking was {a} at the entrance", "the waiting time was {a} and long", "friendly staff were {a} to me"],
         1: ["the discharge letter came {a} late", "hospital food was {a} and cold", "visiting hours were {a} and flexible"]}
@@ -244,3 +255,44 @@ def test_bad_promotions_are_refused_naming_the_subtheme(tree, tmp_path):
     bad = _edit(_edit(text, "topic_0.1", action="promote"), "topic_0.2", action="merge", into="topic_0.1")
     with pytest.raises(ThemesFileError, match="'topic_0.2' merges into 'topic_0.1', which is promoted"):
         parse_themes_file(bad)
+
+
+def _one_theme(n_sub: int, per: int, dim: int = 32, seed: int = 0):
+    """One theme of ``n_sub`` well-separated planted subclusters of ``per`` quotes each; 50 speakers."""
+    rng = np.random.default_rng(seed)
+    theme = rng.normal(size=dim) * 3
+    centres = [theme + rng.normal(size=dim) * 1.5 for _ in range(n_sub)]
+    truth = np.arange(n_sub * per) % n_sub
+    x = np.asarray([centres[s] + rng.normal(size=dim) * 0.35 for s in truth], dtype=np.float32)
+    texts = [f"subcluster {s} quote {i}" for i, s in enumerate(truth)]
+    speakers = [f"s{i % 50}" for i in range(len(texts))]
+    return texts, x / np.linalg.norm(x, axis=1, keepdims=True), ["topic_0"] * len(texts), truth, speakers
+
+
+def test_the_number_of_candidate_subthemes_and_the_fit_sample_grow_with_the_theme():
+    assert [max_subthemes(n) for n in (60, 150, 400, 1_600, 6_400, 100_000)] == [4, 6, 10, 20, 40, MAX_SUBTHEMES]
+    assert fit_sample_size(300) == 300  # a small theme is fitted on all its quotes
+    assert fit_sample_size(1_000) == MIN_FIT_QUOTES
+    assert fit_sample_size(2_000) == 30 * max_subthemes(2_000)
+    assert fit_sample_size(1_000_000) == MAX_FIT_QUOTES == 30 * MAX_SUBTHEMES
+
+
+def test_a_large_theme_of_twenty_planted_subclusters_gets_about_twenty_subthemes():
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    texts, x, top, truth, speakers = _one_theme(n_sub=20, per=100)
+    r = fit_subthemes(texts, x, top, speakers=speakers, phrase_labels=False)
+    n_found = len(r.children("topic_0"))
+    assert 18 <= n_found <= max_subthemes(len(texts)) and n_found > 12  # more than the former fixed cap of 12
+    inside = (r.quotes["subtheme"] != "").to_numpy()
+    assert adjusted_mutual_info_score(truth[inside], r.quotes["subtheme"][inside]) > 0.95
+    # the quotes kept in the parent are the stated quantile of all the theme's quotes, fitted on or not
+    assert r.unassigned_share() == pytest.approx(FAR_QUANTILE, abs=0.002)
+    fitted = int(r.subthemes["n_fit"].sum())
+    assert fitted == fit_sample_size(len(texts)) < len(texts)
+
+
+def test_a_small_theme_of_three_planted_subclusters_still_gets_three():
+    texts, x, top, _, speakers = _one_theme(n_sub=3, per=40)
+    r = fit_subthemes(texts, x, top, speakers=speakers, phrase_labels=False)
+    assert len(r.children("topic_0")) == 3

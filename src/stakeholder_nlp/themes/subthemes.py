@@ -7,8 +7,9 @@ own quotes: its quotes are put in a canonical order (hash of text and vector), r
 chosen by excess stability plus silhouette with the one-standard-error plateau
 (:meth:`TopicModel._choose_k <stakeholder_nlp.themes.topics.TopicModel._choose_k>`), the subthemes are the
 consensus of hash-fold subsample fits (:func:`~.topics._bagged`). Nothing here depends on the seed or on
-the row order, and the number of subthemes grows with the theme's size (candidates ``2 .. min(20, sqrt(n),
-n / MIN_SUBTHEME_QUOTES)``).
+the row order, and the number of subthemes grows with the theme's size: the candidates are ``2 ..
+max_subthemes(n) = min(40, sqrt(n) / 2)`` (:func:`max_subthemes`; also at most the fit sample over
+:data:`MIN_SUBTHEME_QUOTES`), so a theme of 400 quotes may have up to 10, one of 6,400 or more up to 40.
 
 Rules, with their numbers:
 
@@ -18,12 +19,16 @@ Rules, with their numbers:
   (quotes without speakers count as one speaker each), and only when the chosen split scores above
   :data:`MIN_SCORE` (excess stability + silhouette; a structureless theme scores about 0); otherwise it has
   no subthemes (``placement`` ``"unsplit"``, with the reason in :attr:`SubthemeResult.splits`);
-* cost is bounded: each theme is fitted on at most :data:`MAX_FIT_QUOTES` of its quotes (those whose hash
-  comes first), and all its quotes are assigned to the nearest subtheme centroid (cosine, in the embedding
-  space) in blocks of 20,000;
-* a quote whose cosine to its nearest subtheme centroid is below that theme's :data:`FAR_QUANTILE`
-  quantile of the fit sample's cosines stays in its parent theme only (``placement`` ``"parent"``): about
-  5% of a split theme's quotes, so at most 10% are unassigned at the subtheme level, 0% at the top;
+* cost is bounded: each theme is fitted on :data:`FIT_QUOTES_PER_SUBTHEME` quotes per candidate subtheme
+  (``30 x max_subthemes(n)``), at least :data:`MIN_FIT_QUOTES` and at most :data:`MAX_FIT_QUOTES` (1,200),
+  the quotes whose hash comes first (:func:`fit_sample_size`); then all its quotes are assigned to the
+  nearest subtheme centroid (cosine, in the embedding space) in blocks of 20,000;
+* a quote whose cosine to its nearest subtheme centroid is below the :data:`FAR_QUANTILE` (5%) quantile of
+  the cosines of all the theme's quotes stays in its parent theme only (``placement`` ``"parent"``): 5% of
+  each split theme's quotes (ties aside), so 5% are unassigned at the subtheme level (the goal: at most
+  10%), 0% at the top. The quantile is taken over every quote of the theme, not the fit sample alone: a
+  fit-sample quote is part of its own centroid, so its cosine is higher than an unseen quote's, and a
+  threshold from the fit sample left 14.5% of the split themes' quotes below it on a 100,000-comment corpus;
 * labels: the best phrases of each subtheme against its siblings (:func:`~.labels.phrase_labels`: spaCy
   phrase candidates weighted by centrality, distinctiveness among the siblings), then, given an embedder,
   re-ranked for coverage and diversity on the embeddings (MMR: similarity to the subtheme centroid, minus
@@ -52,12 +57,18 @@ MIN_SPEAKERS = 10
 MIN_SUBTHEME_QUOTES = 10
 #: the chosen split must score above this (excess stability + silhouette) to be kept
 MIN_SCORE = 0.05
-#: each theme is fitted on at most this many of its quotes
-MAX_FIT_QUOTES = 500
-#: a quote below this quantile of its theme's fit-sample cosines to their subtheme centroid stays in the parent
+#: candidate k per theme: 2 .. min(MAX_SUBTHEMES, sqrt(n) / SUBTHEME_SQRT_DIVISOR, fit sample / MIN_SUBTHEME_QUOTES)
+MAX_SUBTHEMES = 40
+#: the candidates grow as the square root of the theme's size over this
+SUBTHEME_SQRT_DIVISOR = 2.0
+#: fit-sample quotes per candidate subtheme (at the largest candidate k)
+FIT_QUOTES_PER_SUBTHEME = 30
+#: each theme is fitted on at least this many of its quotes (all of them when it has fewer) ...
+MIN_FIT_QUOTES = 500
+#: ... and at most this many
+MAX_FIT_QUOTES = FIT_QUOTES_PER_SUBTHEME * MAX_SUBTHEMES
+#: a quote below this quantile of its theme's cosines to their nearest subtheme centroid stays in the parent
 FAR_QUANTILE = 0.05
-#: candidate k per theme: 2 .. min(MAX_SUBTHEMES, sqrt(n), n / MIN_SUBTHEME_QUOTES)
-MAX_SUBTHEMES = 12
 #: hash folds for choosing k and subsample fits of the consensus within a theme
 STABILITY_DRAWS = 4
 _BLOCK = 20_000
@@ -102,6 +113,19 @@ class SubthemeResult:
         return float((p == "parent").sum() / inside) if inside else 0.0
 
 
+def max_subthemes(n: int) -> int:
+    """The largest candidate number of subthemes of a theme of ``n`` quotes: ``min(MAX_SUBTHEMES,
+    max(2, round(sqrt(n) / SUBTHEME_SQRT_DIVISOR)))`` (before the fit sample's own bound)."""
+    return int(min(MAX_SUBTHEMES, max(2, round(np.sqrt(n) / SUBTHEME_SQRT_DIVISOR))))
+
+
+def fit_sample_size(n: int, max_fit_quotes: int = MAX_FIT_QUOTES) -> int:
+    """How many of a theme's ``n`` quotes its subthemes are fitted on: :data:`FIT_QUOTES_PER_SUBTHEME` per
+    candidate subtheme, at least :data:`MIN_FIT_QUOTES`, at most ``max_fit_quotes``, at most ``n``."""
+    want = max(MIN_FIT_QUOTES, FIT_QUOTES_PER_SUBTHEME * max_subthemes(n))
+    return int(min(n, max(1, max_fit_quotes), want))
+
+
 def fit_subthemes(texts: Sequence[str], embeddings: np.ndarray, top: Sequence[str], *,
                   speakers: Sequence | None = None, labels: Mapping[str, str] | None = None,
                   known: Mapping[str, dict[str, str]] | None = None, nlp=None,
@@ -115,7 +139,8 @@ def fit_subthemes(texts: Sequence[str], embeddings: np.ndarray, top: Sequence[st
     ``known``: text -> its phrase candidates (the themes stage's ``phrase_candidates``); ``nlp``: the spaCy
     pipeline for texts not in ``known``; ``embed``: ``list[str] -> unit vectors`` of the same embedder, for
     the labels' MMR (without it the phrase order is kept); ``phrase_labels=False``: labels are the parent's
-    label and the subtheme's number (no spaCy).
+    label and the subtheme's number (no spaCy); ``max_fit_quotes``: the most quotes of one theme fitted on
+    (:func:`fit_sample_size`).
     """
     from threadpoolctl import threadpool_limits
 
@@ -162,7 +187,8 @@ def fit_subthemes(texts: Sequence[str], embeddings: np.ndarray, top: Sequence[st
                 blk = xn[idx[s0:s0 + _BLOCK]] @ centroids.T
                 best[s0:s0 + _BLOCK] = blk.argmax(1)
                 sims[s0:s0 + _BLOCK] = blk.max(1)
-            threshold = float(np.quantile(sims[members["fit_pos"]], FAR_QUANTILE))
+            # over all the theme's quotes: a fit-sample quote is part of its own centroid (its cosine is high)
+            threshold = float(np.quantile(sims, FAR_QUANTILE))
             far = sims < threshold
             # subtheme ids by size (desc), ties by the canonical position of the first member
             ks = np.arange(len(centroids))
@@ -203,13 +229,14 @@ def _split(texts, xn, idx, max_fit):
     keys_all = _hash_keys([texts[i] for i in idx], xn[idx])
     order = np.lexsort((np.arange(len(idx)), keys_all))  # canonical order: row order cannot matter
     keys = keys_all[order]
-    fit_pos = order if len(idx) <= max_fit else order[np.sort(np.argsort(keys % 2_147_483_629, kind="stable")[:max_fit])]
+    m = fit_sample_size(len(idx), max_fit)
+    fit_pos = order if m >= len(idx) else order[np.sort(np.argsort(keys % 2_147_483_629, kind="stable")[:m])]
     fit_keys = keys_all[fit_pos]
     xf = xn[idx[fit_pos]]
     m = len(xf)
     n_comp = int(min(30, m - 1, xf.shape[1]))
     z = PCA(n_components=n_comp, svd_solver="full").fit_transform(xf)
-    hi = int(min(MAX_SUBTHEMES, max(2, round(np.sqrt(len(idx)))), m // MIN_SUBTHEME_QUOTES))
+    hi = int(min(max_subthemes(len(idx)), m // MIN_SUBTHEME_QUOTES))
     if hi < 2:
         return None
     model = TopicModel(k_range=(2, hi), min_topic_size=max(MIN_SUBTHEME_QUOTES, m // 100),
@@ -226,7 +253,7 @@ def _split(texts, xn, idx, max_fit):
     # the canonical position of each subtheme's first fit member (ties in the size order)
     first = [int(rank_in_canon[fit_pos[labels == t]].min()) for t in found]
     n_fit = [int((labels == t).sum()) for t in found]
-    return {"fit_pos": fit_pos, "first": first, "n_fit": n_fit}, cent, float(scores[k]), m
+    return {"first": first, "n_fit": n_fit}, cent, float(scores[k]), m
 
 
 def _label(subthemes: pd.DataFrame, groups: dict[str, np.ndarray], texts, xn, parent_labels, known, nlp, embed,
