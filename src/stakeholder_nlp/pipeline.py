@@ -166,7 +166,7 @@ def _themes(s: StageView) -> dict:
     """Fits (or, with a themes file, rebuilds) the themes; lemmatises meanwhile in worker processes."""
     from .stability import LemmaLookup
     from .themes.curation import near_duplicates
-    from .themes.terms import Lemmatizer
+    from .themes.terms import Lemmatizer, lemma_sample
 
     o, corpus, x, embedder = s.options, s["corpus"], s["embeddings"], s["embedder"]
     q, texts = corpus.quotes, corpus.texts
@@ -177,10 +177,13 @@ def _themes(s: StageView) -> dict:
         state = read_state(o.curation, q["quote_id"].tolist(), texts)
     lemmatizer = Lemmatizer() if state is None else None
     # lemmatised in worker processes while this one fits the topics' clusters (which need no lemmas); the
-    # topic labels' first use of the lookup waits for them and takes the chunks no worker has started
-    pending = lemmatizer.start(texts, phrases=o.phrase_labels) if state is None else None
+    # topic labels' first use of the lookup waits for them and takes the chunks no worker has started. A
+    # large corpus's bulk pass reads a hash sample (themes.terms.lemma_sample); the lookup lemmatises the
+    # texts the labels and the stability panel need beyond it
+    bulk = lemma_sample(texts) if state is None else None
+    pending = lemmatizer.start(bulk, phrases=o.phrase_labels) if state is None else None
     lemmas = state["lemmas"].tolist() if state is not None else None
-    lookup = LemmaLookup(texts, lemmas) if lemmas is not None else LemmaLookup.deferred(texts, pending)
+    lookup = LemmaLookup(texts, lemmas) if lemmas is not None else LemmaLookup.deferred(bulk, pending, lemmatizer)
     ctx = None
     if o.curation is not None:
         from .themes.curation import read_assignment, themes_from_assignment
@@ -208,8 +211,8 @@ def _themes(s: StageView) -> dict:
 
             themes = relabel_topics(themes, texts, x, nlp=lemmatizer.nlp if lemmatizer.lemmatize else None,
                                     known=pending.candidates())
-    if lemmas is None:
-        lemmas = pending.result()
+    if lemmas is None:  # the bulk pass's lemmas and those computed since ('' for a text neither read)
+        lemmas = lookup.known(texts)
     return {"themes": themes, "agreement": themes.agreement, "near_duplicates": near_duplicates(themes, x),
             "lemmas": list(lemmas), "lemma_lookup": lookup, "curation_state": state,
             "codebook_context": ctx is not None,

@@ -83,17 +83,22 @@ class StabilityResult:
 
 
 class LemmaLookup:
-    """A lemmatizer over precomputed lemmas (each run would otherwise re-run spaCy on the same quotes)."""
+    """A lemmatizer over precomputed lemmas (each run would otherwise re-run spaCy on the same quotes).
 
-    def __init__(self, texts: Sequence[str], lemmas: Sequence[str]) -> None:
+    ``fallback``: a lemmatizer for texts outside the precomputed ones (the bulk pass of a large corpus reads a
+    sample: :func:`~stakeholder_nlp.themes.terms.lemma_sample`); their lemmas are computed on first use and
+    kept. Without one, such texts have no lemmas ('')."""
+
+    def __init__(self, texts: Sequence[str], lemmas: Sequence[str], fallback: Callable | None = None) -> None:
         self._map = dict(zip(texts, lemmas, strict=True))
         self._pending = None
+        self._fallback = fallback
 
     @classmethod
-    def deferred(cls, texts: Sequence[str], pending) -> LemmaLookup:
+    def deferred(cls, texts: Sequence[str], pending, fallback: Callable | None = None) -> LemmaLookup:
         """A lookup over lemmas still being computed (:meth:`~stakeholder_nlp.themes.terms.Lemmatizer.start`):
         its first use waits for them, so the caller works meanwhile (the pipeline clusters the topics)."""
-        out = cls((), ())
+        out = cls((), (), fallback)
         out._pending = (list(texts), pending)
         return out
 
@@ -104,19 +109,32 @@ class LemmaLookup:
             self._pending = None
         return self._map
 
+    def _fill(self, texts: Sequence[str]) -> dict[str, str]:
+        lemmas = self._ready()
+        if self._fallback is not None:
+            missing = [t for t in dict.fromkeys(texts) if t not in lemmas]
+            if missing:
+                lemmas.update(zip(missing, self._fallback(missing), strict=True))
+        return lemmas
+
     def __getstate__(self) -> dict:  # what travels to a worker: the lemmas, never the pending work
-        return {"_map": self._ready(), "_pending": None}
+        return {"_map": self._ready(), "_pending": None, "_fallback": None}
 
     def __setstate__(self, state: dict) -> None:
-        self._map, self._pending = state["_map"], None
+        self._map, self._pending, self._fallback = state["_map"], None, None
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
+        lemmas = self._fill(texts)
+        return [lemmas.get(t, "") for t in texts]
+
+    def known(self, texts: Sequence[str]) -> list[str]:
+        """The lemmas already computed for ``texts`` ('' for the others: nothing is lemmatised here)."""
         lemmas = self._ready()
         return [lemmas.get(t, "") for t in texts]
 
     def subset(self, texts: Sequence[str]) -> LemmaLookup:
-        """The lookup restricted to ``texts`` (what a worker process needs)."""
-        self._ready()
+        """The lookup restricted to ``texts`` (what a worker process needs; missing ones filled first)."""
+        self._fill(texts)
         keep = set(texts)
         out = LemmaLookup((), ())
         out._map = {t: v for t, v in self._map.items() if t in keep}

@@ -21,6 +21,30 @@ PARALLEL_CHUNK = 500
 PHRASE_CANDIDATES_MAX = 50_000
 
 
+#: above this many distinct texts, the bulk spaCy pass reads a sample of this many (:func:`lemma_sample`), and
+#: other texts are lemmatised where they are needed (labels, stability panel: :class:`LemmaLookup` fallback).
+#: spaCy reads about 230 twenty-eight-word comments per CPU-second: a million would take over an hour on two
+#: cores, while the words the corpus-wide statistics use (content drift's log-odds terms, the prior) settle
+#: well before 50,000 texts
+LEMMA_SAMPLE = 50_000
+
+
+def lemma_sample(texts: Sequence[str], cap: int | None = None) -> list[str]:
+    """The distinct texts of the bulk lemma pass: all of them up to ``cap`` (default :data:`LEMMA_SAMPLE`);
+    above, the ``cap`` whose hash (blake2b of the text) comes first, so the sample does not depend on the row
+    order."""
+    cap = LEMMA_SAMPLE if cap is None else cap
+    unique = list(dict.fromkeys(texts))
+    if len(unique) <= cap:
+        return unique
+    import hashlib
+
+    keys = np.array([int.from_bytes(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest(), "little") >> 1
+                     for t in unique], dtype=np.int64)
+    keep = np.sort(np.argsort(keys, kind="stable")[:cap])
+    return [unique[i] for i in keep]
+
+
 def available_cores() -> int:
     """CPU cores this process may run on (its affinity mask, not the machine's count)."""
     try:
