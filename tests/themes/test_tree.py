@@ -296,3 +296,26 @@ def test_a_small_theme_of_three_planted_subclusters_still_gets_three():
     texts, x, top, _, speakers = _one_theme(n_sub=3, per=40)
     r = fit_subthemes(texts, x, top, speakers=speakers, phrase_labels=False)
     assert len(r.children("topic_0")) == 3
+
+
+def test_the_report_tree_says_each_subthemes_change_that_holds(tree):
+    from types import SimpleNamespace
+
+    from stakeholder_nlp.report.tree_view import subtheme_shifts, tree_view
+
+    corpus, _, a, _ = tree
+    labels = dict(zip(a.subthemes.subthemes["subtheme_id"], a.subthemes.subthemes["label"], strict=True))
+    # the planted rises (+23 points) are not significant with 40 speakers in one family of 8 rows: nothing said
+    view = tree_view(a, corpus.texts)
+    kids = {c["id"]: c for t in view["themes"] for c in t["subthemes"]}
+    assert not a.shifts["share_significant"].any()
+    assert view["n_subtheme_shifts"] == 0 and all(c["shift"] == "" for c in kids.values())
+    # the same table with topic_0.1's change significant: its sentence, with its label and shares; the others
+    # (no change detected) say nothing; a theme row never appears
+    s = a.shifts.copy()
+    s["share_significant"] = s["theme_id"].isin(["topic_0.1", "topic_0"])
+    s.loc[s["theme_id"] == "topic_0.1", "share_q"] = 0.01
+    said = subtheme_shifts(SimpleNamespace(shifts=s), labels)
+    assert list(said) == ["topic_0.1"]
+    assert said["topic_0.1"].startswith(f"{labels['topic_0.1']} was raised more often in 2024 than in 2023: 17% → 40%")
+    assert "q = 0.010" in said["topic_0.1"]
