@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..embedding.base import unit_rows
 from .categories import categorise
 from .echoes import ECHO_SAMPLE, ECHO_THRESHOLD, match, quote_keys, realisation_kind, sample_side
 from .phrases import Phrase, central, distinctive_phrases, read_candidates
@@ -64,17 +65,6 @@ class ChangeResult:
     summary: tuple[str, ...] = ()
     threshold: float = ECHO_THRESHOLD
     config: dict = field(default_factory=dict)
-
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """``x`` with unit rows: ``x`` itself where its rows already are (the embedders' vectors; checked in
-    blocks, so a memory map is not copied), else a normalised float32 copy."""
-    arr = np.asarray(x, dtype=np.float32)
-    for s in range(0, len(arr), 65_536):
-        norms = np.linalg.norm(arr[s:s + 65_536], axis=1)
-        if len(norms) and np.abs(norms - 1.0).max() > 1e-4:
-            return arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12)
-    return arr
 
 
 def check_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:

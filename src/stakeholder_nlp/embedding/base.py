@@ -81,6 +81,17 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """``x`` with unit rows: ``x`` itself where its rows already are (the embedders' vectors; checked in
+    blocks, so a memory map is not copied), else a normalised float32 copy."""
+    arr = np.asarray(x, dtype=np.float32)
+    for s in range(0, len(arr), 65_536):
+        norms = np.linalg.norm(arr[s:s + 65_536], axis=1)
+        if len(norms) and np.abs(norms - 1.0).max() > 1e-4:
+            return arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12)
+    return arr
+
+
 class HashingEmbedder:
     """A deterministic, model-free embedder (hashed word and character n-grams), for tests and dry runs.
 

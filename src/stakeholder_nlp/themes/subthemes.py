@@ -49,6 +49,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..embedding.base import unit_rows
+
 #: a theme needs at least this many quotes to be split
 MIN_QUOTES = 60
 #: ... from at least this many distinct speakers
@@ -151,8 +153,7 @@ def fit_subthemes(texts: Sequence[str], embeddings: np.ndarray, top: Sequence[st
     if x.ndim != 2 or len(x) != n or len(top) != n:
         raise ValueError(f"texts, embeddings and top must have one row per quote; got {n} texts, embeddings "
                          f"{x.shape}, {len(top)} top-level themes")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    xn = x / np.where(norms > 0, norms, 1.0)
+    xn = unit_rows(x)  # the embedders' vectors as they are (no copy), else normalised
     spk = np.arange(n) if speakers is None else pd.factorize(pd.Series(list(speakers), dtype=object))[0]
     missing = spk < 0  # a quote without a speaker (None, NaN) counts as its own speaker
     spk[missing] = spk.max(initial=-1) + 1 + np.arange(int(missing.sum()))
