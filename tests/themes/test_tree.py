@@ -319,3 +319,23 @@ def test_the_report_tree_says_each_subthemes_change_that_holds(tree):
     assert list(said) == ["topic_0.1"]
     assert said["topic_0.1"].startswith(f"{labels['topic_0.1']} was raised more often in 2024 than in 2023: 17% → 40%")
     assert "q = 0.010" in said["topic_0.1"]
+
+
+def test_the_report_page_shows_a_subthemes_change_beneath_it(tree, tmp_path):
+    import html
+    from dataclasses import replace
+
+    from stakeholder_nlp.report import write_report
+
+    _, _, a, _ = tree
+    s = a.shifts.copy()
+    s["share_significant"] = s["theme_id"] == "topic_0.1"
+    s.loc[s["theme_id"] == "topic_0.1", "share_q"] = 0.01
+    write_report(replace(a, shifts=s), tmp_path / "out", force=True)
+    page = html.unescape((tmp_path / "out" / "report.html").read_text(encoding="utf-8"))
+    tree_part = page[page.index('<ul id="tree">'):]
+    tree_part = tree_part[:tree_part.index("</ul>\n")]
+    sub = tree_part[tree_part.index("(topic_0.1,"):]
+    assert sub.index('<div class="shift">↕ ') < sub.index("</li>")
+    assert "q = 0.010" in sub[:sub.index("</li>")]
+    assert tree_part.count('<div class="shift">') == 1  # nothing said where nothing holds
