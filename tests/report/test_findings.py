@@ -59,3 +59,13 @@ def test_sentiment_findings_use_fdr_and_stability():
     out = sentiment_findings(_shifts())
     assert out["theme_id"].tolist() == ["b"]
     assert sentiment_findings(_shifts(sentiment_stability=[0.5] * 5)).empty
+
+
+def test_a_one_point_change_is_singular_and_an_interval_end_at_zero_has_no_sign():
+    row = classify_findings(_shifts()).iloc[0].copy()
+    row["share_a"], row["share_b"], row["share_diff"] = 0.012, 0.006, -0.006
+    row["share_diff_lo"], row["share_diff_hi"] = -0.011, -0.002
+    s = finding_sentence(row, [1, 2])
+    assert "(-1 point, 95% CI -1 to 0;" in s and "-0" not in s
+    row["share_diff"] = 0.03
+    assert "(+3 points," in finding_sentence(row, [1, 2])

@@ -85,6 +85,18 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _signed(v: float) -> str:
+    """A share difference in whole percentage points with its sign; 0 without one (never "-0")."""
+    k = int(round(100 * float(v)))
+    return "0" if k == 0 else f"{k:+d}"
+
+
+def _points(v: float) -> str:
+    """``+3 points``, ``-1 point``, ``0 points``."""
+    k = int(round(100 * float(v)))
+    return f"{_signed(v)} point{'' if abs(k) == 1 else 's'}"
+
+
 def finding_sentence(row, waves) -> str:
     """One plain sentence: direction, shares, difference with its interval, q, reruns. The row's own
     ``wave_a``/``wave_b`` are used when present (three or more waves), else the first and last of ``waves``."""
@@ -92,8 +104,8 @@ def finding_sentence(row, waves) -> str:
     d = row["share_diff"]
     more = "more" if d > 0 else "less"
     s = (f"{row['label']} was raised {more} often in {b} than in {a}: {_pct(row['share_a'])} → "
-         f"{_pct(row['share_b'])} of quotes ({100 * d:+.0f} points, 95% CI {100 * row['share_diff_lo']:+.0f} "
-         f"to {100 * row['share_diff_hi']:+.0f}; q = {row['share_q']:.3f})")
+         f"{_pct(row['share_b'])} of quotes ({_points(d)}, 95% CI {_signed(row['share_diff_lo'])} "
+         f"to {_signed(row['share_diff_hi'])}; q = {row['share_q']:.3f})")
     stab = row.get("prevalence_stability", np.nan)
     if np.isfinite(stab):
         s += f"; the direction held in {stab:.0%} of reruns"
