@@ -65,7 +65,7 @@ def mixed_corpus(n: int):
     seen: set[str] = set()
     pools = {k: [v[i] for i in np.random.default_rng(7).permutation(len(v))] for k, v in _sources().items()}
     pos = dict.fromkeys(pools, 0)
-    pair_rng = {k: np.random.default_rng(abs(hash_key(k)) % 2**32) for k in pools}
+    pair_rng = {k: np.random.default_rng(hash_key(k)) for k in pools}
     pending: dict[str, list] = {k: [] for k in pools}
 
     def composite(k):

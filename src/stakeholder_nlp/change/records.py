@@ -43,7 +43,7 @@ from .categories import categorise
 from .echoes import ECHO_SAMPLE, ECHO_THRESHOLD, match, quote_keys, realisation_kind, sample_side
 from .phrases import Phrase, central, distinctive_phrases, read_candidates
 from .tone import describe_tone, dissent
-from .voices import SpeakerCodes, theme_voices, transition
+from .voices import SpeakerCodes, theme_voices, transition, wave_speakers
 
 CHANGE_COLUMNS = ("theme_id", "level", "parent", "label", "wave_a", "wave_b", "speakers_a", "speakers_b", "n_speakers_a",
                   "n_speakers_b", "spread_a", "spread_b", "tone_a", "tone_b", "categories", "rule", "phrases_a",
@@ -149,6 +149,7 @@ def describe_changes(*, quote_ids: Sequence[str], texts: Sequence[str], waves: S
     member = membership.to_numpy(dtype=bool)
     in_wave = {w: wave_arr == w for w in dict.fromkeys(v for pair in pairs for v in pair)}
     codes = SpeakerCodes(list(speakers))
+    wave_voices = {w: wave_speakers(codes, mask) for w, mask in in_wave.items()}  # the same for every theme
     keys = None  # the echo sample's hash keys, made where a theme is above ECHO_SAMPLE in a wave
     sampled: list[str] = []
     cells = {}
@@ -165,7 +166,8 @@ def describe_changes(*, quote_ids: Sequence[str], texts: Sequence[str], waves: S
             idx_b = np.flatnonzero(col & in_b)
             idx_a = idx_a[np.argsort(rank[idx_a], kind="stable")]
             idx_b = idx_b[np.argsort(rank[idx_b], kind="stable")]
-            va, vb = theme_voices(col, codes, in_a), theme_voices(col, codes, in_b)
+            va = theme_voices(col, codes, in_a, wave=wave_voices[wa])
+            vb = theme_voices(col, codes, in_b, wave=wave_voices[wb])
             ta = tones.get((tid, wa), float(scores[idx_a].mean()) if len(idx_a) else float("nan"))
             tb = tones.get((tid, wb), float(scores[idx_b].mean()) if len(idx_b) else float("nan"))
             ea, eb = idx_a, idx_b

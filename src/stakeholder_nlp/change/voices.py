@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from ..shift.inference import is_missing_speaker
 
@@ -64,12 +65,11 @@ class SpeakerCodes:
 
     def __init__(self, speakers: Sequence) -> None:
         missing = np.fromiter((is_missing_speaker(s) for s in speakers), dtype=bool, count=len(speakers))
-        named = np.asarray([str(s) for s, m in zip(speakers, missing.tolist(), strict=True) if not m], dtype=object)
-        names, inverse = np.unique(named.astype(str), return_inverse=True) if len(named) else (np.array([], dtype=str),
-                                                                                                 np.array([], dtype=np.int64))
-        self.names = names
         self.codes = np.full(len(missing), -1, dtype=np.int64)
-        self.codes[~missing] = inverse.ravel()
+        named = [str(s) for s, m in zip(speakers, missing.tolist(), strict=True) if not m]
+        codes, names = pd.factorize(pd.Series(named, dtype=object), sort=True)
+        self.codes[~missing] = codes
+        self.names = np.asarray(names, dtype=object)
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -84,11 +84,13 @@ def wave_speakers(speakers: Sequence | SpeakerCodes, in_wave: np.ndarray) -> tup
     return set(codes.names[np.unique(c[c >= 0])].tolist()), int((c < 0).sum())
 
 
-def theme_voices(member: np.ndarray, speakers: Sequence | SpeakerCodes, in_wave: np.ndarray) -> Voices:
+def theme_voices(member: np.ndarray, speakers: Sequence | SpeakerCodes, in_wave: np.ndarray, *,
+                 wave: tuple[set[str], int] | None = None) -> Voices:
     """Who voices the theme (rows where ``member``) in the wave (rows where ``in_wave``). ``speakers``: one per
-    row, or their :class:`SpeakerCodes` (made once where many themes are described)."""
+    row, or their :class:`SpeakerCodes` (made once where many themes are described); ``wave``: the wave's own
+    :func:`wave_speakers`, where it is already known (the same for every theme)."""
     codes = speakers if isinstance(speakers, SpeakerCodes) else SpeakerCodes(speakers)
-    all_named, all_missing = wave_speakers(codes, in_wave)
+    all_named, all_missing = wave_speakers(codes, in_wave) if wave is None else wave
     named, missing = wave_speakers(codes, np.asarray(in_wave, dtype=bool) & np.asarray(member, dtype=bool))
     respondents = not all_named
     return Voices(tuple(sorted(named)), all_missing if respondents else len(all_named), missing, respondents)

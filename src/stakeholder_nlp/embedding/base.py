@@ -88,7 +88,7 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     for s in range(0, len(arr), 65_536):
         norms = np.linalg.norm(arr[s:s + 65_536], axis=1)
         if len(norms) and np.abs(norms - 1.0).max() > 1e-4:
-            return arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12)
+            return l2_normalise(arr)
     return arr
 
 
