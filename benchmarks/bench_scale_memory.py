@@ -1,4 +1,4 @@
-"""Where the memory of ``analyze --runs 0`` goes as the corpus grows: peak RSS and wall per stage, the RSS each
+"""Where the memory of ``analyze`` goes (``--runs 0`` unless ``--runs`` says otherwise) as the corpus grows: peak RSS and wall per stage, the RSS each
 stage leaves behind, and the size of what the finished analysis holds, on the scale benchmark's mix.
 
     flock /tmp/heavy.lock nice -n 10 .venv/bin/python benchmarks/bench_scale_memory.py --sizes 10000 30000 \\
@@ -68,7 +68,7 @@ def holdings(result) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def child(n: int, cache_dir: Path, out_json: Path) -> None:
+def child(n: int, cache_dir: Path, out_json: Path, backend: str = "fast", runs: int = 0) -> None:
     import gc
     import os
     import threading
@@ -109,9 +109,9 @@ def child(n: int, cache_dir: Path, out_json: Path) -> None:
     threading.Thread(target=sample, daemon=True).start()
     t0 = time.perf_counter()
     corpus = load_corpus(mixed_corpus(n))
-    embedder = load_embedder("fast", cache_dir=ROOT / "models" / "cache")
+    embedder = load_embedder(backend, cache_dir=ROOT / "models" / "cache")
     with EmbeddingCache(cache_dir) as cache:
-        result = analyze(corpus, embedder, cache=cache, runs=0, on_stage=on_stage)
+        result = analyze(corpus, embedder, cache=cache, runs=runs, on_stage=on_stage)
     on_stage("report")
     held = holdings(result)
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,13 +130,13 @@ def child(n: int, cache_dir: Path, out_json: Path) -> None:
     out_json.write_text(json.dumps(payload, indent=2, default=str))
 
 
-def prefill(n: int, cache_dir: Path) -> None:
+def prefill(n: int, cache_dir: Path, backend: str = "fast") -> None:
     from bench_scale import mixed_corpus
     from stakeholder_nlp.corpus import load_corpus
     from stakeholder_nlp.embedding import EmbeddingCache, embed_texts, load_embedder
 
     corpus = load_corpus(mixed_corpus(n))
-    embedder = load_embedder("fast", cache_dir=ROOT / "models" / "cache")
+    embedder = load_embedder(backend, cache_dir=ROOT / "models" / "cache")
     with EmbeddingCache(cache_dir) as cache:
         embed_texts(corpus.texts, embedder, cache=cache)
 
@@ -146,26 +146,29 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000])
     ap.add_argument("--cache", type=Path, required=True)
     ap.add_argument("--label", default="after")
+    ap.add_argument("--backend", default="fast", help="embedding backend (fast, static, reference)")
+    ap.add_argument("--runs", type=int, default=0, help="stability reruns (analyze's runs; 0: none)")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--prefill", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.prefill is not None:
-        prefill(args.prefill, args.cache)
+        prefill(args.prefill, args.cache, args.backend)
         return
     if args.child is not None:
-        child(args.child, args.cache, args.child_out)
+        child(args.child, args.cache, args.child_out, args.backend, args.runs)
         return
     from stakeholder_nlp.embedding.backends import _cpu_flags
 
     results = []
     for n in args.sizes:
-        subprocess.run([sys.executable, __file__, "--prefill", str(n), "--cache", str(args.cache)], check=True,
+        opts = ["--backend", args.backend, "--runs", str(args.runs)]
+        subprocess.run([sys.executable, __file__, "--prefill", str(n), "--cache", str(args.cache), *opts], check=True,
                        cwd=ROOT)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "r.json"
             subprocess.run([sys.executable, __file__, "--child", str(n), "--cache", str(args.cache),
-                            "--child-out", str(out)], check=True, cwd=ROOT)
+                            "--child-out", str(out), *opts], check=True, cwd=ROOT)
             r = json.loads(out.read_text())
         results.append(r)
         print(f"n={r['n_quotes']}: {r['wall_s']}s peak {r['peak_rss_mb']:.0f} MB | "
@@ -173,7 +176,7 @@ def main() -> None:
               flush=True)
         print("  holds (MB):", dict(list(r["analysis_holds_mb"].items())[:12]), flush=True)
         path = write_result(f"scale_memory_{args.label}", {
-            "runs": 0, "cache": "warm (filled by a separate process first)", "results": results,
+            "runs": args.runs, "backend": args.backend, "cache": "warm (filled by a separate process first)", "results": results,
             "cpu_flags": sorted(f for f in _cpu_flags() if f.startswith(("avx", "amx")))})
     print(f"wrote {path}")
 

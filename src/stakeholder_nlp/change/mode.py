@@ -661,18 +661,20 @@ class QuoteModeClassifier:
         unit_text = [texts[o] if counts[o] == 1 else p for p, o in zip(pieces, owner, strict=True)]
         if self.features_ == "parse" and nlp is None:
             nlp = load_nlp(self.spacy_model_)
-        feats = unit_features(unit_text, features=self.features_, nlp=nlp, batch_size=batch_size)
         own = None  # the sentences' own vectors, for the units in ``multi`` (sorted)
         if len(multi) and embed is not None:
             own = np.asarray(self._embed([unit_text[k] for k in multi], embed, cache), dtype=np.float64)
-        # the units in blocks: one block's float64 vectors at a time, never a copy per unit of the whole corpus
+        # the units in blocks: one block's float64 vectors and features at a time, never a copy per unit of the
+        # whole corpus (at a million quotes the features' rows alone were over 1 GB)
         p_unit = np.empty((len(pieces), len(MODES)))
         for s in range(0, len(pieces), UNIT_BLOCK):
             vec = np.asarray(vectors[owner[s:s + UNIT_BLOCK]], dtype=np.float64)
             if own is not None:
                 lo, hi = np.searchsorted(multi, [s, s + UNIT_BLOCK])
                 vec[multi[lo:hi] - s] = own[lo:hi]
-            p_unit[s:s + UNIT_BLOCK] = self.proba_units(vec, feats[s:s + UNIT_BLOCK])
+            feats = unit_features(unit_text[s:s + UNIT_BLOCK], features=self.features_, nlp=nlp,
+                                  batch_size=batch_size)  # a block's features at a time, as its vectors
+            p_unit[s:s + UNIT_BLOCK] = self.proba_units(vec, feats)
         if not len(multi):
             return p_unit
         is_real = p_unit.argmax(axis=1) != MODES.index("other")

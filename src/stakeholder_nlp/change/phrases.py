@@ -36,16 +36,21 @@ class Phrase:
 MAX_DOCS = 200
 
 
+_ROWS = 65_536
+
+
 def central(idx: np.ndarray, x: np.ndarray, rank: np.ndarray, max_docs: int = MAX_DOCS) -> np.ndarray:
     """The (at most ``max_docs``) positions of ``idx`` nearest their centroid, nearest first; ties go to the
     lower ``rank`` (a row-order-free order)."""
     idx = np.asarray(idx, dtype=np.int64)
     if len(idx) <= 1:
         return idx
-    v = np.asarray(x[idx], dtype=np.float32)
-    c = v.mean(0)
-    c /= np.linalg.norm(c) or 1.0
-    order = np.lexsort((rank[idx], -np.round((v @ c).astype(np.float64), 6)))
+    # in blocks of rows: a theme's rows in one wave can be half a million vectors, never copied whole
+    blocks = [idx[s:s + _ROWS] for s in range(0, len(idx), _ROWS)]
+    c = sum(np.asarray(x[b], dtype=np.float32).sum(0, dtype=np.float64) for b in blocks) / len(idx)
+    c = (c / (np.linalg.norm(c) or 1.0)).astype(np.float32)
+    sim = np.concatenate([np.asarray(x[b], dtype=np.float32) @ c for b in blocks]).astype(np.float64)
+    order = np.lexsort((rank[idx], -np.round(sim, 6)))
     return idx[order][:max_docs]
 
 

@@ -54,12 +54,14 @@ def is_missing_speaker(s) -> bool:
     return s is None or s == "" or (isinstance(s, float) and np.isnan(s))
 
 
-def canonical_clusters(speakers: Sequence, tiebreak: np.ndarray) -> tuple[np.ndarray, int]:
+def canonical_clusters(speakers: Sequence, tiebreak) -> tuple[np.ndarray, int]:
     """Cluster id per row, in a canonical order that does not depend on the row order.
 
     Named speakers come first, ordered by name; each unattributed row is its own cluster, ordered by the
     rows of ``tiebreak`` (a 2-D array of values: wave rank and the data), so rows with equal keys are
-    interchangeable. Returns ``(ids, n_clusters)``.
+    interchangeable. ``tiebreak`` may also be a function of the unattributed rows' positions returning
+    their rows of that array: it is then built for those rows only (at a million named quotes, not at all).
+    Returns ``(ids, n_clusters)``.
     """
     ser = pd.Series(list(speakers), dtype=object)
     named = ~(ser.isna() | (ser.astype(str) == "")).to_numpy()
@@ -68,8 +70,8 @@ def canonical_clusters(speakers: Sequence, tiebreak: np.ndarray) -> tuple[np.nda
     ids[named] = codes
     rows = np.flatnonzero(~named)
     if len(rows):
-        keys = np.asarray(tiebreak, dtype=np.float64)[rows]
-        keys = keys.reshape(len(rows), -1)
+        keys = tiebreak(rows) if callable(tiebreak) else np.asarray(tiebreak)[rows]
+        keys = np.asarray(keys, dtype=np.float64).reshape(len(rows), -1)
         order = np.lexsort(keys.T[::-1])
         ids[rows[order]] = len(names) + np.arange(len(rows))
     return ids, len(names) + len(rows)
@@ -83,8 +85,9 @@ def cluster_sums(values: np.ndarray, ids: np.ndarray, g: int) -> np.ndarray:
     if not np.all(values == np.round(values)):  # float sums depend on order: sort rows within cluster
         order = np.lexsort(tuple(values.T[::-1]) + (ids,))
         values, ids = values[order], ids[order]
-    out = np.zeros((g, values.shape[1]))
-    np.add.at(out, ids, values)
+    out = np.empty((g, values.shape[1]))
+    for c in range(values.shape[1]):  # bincount adds row by row, as np.add.at does (the same floats), ~10x faster
+        out[:, c] = np.bincount(ids, weights=values[:, c], minlength=g)
     return out
 
 
@@ -283,29 +286,9 @@ def _cr2_parts(y: np.ndarray, ids: np.ndarray, g: int, z: np.ndarray | None, *, 
     tr(Q)^2 / ||Q||^2 with Q_gh = p_g'(I - H) p_h = diag(w_g'S_g w_g) - V (X'X)^-1 V', V's rows S_g w_g.
     """
     n = len(y)
-    ones = np.ones(n)
-    xcols = np.column_stack([ones] if z is None else [ones, np.asarray(z, dtype=np.float64)])
-    p = xcols.shape[1]
-    cross = np.einsum("ni,nj->nij", xcols, xcols).reshape(n, p * p)
-    s = cluster_sums(cross, ids, g).reshape(g, p, p)  # S_g = X_g'X_g
-    xy = cluster_sums(np.einsum("ni,nk->nik", xcols, y).reshape(n, -1), ids, g).reshape(g, p, -1)  # X_g'y_g
-    xtx = s.sum(0)
-    m_inv = np.linalg.pinv(xtx)
-    beta = m_inv @ xy.sum(0)  # (p, K)
-    resid = xy - s @ beta  # X_g'e_g, (G, p, K)
-    evals, evecs = np.linalg.eigh(m_inv)
-    root = (evecs * np.sqrt(np.maximum(evals, 0))) @ evecs.T  # R = (X'X)^-1/2
-    root_inv = np.linalg.pinv(root)
-    m = m_inv[:, -1]  # (X'X)^-1 L, L = last unit vector
-    t_evals, t_evecs = np.linalg.eigh(np.eye(p) - root @ s @ root)  # (G, p), (G, p, p)
-    with np.errstate(divide="ignore"):
-        f = np.where(t_evals > 1e-10, 1.0 / np.sqrt(np.maximum(t_evals, 1e-300)), 0.0)
-    t_half = np.einsum("gij,gj,gkj->gik", t_evecs, f, t_evecs)  # (I - R S_g R)^-1/2
-    w = np.einsum("ij,gjk,k->gi", root, t_half, root_inv @ m)  # (G, p)
-    u = np.einsum("gp,gpk->gk", w, resid)  # p_g'e_g per cluster and column
-    var = (u * u).sum(0)
-    v = np.einsum("gij,gj->gi", s, w)  # S_g w_g
-    d = np.einsum("gi,gi->g", w, v)
+    design = _cr2_design(ids, g, z, n)
+    beta, xy, resid, var = _cr2_fit(design, y, ids, g)
+    s, m_inv, w, v, d, p = (design[k] for k in ("s", "m_inv", "w", "v", "d", "p"))
     if exchangeable:
         ss = cluster_sums(y * y, ids, g) - 2 * np.einsum("gpk,pk->gk", xy, beta) + np.einsum(
             "pk,gpq,qk->gk", beta, s, beta)  # per-cluster sum of squared residuals
@@ -315,13 +298,51 @@ def _cr2_parts(y: np.ndarray, ids: np.ndarray, g: int, z: np.ndarray | None, *, 
             rho = ((resid[:, 0, :] ** 2 - ss).sum(0) / (sigma2 * pairs)) if pairs > 0 else np.zeros(y.shape[1])
         rho = np.clip(np.nan_to_num(rho), 0.0, 0.99)
         return beta[-1], var, _exchangeable_df(d, v, s[:, :, 0], m_inv, rho)
+    return beta[-1], var, design["df"]
+
+
+def _cr2_design(ids: np.ndarray, g: int, z: np.ndarray | None, n: int) -> dict:
+    """What :func:`_cr2_parts` needs that does not depend on ``y``: the cluster cross-products ``s``,
+    ``(X'X)^-1``, the CR2 weights ``w`` and the Bell-McCaffrey df under independence. Computed once per
+    design; :func:`_cr2_fit` then reads ``y`` a block of columns at a time."""
+    ones = np.ones(n)
+    xcols = np.column_stack([ones] if z is None else [ones, np.asarray(z, dtype=np.float64)])
+    p = xcols.shape[1]
+    cross = np.einsum("ni,nj->nij", xcols, xcols).reshape(n, p * p)
+    s = cluster_sums(cross, ids, g).reshape(g, p, p)  # S_g = X_g'X_g
+    del cross
+    xtx = s.sum(0)
+    m_inv = np.linalg.pinv(xtx)
+    evals, evecs = np.linalg.eigh(m_inv)
+    root = (evecs * np.sqrt(np.maximum(evals, 0))) @ evecs.T  # R = (X'X)^-1/2
+    root_inv = np.linalg.pinv(root)
+    m = m_inv[:, -1]  # (X'X)^-1 L, L = last unit vector
+    t_evals, t_evecs = np.linalg.eigh(np.eye(p) - root @ s @ root)  # (G, p), (G, p, p)
+    with np.errstate(divide="ignore"):
+        f = np.where(t_evals > 1e-10, 1.0 / np.sqrt(np.maximum(t_evals, 1e-300)), 0.0)
+    t_half = np.einsum("gij,gj,gkj->gik", t_evecs, f, t_evecs)  # (I - R S_g R)^-1/2
+    w = np.einsum("ij,gjk,k->gi", root, t_half, root_inv @ m)  # (G, p)
+    del t_evals, t_evecs, t_half
+    v = np.einsum("gij,gj->gi", s, w)  # S_g w_g
+    d = np.einsum("gi,gi->g", w, v)
     vmv = np.einsum("gi,ij,gj->g", v, m_inv, v)
     mvv = m_inv @ (v.T @ v)
     tr_q = d.sum() - vmv.sum()
     tr_q2 = (d * d).sum() - 2 * (d * vmv).sum() + float(np.trace(mvv @ mvv))
     with np.errstate(divide="ignore", invalid="ignore"):
         df = tr_q ** 2 / tr_q2 if tr_q2 > 0 else np.nan
-    return beta[-1], var, float(df)
+    return {"xcols": xcols, "p": p, "s": s, "m_inv": m_inv, "w": w, "v": v, "d": d, "df": float(df)}
+
+
+def _cr2_fit(design: dict, y: np.ndarray, ids: np.ndarray, g: int):
+    """Slope, cluster sums ``X_g'y_g``, residual sums ``X_g'e_g`` and CR2 variance of each column of ``y``."""
+    xcols, s, m_inv, w = design["xcols"], design["s"], design["m_inv"], design["w"]
+    n = len(xcols)
+    xy = cluster_sums(np.einsum("ni,nk->nik", xcols, y).reshape(n, -1), ids, g).reshape(g, design["p"], -1)
+    beta = m_inv @ xy.sum(0)  # (p, K)
+    resid = xy - s @ beta  # X_g'e_g, (G, p, K)
+    u = np.einsum("gp,gpk->gk", w, resid)  # p_g'e_g per cluster and column
+    return beta, xy, resid, (u * u).sum(0)
 
 
 def _exchangeable_df(d: np.ndarray, v: np.ndarray, f: np.ndarray, m_inv: np.ndarray, rho: np.ndarray) -> np.ndarray:
@@ -434,6 +455,33 @@ def _bisect(f, target: np.ndarray, lo: np.ndarray, hi: np.ndarray, iters: int = 
     return (lo + hi) / 2
 
 
+#: the float64 copy of ``y`` a share test makes is at most this many bytes: wider ``y`` is tested in blocks of
+#: columns (every column's test reads its own column alone, so the results are those of one call); at a
+#: million quotes and 70 themes and subthemes one call's temporaries were several GB
+BLOCK_BYTES = 2 ** 24
+
+
+def _column_blocks(test):
+    """``test(y, ...)`` over blocks of ``y``'s columns (:data:`BLOCK_BYTES`), the results joined."""
+    import functools
+
+    @functools.wraps(test)
+    def blocked(y, *args, **kw):
+        y = np.asarray(y)
+        if y.ndim == 1:
+            y = y[:, None]
+        width = max(1, BLOCK_BYTES // max(8 * len(y), 1))
+        if y.shape[1] <= width:
+            return test(y, *args, **kw)
+        parts = [test(y[:, c:c + width], *args, **kw) for c in range(0, y.shape[1], width)]
+        join = {f: np.concatenate([getattr(r, f) for r in parts])
+                for f in ("estimate", "lo", "hi", "p_value", "se")}
+        df = None if parts[0].df is None else np.concatenate([r.df for r in parts])
+        return WildResult(**join, n_clusters=parts[0].n_clusters, df=df)
+
+    return blocked
+
+
 def share_diff_test(y: np.ndarray, ids: np.ndarray, n_clusters: int, is_b: np.ndarray, *, level: float = 0.95,
                     null: float = 0.0) -> WildResult:
     """Difference of shares (wave b minus wave a) of every 0/1 column of ``y``: Rao-Scott-adjusted
@@ -445,18 +493,26 @@ def share_diff_test(y: np.ndarray, ids: np.ndarray, n_clusters: int, is_b: np.nd
     """
     from scipy.stats import t as t_dist
 
-    y = np.asarray(y, dtype=np.float64)
+    y = np.asarray(y)  # 0/1, any dtype: float64 copies are made a block of columns at a time (BLOCK_BYTES)
     if y.ndim == 1:
         y = y[:, None]
     k = y.shape[1]
     is_b = np.asarray(is_b, dtype=bool)
-    pa_, pb_ = _wave_parts(y, ids, n_clusters, ~is_b), _wave_parts(y, ids, n_clusters, is_b)
+    n_a, n_b = int((~is_b).sum()), int(is_b.sum())
+    width = max(1, BLOCK_BYTES // max(8 * len(y), 1))
+    blocks = [slice(c, c + width) for c in range(0, k, width)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_a = np.concatenate([y[~is_b, b].sum(0, dtype=np.float64) for b in blocks]) / n_a if k else np.zeros(0)
+        p_b = np.concatenate([y[is_b, b].sum(0, dtype=np.float64) for b in blocks]) / n_b if k else np.zeros(0)
     nan = np.full(k, np.nan)
-    if min(pa_["clusters"], pb_["clusters"]) < 2:
-        return WildResult(pb_["mean"] - pa_["mean"], nan, nan.copy(), nan.copy(), nan.copy(), n_clusters)
-    n_a, n_b, p_a, p_b = pa_["N"], pb_["N"], pa_["mean"], pb_["mean"]
+    if min(len(np.unique(ids[~is_b])), len(np.unique(ids[is_b]))) < 2:
+        return WildResult(p_b - p_a, nan, nan.copy(), nan.copy(), nan.copy(), n_clusters)
     est = p_b - p_a
-    _, v_cr, df = _cr2_parts(y, ids, n_clusters, is_b.astype(np.float64))  # CR2 variance of the difference
+    design = _cr2_design(ids, n_clusters, is_b.astype(np.float64), len(y))  # CR2 variance of the difference
+    df = design["df"]
+    v_cr = np.concatenate([_cr2_fit(design, np.asarray(y[:, b], dtype=np.float64), ids, n_clusters)[3]
+                           for b in blocks]) if k else np.zeros(0)
+    del design
     v_bin = p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b
     with np.errstate(divide="ignore", invalid="ignore"):
         deff = v_cr / v_bin
@@ -478,6 +534,7 @@ def share_diff_test(y: np.ndarray, ids: np.ndarray, n_clusters: int, is_b: np.nd
     return WildResult(est, lo, hi, p, np.sqrt(v_cr), n_clusters, np.full(k, df))
 
 
+@_column_blocks
 def share_level_interval(y: np.ndarray, ids: np.ndarray, n_clusters: int, *, level: float = 0.95) -> WildResult:
     """Share of every 0/1 column in one wave: the Wilson score interval with the wave's Rao-Scott design
     effect (effective size N / deff) and Bell-McCaffrey degrees of freedom — the one-wave form of

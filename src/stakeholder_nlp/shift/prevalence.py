@@ -83,19 +83,21 @@ def _level_columns(cols: list, parents) -> tuple[list[str], list[str]]:
 
 
 def _matrix(membership) -> tuple[np.ndarray, list]:
+    """0/1 membership as uint8 (a byte per cell: the share tests take float64 copies of a few columns at a
+    time, :data:`~.inference.BLOCK_BYTES`)."""
     m = membership if isinstance(membership, pd.DataFrame) else pd.DataFrame(membership)
-    return (m.to_numpy() > 0).astype(np.float64), list(m.columns)
+    return (m.to_numpy() > 0).astype(np.uint8), list(m.columns)
 
 
 def _clusters(speakers: np.ndarray, rank: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
-    return canonical_clusters(speakers, np.column_stack([rank, y]))
+    return canonical_clusters(speakers, lambda rows: np.column_stack([rank[rows], y[rows]]))
 
 
 def _cell_counts(y: np.ndarray, ids: np.ndarray, g: int) -> tuple[int, np.ndarray]:
     """Speakers in the rows and, per column, speakers with at least one positive row."""
-    sums = np.zeros((g, y.shape[1]))
-    np.add.at(sums, ids, y)
-    return g, (sums > 0).sum(0)
+    rows, cols = np.nonzero(y)
+    cells = np.unique(cols.astype(np.int64) * max(g, 1) + ids[rows])  # distinct (column, speaker) pairs
+    return g, np.bincount(cells // max(g, 1), minlength=y.shape[1])
 
 
 def prevalence_levels(membership: pd.DataFrame, waves: Sequence, speakers: Sequence, *, wave_order=None,
@@ -140,7 +142,7 @@ def prevalence_shift(membership: pd.DataFrame, waves: Sequence, speakers: Sequen
         parts = [strata[c].astype(str) for c in strata.columns]  # vectorised: no row-wise join
         key = parts[0].str.cat(parts[1:], sep="|").to_numpy() if len(parts) > 1 else parts[0].to_numpy()
         code = np.unique(key, return_inverse=True)[1].astype(np.float64)  # sorted: row-order free
-        ids_all, _ = canonical_clusters(spk, np.column_stack([rank, code, y]))
+        ids_all, _ = canonical_clusters(spk, lambda rows: np.column_stack([rank[rows], code[rows], y[rows]]))
     else:
         ids_all, _ = _clusters(spk, rank, y)
     frames = []

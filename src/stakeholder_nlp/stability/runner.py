@@ -195,20 +195,38 @@ def _stats(res: ThemeResult, idx, waves, speakers, scores, n_boot, seed, order):
 
 
 def _one_run(args):
-    """One rerun. Cheap: the reference's codebook part and (``refit=False``) its themes are reused."""
+    """One rerun. Cheap: the reference's codebook part and (``refit=False``) its themes are reused.
+
+    A refit receives the rows of its quotes only (:func:`_rows_of`): a worker process never holds the whole
+    corpus (at a million quotes each would otherwise unpickle every text, speaker and theme score)."""
     (idx, seed, refit, texts, emb, reference, template, lemmatizer, waves, speakers, scores, n_boot, order,
      full) = args
     if not refit:
         res = reference
-    elif full is not None:  # the from-scratch path: embedder, codebook calibration, spaCy
-        codebook, mode, embedder = full
-        res = fit_themes([texts[i] for i in idx], emb[idx], codebook=codebook, mode=mode, embedder=embedder,
-                         topic_model=_clone(template, seed, None), random_state=seed)
+        rows = idx
     else:
-        res = refit_themes(reference, idx, texts, emb, topic_model=_clone(template, seed, lemmatizer))
-    shift, sent = _stats(res, idx, waves, speakers, scores, n_boot, seed, order)
+        rows = np.arange(len(idx))  # the job's data are its quotes' rows, in idx's order
+        if full is not None:  # the from-scratch path: embedder, codebook calibration, spaCy
+            codebook, mode, embedder = full
+            res = fit_themes(texts, emb, codebook=codebook, mode=mode, embedder=embedder,
+                             topic_model=_clone(template, seed, None), random_state=seed)
+        else:
+            res = refit_themes(reference, rows, texts, emb, topic_model=_clone(template, seed, lemmatizer))
+    shift, sent = _stats(res, rows, waves, speakers, scores, n_boot, seed, order)
     terms = res.themes.loc[res.themes["kind"] == "topic", "terms"].tolist()
     return idx, res, shift, sent, terms
+
+
+def _rows_of(reference: ThemeResult, idx: np.ndarray, texts, emb, waves, speakers, scores):
+    """The quotes at ``idx`` (in that order): their texts, vectors, waves, speakers, scores, and the
+    reference's per-quote tables restricted to them."""
+    from dataclasses import replace
+
+    sub = replace(reference, membership=reference.membership.iloc[idx].reset_index(drop=True),
+                  scores=reference.scores.iloc[idx].reset_index(drop=True),
+                  topic_labels=np.asarray(reference.topic_labels)[idx])
+    return ([texts[i] for i in idx], np.ascontiguousarray(emb[idx]), sub, waves[idx], [speakers[i] for i in idx],
+            None if scores is None else np.asarray(scores)[idx])
 
 
 def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence, speakers: Sequence, *,
@@ -261,8 +279,14 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
     full = None if cheap else (codebook, mode or reference.mode, embedder)
     if panel is not None and isinstance(lemmatizer, LemmaLookup):
         lemmatizer = lemmatizer.subset([texts[i] for i in panel])
-    jobs = [(idx, s, refit, texts, emb, reference, template, lemmatizer, waves, speakers, sentiment_scores,
-             n_boot, order, full) for _, idx, s, refit in plan]
+    jobs = []
+    for _, idx, s, refit in plan:
+        if refit:
+            t, e, ref, w, sp, sc = _rows_of(reference, idx, texts, emb, waves, speakers, sentiment_scores)
+            jobs.append((idx, s, refit, t, e, ref, template, lemmatizer, w, sp, sc, n_boot, order, full))
+        else:  # the reference's themes on every quote: statistics only, run here (no copy of the corpus)
+            jobs.append((idx, s, refit, texts, emb, reference, template, lemmatizer, waves, speakers,
+                         sentiment_scores, n_boot, order, full))
     if n_jobs is None:
         from ..themes.terms import available_cores
 
@@ -273,12 +297,15 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
         if not cheap and embedder is not None:  # a compiled model cannot travel: the workers load none
             raise ValueError("cheap=False with n_jobs != 1 would send the embedder to worker processes; "
                              "use cheap=True (the default) or n_jobs=1")
-        # the refits (minutes at scale) first, the cheap seed reruns last, where they fill the gaps: with the
-        # seed reruns first, three of five refits could land on one worker while the other idled
-        first = sorted(range(len(jobs)), key=lambda i: not jobs[i][2])
+        # the refits (minutes at scale) in the workers, each sent its own quotes' rows; the reruns that reuse
+        # the reference's themes read every quote, so they stay here and share this process's arrays
+        first = [i for i in range(len(jobs)) if jobs[i][2]]  # the refits go to the workers
         outputs = [None] * len(jobs)
         for i, out in zip(first, Parallel(n_jobs=n_jobs)(delayed(_one_run)(jobs[i]) for i in first), strict=True):
             outputs[i] = out
+        for i in range(len(jobs)):  # the reruns that reuse the reference's themes: statistics, in this process
+            if outputs[i] is None:
+                outputs[i] = _one_run(jobs[i])
     else:
         iterator = jobs
         if progress:

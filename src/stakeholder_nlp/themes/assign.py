@@ -148,7 +148,8 @@ def _assemble(texts: list[str], emb: np.ndarray, mode: str, codebook_part, thres
     if mode in ("inductive", "hybrid"):
         pool = np.flatnonzero(~claimed) if mode == "hybrid" else np.arange(n)
         if len(pool) >= min_uncoded_for_topics:
-            model.fit([texts[i] for i in pool], emb[pool])
+            every = len(pool) == n  # inductive: every quote, so the vectors as they are (no full copy)
+            model.fit(list(texts) if every else [texts[i] for i in pool], emb if every else emb[pool])
             topic_labels[pool] = model.labels_
             prefix = "emergent" if mode == "hybrid" else "topic"
             for _, row in model.topic_info_.iterrows():
