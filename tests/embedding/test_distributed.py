@@ -73,6 +73,19 @@ def test_theme_assignment_blocks_on_ray_are_the_in_process_assignment(cluster):
     np.testing.assert_array_equal(local, nearest.assign(x[rows]))
 
 
+def test_shards_read_and_embedded_by_ray_workers_are_the_in_process_file(cluster, tmp_path, fast_embedder):
+    from stakeholder_nlp.embedding.shards import embed_shards
+
+    from .test_shards import _frame, write_shards
+
+    folder = write_shards(tmp_path / "shards", _frame(), parts=4)  # one unit per shard: a path, no texts
+    here = embed_shards(folder, tmp_path / "here.npy", fast_embedder)
+    remote = embed_shards(folder, tmp_path / "ray.npy", fast_embedder, executor=cluster)
+    assert remote.rows == here.rows == len(_frame())
+    assert np.load(tmp_path / "ray.npy").tobytes() == np.load(tmp_path / "here.npy").tobytes()
+    assert (tmp_path / "ray.npy.json").read_text() == (tmp_path / "here.npy.json").read_text()
+
+
 def test_a_unit_that_does_not_come_back_is_an_error_not_a_gap():
     class Drops(LocalExecutor):
         def map(self, model, method, units, **kwargs):

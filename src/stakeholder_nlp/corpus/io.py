@@ -404,13 +404,18 @@ def unknown_type_message(suffix: str) -> str:
 
 def load_corpus(source: str | Path | pd.DataFrame, **kwargs: Any) -> Corpus:
     """Load a corpus from a DataFrame or a file of a type in :data:`LOADERS` (``.jsonl``/``.json``/``.ndjson``,
-    ``.csv``, ``.tsv``, ``.parquet``/``.pq``, a REFI-QDA ``.qdpx``/``.qde``), chosen by its suffix."""
+    ``.csv``, ``.tsv``, ``.parquet``/``.pq``, a REFI-QDA ``.qdpx``/``.qde``), chosen by its suffix, or from a
+    folder of parquet or CSV shards (:func:`.shards.read_shards`: the files in name order)."""
     if isinstance(source, pd.DataFrame):
         return from_dataframe(source, **kwargs)
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"corpus file {path} does not exist")
     suffix = path.suffix.lower()
+    if path.is_dir() and (suffix in (".parquet", ".pq", ".csv", ".tsv") or suffix not in LOADERS):
+        from .shards import read_shards  # a folder of parquet/CSV shards (a Spark or Ray Data output too)
+
+        return read_shards(path, **kwargs)
     if suffix not in LOADERS:
         raise CorpusFormatError(unknown_type_message(suffix), path=str(path))
     return LOADERS[suffix](path, **kwargs)

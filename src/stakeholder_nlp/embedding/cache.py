@@ -162,8 +162,6 @@ class EmbeddingCache:
         pos = {k: i for i, k in enumerate(keys)}
         found = np.zeros(len(texts), dtype=bool)
         out = np.zeros((len(texts), dim), dtype=np.float32)
-        rows_i: list[int] = []
-        blobs: list[bytes] = []
         unique = list(pos)
         for start in range(0, len(unique), 900):
             chunk = unique[start:start + 900]
@@ -172,12 +170,9 @@ class EmbeddingCache:
                     f"SELECT text_sha256, dim, vector FROM vectors WHERE model = ? AND text_sha256 IN ({marks})",
                     [model_id, *chunk]):
                 if d == dim and len(blob) == 4 * dim:  # a wrong-sized blob is a miss
-                    rows_i.append(pos[key])
-                    blobs.append(blob)
-        if rows_i:
-            idx = np.asarray(rows_i)
-            out[idx] = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(idx), dim)
-            found[idx] = True
+                    i = pos[key]  # into place as it is read: the blobs are never held all at once
+                    out[i] = np.frombuffer(blob, dtype=np.float32)
+                    found[i] = True
         if len(pos) != len(keys):  # repeated texts share their vector
             first = np.asarray([pos[k] for k in keys])
             found, out = found[first], out[first]
