@@ -412,10 +412,11 @@ def load_corpus(source: str | Path | pd.DataFrame, **kwargs: Any) -> Corpus:
     if not path.exists():
         raise FileNotFoundError(f"corpus file {path} does not exist")
     suffix = path.suffix.lower()
-    if path.is_dir() and (suffix in (".parquet", ".pq", ".csv", ".tsv") or suffix not in LOADERS):
-        from .shards import read_shards  # a folder of parquet/CSV shards (a Spark or Ray Data output too)
+    if path.is_dir():
+        from .shards import SHARD_SUFFIXES, read_shards
 
-        return read_shards(path, **kwargs)
+        if suffix in SHARD_SUFFIXES or suffix not in LOADERS:  # a folder of shards (a Spark or Ray Data output)
+            return read_shards(path, **kwargs)
     if suffix not in LOADERS:
         raise CorpusFormatError(unknown_type_message(suffix), path=str(path))
     return LOADERS[suffix](path, **kwargs)

@@ -461,8 +461,14 @@ def _bisect(f, target: np.ndarray, lo: np.ndarray, hi: np.ndarray, iters: int = 
 BLOCK_BYTES = 2 ** 24
 
 
+def _column_slices(n_rows: int, k: int) -> list[slice]:
+    """Slices of ``k`` columns whose float64 copy over ``n_rows`` rows stays within :data:`BLOCK_BYTES`."""
+    width = max(1, BLOCK_BYTES // max(8 * n_rows, 1))
+    return [slice(c, c + width) for c in range(0, k, width)]
+
+
 def _column_blocks(test):
-    """``test(y, ...)`` over blocks of ``y``'s columns (:data:`BLOCK_BYTES`), the results joined."""
+    """``test(y, ...)`` over blocks of ``y``'s columns (:func:`_column_slices`), the results joined."""
     import functools
 
     @functools.wraps(test)
@@ -470,10 +476,10 @@ def _column_blocks(test):
         y = np.asarray(y)
         if y.ndim == 1:
             y = y[:, None]
-        width = max(1, BLOCK_BYTES // max(8 * len(y), 1))
-        if y.shape[1] <= width:
+        blocks = _column_slices(len(y), y.shape[1])
+        if len(blocks) <= 1:
             return test(y, *args, **kw)
-        parts = [test(y[:, c:c + width], *args, **kw) for c in range(0, y.shape[1], width)]
+        parts = [test(y[:, b], *args, **kw) for b in blocks]
         join = {f: np.concatenate([getattr(r, f) for r in parts])
                 for f in ("estimate", "lo", "hi", "p_value", "se")}
         df = None if parts[0].df is None else np.concatenate([r.df for r in parts])
@@ -499,8 +505,7 @@ def share_diff_test(y: np.ndarray, ids: np.ndarray, n_clusters: int, is_b: np.nd
     k = y.shape[1]
     is_b = np.asarray(is_b, dtype=bool)
     n_a, n_b = int((~is_b).sum()), int(is_b.sum())
-    width = max(1, BLOCK_BYTES // max(8 * len(y), 1))
-    blocks = [slice(c, c + width) for c in range(0, k, width)]
+    blocks = _column_slices(len(y), k)
     with np.errstate(invalid="ignore", divide="ignore"):
         p_a = np.concatenate([y[~is_b, b].sum(0, dtype=np.float64) for b in blocks]) / n_a if k else np.zeros(0)
         p_b = np.concatenate([y[is_b, b].sum(0, dtype=np.float64) for b in blocks]) / n_b if k else np.zeros(0)

@@ -299,11 +299,11 @@ def run_stability(texts: Sequence[str], embeddings: np.ndarray, waves: Sequence,
                              "use cheap=True (the default) or n_jobs=1")
         # the refits (minutes at scale) in the workers, each sent its own quotes' rows; the reruns that reuse
         # the reference's themes read every quote, so they stay here and share this process's arrays
-        first = [i for i in range(len(jobs)) if jobs[i][2]]  # the refits go to the workers
+        first = [i for i in range(len(jobs)) if jobs[i][2]]
         outputs = [None] * len(jobs)
         for i, out in zip(first, Parallel(n_jobs=n_jobs)(delayed(_one_run)(jobs[i]) for i in first), strict=True):
             outputs[i] = out
-        for i in range(len(jobs)):  # the reruns that reuse the reference's themes: statistics, in this process
+        for i in range(len(jobs)):
             if outputs[i] is None:
                 outputs[i] = _one_run(jobs[i])
     else:
