@@ -51,3 +51,26 @@ def test_a_word_used_by_one_quote_is_never_distinctive():
     lemmas = ["data analyst"] * 6 + ["time workload"] * 5 + ["time atwas"]
     row = content_drift(membership, emb, waves, speakers, lemmas, n_perm=9).iloc[0]
     assert "atwas" not in row["terms_b"] and "time" in row["terms_b"] and "data" in row["terms_a"]
+
+
+def test_drift_read_in_blocks_equals_one_block(monkeypatch):
+    """Cluster sums, permutation masks and exemplars read a block at a time give the same table as one
+    block: named speakers and unattributed quotes, clusters spanning blocks of rows."""
+    import stakeholder_nlp.shift.drift as drift
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    waves = np.where(rng.random(n) < 0.5, 2016, 2021)
+    speakers = [f"s{rng.integers(30)}" if rng.random() < 0.4 else None for _ in range(n)]
+    emb = rng.normal(size=(n, 12)).astype(np.float32)
+    lab = rng.integers(0, 4, n)
+    emb[(waves == 2021) & (lab == 2)] += 0.3
+    membership = pd.DataFrame({f"t{k}": lab == k for k in range(4)})
+    lemmas = [f"w{i % 11} w{(i * 7) % 13}" for i in range(n)]
+    whole = content_drift(membership, emb, waves, speakers, lemmas, n_perm=99)
+    monkeypatch.setattr(drift, "_CLUSTERS", 64)
+    monkeypatch.setattr(drift, "_ROWS", 50)
+    monkeypatch.setattr(drift, "_MASK_ELEMENTS", 4000)
+    blocked = content_drift(membership, emb, waves, speakers, lemmas, n_perm=99)
+    pd.testing.assert_frame_equal(whole, blocked, check_exact=False, rtol=1e-12)
+    assert whole.set_index("theme_id").loc["t2", "drift_p"] < 0.05

@@ -23,8 +23,10 @@ from .waves import wave_pair
 
 #: the permutation masks are made at most this many cells at a time (floats: 4 bytes each)
 _MASK_ELEMENTS = 8_000_000
-#: rows read at a time for the canonical keys
+#: rows read at a time (the canonical keys, a theme's cluster sums, the exemplars)
 _ROWS = 65_536
+#: clusters whose vector sums are held at a time (a multiple of 8: the permutation masks are kept as bits)
+_CLUSTERS = 16_384
 DRIFT_COLUMNS = ("theme_id", "n_a", "n_b", "drift", "drift_p", "terms_a", "terms_b", "exemplars_a", "exemplars_b")
 
 
@@ -57,26 +59,46 @@ def _cosine_distance(sa: np.ndarray, sb: np.ndarray) -> np.ndarray:
     return 1 - num / den
 
 
-def _permutation_p(sums: np.ndarray, is_b: np.ndarray, observed: float, n_perm: int,
+def _cluster_blocks(emb, rows: np.ndarray, cl: np.ndarray, g: int):
+    """Per-cluster vector sums in blocks of :data:`_CLUSTERS` consecutive clusters: yields ``(c0, c1, sums)``
+    (float64, (c1 - c0) × d). ``rows`` are the theme's rows in canonical order and ``cl`` their cluster ids
+    (sorted); each cluster's rows are added in that order, :data:`_ROWS` rows at a time (the same floats as
+    one ``np.add.at`` over every row), so neither the theme's vectors nor all its cluster sums are held at once."""
+    d = emb.shape[1]
+    for c0 in range(0, g, _CLUSTERS):
+        c1 = min(c0 + _CLUSTERS, g)
+        r0, r1 = np.searchsorted(cl, [c0, c1])
+        sums = np.zeros((c1 - c0, d))
+        for s in range(r0, r1, _ROWS):
+            e = min(s + _ROWS, r1)
+            np.add.at(sums, cl[s:e] - c0, np.asarray(emb[rows[s:e]], dtype=np.float64))
+        yield c0, c1, sums
+
+
+def _permutation_p(blocks, is_b: np.ndarray, total: np.ndarray, observed: float, n_perm: int,
                    rng: np.random.Generator) -> float:
-    """Wave labels shuffled between clusters (speakers), all permutations at once: the b-side sum of each
-    permutation is one matrix product ``masks (P × G) @ cluster sums (G × d)``."""
-    total = sums.sum(0)
+    """Wave labels shuffled between clusters (speakers). Each permutation's b-side sum is
+    ``masks (P × G) @ cluster sums (G × d)``: the masks of every permutation are drawn first (in chunks of
+    rows, each row's shuffle drawing from ``rng`` in turn, at most :data:`_MASK_ELEMENTS` cells at a time)
+    and kept as bits, then multiplied a block of clusters at a time as ``blocks`` yields them, so memory
+    stays flat in G (a survey theme has 10^5 clusters)."""
     from .inference import _one_blas_thread
 
-    # permutations in chunks of rows (each row's shuffle draws from ``rng`` in turn, so the chunks give the
-    # permutations of one call), at most _MASK_ELEMENTS mask cells at a time: a survey theme has 10^5 clusters
-    chunk = max(1, min(n_perm, _MASK_ELEMENTS // max(len(is_b), 1)))
-    rhs = sums.T.astype(np.float32)
-    parts, done = [], 0
+    g = len(is_b)
+    chunk = max(1, min(n_perm, _MASK_ELEMENTS // max(g, 1)))
+    packed, done = [], 0
+    while done < n_perm:
+        m = min(chunk, n_perm - done)
+        packed.append(np.packbits(rng.permuted(np.tile(is_b, (m, 1)), axis=1), axis=1))
+        done += m
+    bits = np.concatenate(packed)  # P × ceil(G / 8)
+    del packed
+    sb = np.zeros((n_perm, len(total)))
     with _one_blas_thread():  # see inference._products
-        while done < n_perm:
-            m = min(chunk, n_perm - done)
-            masks = rng.permuted(np.tile(is_b, (m, 1)), axis=1).T.astype(np.float32)  # G × m
-            parts.append((rhs @ masks).T)
-            done += m
-    sb = np.concatenate(parts)
-    dist = _cosine_distance((total - sb).astype(np.float64), sb.astype(np.float64))
+        for c0, c1, sums in blocks:  # c0 is a multiple of _CLUSTERS, itself a multiple of 8
+            masks = np.unpackbits(bits[:, c0 // 8:(c1 + 7) // 8], axis=1, count=c1 - c0).astype(np.float32)
+            sb += masks @ sums.astype(np.float32)
+    dist = _cosine_distance(total - sb, sb)
     hits = int((dist >= observed - 1e-6).sum())
     return (hits + 1) / (n_perm + 1)
 
@@ -109,14 +131,18 @@ def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Seque
             row_b = np.r_[np.zeros(len(ia), bool), np.ones(len(ib), bool)]
             cl, g = compact_ids(clusters[idx])
             order = np.lexsort((key[idx], cl))  # sums in a canonical row order
-            sums = np.zeros((g, emb.shape[1]))
-            np.add.at(sums, cl[order], np.asarray(emb[idx[order]], dtype=np.float64))
+            sorted_rows, cl = idx[order], cl[order]
             cl_is_b = np.zeros(g, bool)
-            cl_is_b[cl[row_b]] = True
-            observed = float(_cosine_distance(sums[~cl_is_b].sum(0), sums[cl_is_b].sum(0)))
+            cl_is_b[cl[row_b[order]]] = True
+            side = np.zeros((2, emb.shape[1]))  # the two waves' vector sums
+            for c0, c1, sums in _cluster_blocks(emb, sorted_rows, cl, g):
+                side[0] += sums[~cl_is_b[c0:c1]].sum(0)
+                side[1] += sums[cl_is_b[c0:c1]].sum(0)
+            observed = float(_cosine_distance(side[0], side[1]))
             rng = np.random.default_rng([seed, t])
             row["drift"] = observed
-            row["drift_p"] = _permutation_p(sums, cl_is_b, observed, n_perm, rng)
+            row["drift_p"] = _permutation_p(_cluster_blocks(emb, sorted_rows, cl, g), cl_is_b, side.sum(0),
+                                            observed, n_perm, rng)
             # a word counts as distinctive only if at least two of the theme's quotes use it: a one-off
             # (an extraction artefact such as "atwas", a name) says nothing about a wave
             used = Counter(w for i in idx for w in set(lemmatised[i].split()))
@@ -124,9 +150,10 @@ def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Seque
             cb = Counter(w for i in ib for w in lemmatised[i].split() if used[w] >= min_quotes_per_term)
             ta, tb = log_odds_dirichlet(ca, cb, prior)
             row["terms_a"], row["terms_b"] = [w for w, _ in ta], [w for w, _ in tb]
-            for side, ids in (("exemplars_a", ia), ("exemplars_b", ib)):
-                x = np.asarray(emb[ids], dtype=np.float64)
-                row[side] = [int(i) for i in ids[np.argsort(-(x @ x.mean(0)), kind="stable")[:2]]]
-                del x
+            for name, ids, total in (("exemplars_a", ia, side[0]), ("exemplars_b", ib, side[1])):
+                mean = total / len(ids)  # nearest the wave's centroid, read a block of rows at a time
+                near = np.concatenate([np.asarray(emb[ids[s:s + _ROWS]], dtype=np.float64) @ mean
+                                       for s in range(0, len(ids), _ROWS)])
+                row[name] = [int(i) for i in ids[np.argsort(-near, kind="stable")[:2]]]
         rows.append(row)
     return pd.DataFrame(rows, columns=list(DRIFT_COLUMNS))
