@@ -2,8 +2,9 @@
 
 :func:`content_drift` -> one row per theme (:data:`DRIFT_COLUMNS`): ``theme_id``, ``n_a``, ``n_b``,
 ``drift`` (cosine distance between the wave centroids of the theme's quotes), ``drift_p`` (permutation
-p-value: wave labels shuffled between *speakers*, each speaker's quotes moving together; all permutations
-in one matrix product, seeded per theme, row-order free),
+p-value: wave labels shuffled between *speakers*, each speaker's quotes moving together; every permutation
+at once, a block of clusters at a time, seeded per theme, row-order free; a theme's vectors are read in
+blocks, never copied whole),
 ``terms_a`` / ``terms_b`` (words most distinctive of each wave within the theme: log-odds ratio with an
 informative Dirichlet prior, Monroe, Colaresi & Quinn 2008, prior = the whole corpus's word counts;
 only words used by at least two of the theme's quotes, so one-off words and extraction artefacts are left out),
