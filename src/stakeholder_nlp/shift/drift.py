@@ -76,13 +76,14 @@ def _cluster_blocks(emb, rows: np.ndarray, cl: np.ndarray, g: int):
         yield c0, c1, sums
 
 
-def _permutation_p(blocks, is_b: np.ndarray, total: np.ndarray, observed: float, n_perm: int,
-                   rng: np.random.Generator) -> float:
-    """Wave labels shuffled between clusters (speakers). Each permutation's b-side sum is
-    ``masks (P × G) @ cluster sums (G × d)``: the masks of every permutation are drawn first (in chunks of
-    rows, each row's shuffle drawing from ``rng`` in turn, at most :data:`_MASK_ELEMENTS` cells at a time)
-    and kept as bits, then multiplied a block of clusters at a time as ``blocks`` yields them, so memory
-    stays flat in G (a survey theme has 10^5 clusters)."""
+def _drift_and_p(blocks, is_b: np.ndarray, d: int, n_perm: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
+    """One pass over ``blocks`` (:func:`_cluster_blocks`): the two waves' vector sums (2 × d), the observed
+    drift and its permutation p-value. Wave labels are shuffled between clusters (speakers); each
+    permutation's b-side sum is ``masks (P × G) @ cluster sums (G × d)``. The masks of every permutation are
+    drawn first (in chunks of rows, each row's shuffle drawing from ``rng`` in turn, at most
+    :data:`_MASK_ELEMENTS` cells at a time) and kept as bits, then multiplied a block of clusters at a time,
+    so memory stays flat in G (a survey theme has 10^5 clusters)."""
     from .inference import _one_blas_thread
 
     g = len(is_b)
@@ -94,14 +95,19 @@ def _permutation_p(blocks, is_b: np.ndarray, total: np.ndarray, observed: float,
         done += m
     bits = np.concatenate(packed)  # P × ceil(G / 8)
     del packed
-    sb = np.zeros((n_perm, len(total)))
+    side = np.zeros((2, d))
+    sb = np.zeros((n_perm, d))
     with _one_blas_thread():  # see inference._products
         for c0, c1, sums in blocks:  # c0 is a multiple of _CLUSTERS, itself a multiple of 8
+            b = is_b[c0:c1]
+            side[0] += sums[~b].sum(0)
+            side[1] += sums[b].sum(0)
             masks = np.unpackbits(bits[:, c0 // 8:(c1 + 7) // 8], axis=1, count=c1 - c0).astype(np.float32)
             sb += masks @ sums.astype(np.float32)
-    dist = _cosine_distance(total - sb, sb)
+    observed = float(_cosine_distance(side[0], side[1]))
+    dist = _cosine_distance(side.sum(0) - sb, sb)
     hits = int((dist >= observed - 1e-6).sum())
-    return (hits + 1) / (n_perm + 1)
+    return side, observed, (hits + 1) / (n_perm + 1)
 
 
 def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Sequence, speakers: Sequence,
@@ -135,15 +141,8 @@ def content_drift(membership: pd.DataFrame, embeddings: np.ndarray, waves: Seque
             sorted_rows, cl = idx[order], cl[order]
             cl_is_b = np.zeros(g, bool)
             cl_is_b[cl[row_b[order]]] = True
-            side = np.zeros((2, emb.shape[1]))  # the two waves' vector sums
-            for c0, c1, sums in _cluster_blocks(emb, sorted_rows, cl, g):
-                side[0] += sums[~cl_is_b[c0:c1]].sum(0)
-                side[1] += sums[cl_is_b[c0:c1]].sum(0)
-            observed = float(_cosine_distance(side[0], side[1]))
-            rng = np.random.default_rng([seed, t])
-            row["drift"] = observed
-            row["drift_p"] = _permutation_p(_cluster_blocks(emb, sorted_rows, cl, g), cl_is_b, side.sum(0),
-                                            observed, n_perm, rng)
+            side, row["drift"], row["drift_p"] = _drift_and_p(_cluster_blocks(emb, sorted_rows, cl, g), cl_is_b,
+                                                              emb.shape[1], n_perm, np.random.default_rng([seed, t]))
             # a word counts as distinctive only if at least two of the theme's quotes use it: a one-off
             # (an extraction artefact such as "atwas", a name) says nothing about a wave
             used = Counter(w for i in idx for w in set(lemmatised[i].split()))

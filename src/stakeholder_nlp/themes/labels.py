@@ -127,10 +127,12 @@ def _centroid_similarities(embeddings: np.ndarray, idx: np.ndarray) -> np.ndarra
         c = x.mean(0)
         c /= np.linalg.norm(c) or 1.0
         return x @ c
-    blocks = [idx[s:s + _ROWS] for s in range(0, len(idx), _ROWS)]
-    c = sum(np.asarray(embeddings[b], dtype=np.float32).sum(0, dtype=np.float64) for b in blocks)
+    from .topics import _row_dots
+
+    c = sum(np.asarray(embeddings[idx[s:s + _ROWS]], dtype=np.float32).sum(0, dtype=np.float64)
+            for s in range(0, len(idx), _ROWS))
     c = (c / (np.linalg.norm(c) or 1.0)).astype(np.float32)
-    return np.concatenate([np.asarray(embeddings[b], dtype=np.float32) @ c for b in blocks])
+    return _row_dots(embeddings, idx, c)
 
 
 def phrase_labels(texts: Sequence[str], members: Mapping[str, np.ndarray], embeddings: np.ndarray | None = None,
