@@ -205,3 +205,22 @@ def test_an_output_folder_that_cannot_be_renamed_gets_its_entries_swapped(tmp_pa
         _write_run(tmp)
     assert sorted(p.name for p in out.iterdir()) == ["framework_matrix.xlsx", "quotes.csv", "run.json", "shifts.csv"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_parquet_written_in_blocks_reads_back_as_the_whole_frame_does(tmp_path):
+    import pyarrow.parquet as pq
+
+    from stakeholder_nlp.report.safety import write_parquet
+
+    n = 1_050
+    df = pd.DataFrame({"quote_id": [f"q{i}" for i in range(n)],
+                       "lemmas": ["a b" if i % 7 else "" for i in range(n)],
+                       "label": [None] * 300 + ["positive"] * (n - 300),  # no value in the first block
+                       "score": np.linspace(-1, 1, n), "count": np.arange(n, dtype=np.int64)})
+    whole = tmp_path / "whole.parquet"
+    df.to_parquet(whole, index=False)
+    blocked = write_parquet(df, tmp_path / "blocked.parquet", block_rows=250)
+    assert pq.ParquetFile(blocked).metadata.num_row_groups == 5
+    pd.testing.assert_frame_equal(pd.read_parquet(blocked), pd.read_parquet(whole))
+    pd.testing.assert_frame_equal(pd.read_parquet(write_parquet(df, tmp_path / "one.parquet")),
+                                  pd.read_parquet(whole))

@@ -67,3 +67,31 @@ def test_workbook_sheets_are_wrapped_frozen_rounded_and_keep_metadata(tmp_path):
     q = pd.read_excel(path, sheet_name="quotes")
     assert {"codes", "site"} <= set(q.columns) and q["site"].tolist() == ["north", "south", "north", "south"]
     assert pd.read_excel(path, sheet_name="set aside", keep_default_na=False)["text"].tolist() == ["N/A"]
+
+
+def test_grid_lists_a_cells_quotes_after_its_exemplars_in_quote_id_order_whatever_the_row_order():
+    rng = np.random.default_rng(3)
+    ids = [f"q{k}" for k in rng.permutation(300)]  # "q10" sorts before "q9": string order, not number order
+    quotes = pd.DataFrame({"quote_id": ids, "text": [f"text {x}" for x in ids], "speaker": ["p"] * 300,
+                           "wave": [2016] * 300})
+    membership = pd.DataFrame({"t": rng.random(300) < 0.5})
+    member_ids = [x for x, m in zip(ids, membership["t"], strict=True) if m]
+    matrix = pd.DataFrame([{"theme_id": "t", "label": "T", "kind": "auto", "wave": 2016, "n_quotes": len(member_ids),
+                            "share": 0.5, "share_lo": 0.4, "share_hi": 0.6, "sentiment_mean": 0.0,
+                            "exemplar_quote_ids": member_ids[7]}])
+    cell = grid(matrix, quotes, membership, [2016], cell_chars=10**6).iloc[0]["2016"]
+    shown = [line.rsplit(", ", 1)[1].rstrip("]") for line in cell.split("\n\n")[1:]]
+    assert shown == [member_ids[7]] + sorted(x for x in member_ids if x != member_ids[7])
+
+
+def test_a_workbook_written_in_the_worker_process_holds_the_same_cells(tmp_path, monkeypatch):
+    from stakeholder_nlp.report import workbook
+
+    matrix, shifts, quotes, membership = _inputs()
+    here = write_workbook(tmp_path / "here.xlsx", matrix, shifts, quotes, membership, [2016, 2021])
+    monkeypatch.setattr(workbook, "WORKER_MIN_QUOTES", 1)
+    there = workbook.start_workbook(tmp_path / "there.xlsx", matrix, shifts, quotes, membership, [2016, 2021]).result()
+    a, b = load_workbook(here), load_workbook(there)
+    assert a.sheetnames == b.sheetnames
+    for name in a.sheetnames:
+        assert list(a[name].values) == list(b[name].values), name

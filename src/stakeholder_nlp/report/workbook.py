@@ -128,6 +128,10 @@ def grid(matrix: pd.DataFrame, quotes: pd.DataFrame, membership: pd.DataFrame, w
     ids = quotes["quote_id"].astype(str).tolist()
     spk = quotes["speaker"].tolist()
     pos = {qid: i for i, qid in enumerate(ids)}
+    # each quote's place in quote-id order, sorted once (ids are unique: the order Python's sort gives)
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.argsort(np.array(ids, dtype=object), kind="stable")] = np.arange(len(ids))
+    in_wave = {w: q_wave == w for w in waves}
     rows = []
     for tid, grp in matrix.groupby("theme_id", sort=False):
         if grp["kind"].iat[0] == "subtheme":  # folded beneath its parent's row
@@ -146,7 +150,8 @@ def grid(matrix: pd.DataFrame, quotes: pd.DataFrame, membership: pd.DataFrame, w
                     f"{_pct(r['share_hi'])}); sentiment "
                     + ("–" if not np.isfinite(r["sentiment_mean"]) else f"{r['sentiment_mean']:+.2f}"))
             lead = [pos[x] for x in str(r["exemplar_quote_ids"]).split(";") if x in pos]
-            rest = sorted((int(i) for i in np.flatnonzero(member & (q_wave == w))), key=lambda i: ids[i])
+            rest = np.flatnonzero(member & in_wave[w])
+            rest = rest[np.argsort(rank[rest], kind="stable")].tolist()
             order = lead + [i for i in rest if i not in lead]  # after the exemplars, by quote id (any row order)
             parts, used = [head], len(head)
             for k, i in enumerate(order):
@@ -169,8 +174,16 @@ def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
     """Write the workbook to ``path``; ``sanitize`` (e.g. formula neutralisation) is applied to every sheet.
     Text longer than a cell holds is cut, marked, and listed on the ``notes`` sheet (module docstring).
     ``changes``: the change records (``theme_changes.csv``), written as the ``changes`` sheet after the grid."""
-    from openpyxl.styles import Alignment, Font
+    return write_sheets(path, workbook_sheets(matrix, shifts, quotes, membership, waves, set_aside, changes),
+                        len(waves), sanitize)
 
+
+def workbook_sheets(matrix: pd.DataFrame, shifts: pd.DataFrame, quotes: pd.DataFrame, membership: pd.DataFrame,
+                    waves: list, set_aside: pd.DataFrame | None = None,
+                    changes: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """The workbook's sheets by name (:data:`SHEETS`, in order), before cleaning and cutting: what
+    :func:`write_sheets` writes. Only the grid reads every quote; the quotes sheet holds the first
+    :data:`SHEET_MAX_QUOTES`, so the sheets are small whatever the corpus size."""
     quote_rows = _rounded(quotes.iloc[:SHEET_MAX_QUOTES])
     if len(quotes) > SHEET_MAX_QUOTES:
         note = pd.DataFrame({quote_rows.columns[0]: [f"… {len(quotes) - SHEET_MAX_QUOTES:,} more quotes: "
@@ -180,9 +193,18 @@ def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
     if changes is not None:
         sheets["changes"] = _rounded(changes)
     sheets.update({"numbers": _rounded(matrix), "shifts": _rounded(shifts), "quotes": quote_rows})
-    wrapped = Alignment(wrap_text=True, vertical="top")  # one style object: a new one per cell costs 6x
     if set_aside is not None and len(set_aside):
         sheets["set aside"] = set_aside
+    return sheets
+
+
+def write_sheets(path: Path, sheets: dict[str, pd.DataFrame], n_waves: int,
+                 sanitize: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Path:
+    """Write :func:`workbook_sheets`' ``sheets`` to ``path`` (the grid's wave columns ``n_waves`` wide),
+    each cleaned by ``sanitize``, cut to fit and listed on the ``notes`` sheet."""
+    from openpyxl.styles import Alignment, Font
+
+    wrapped = Alignment(wrap_text=True, vertical="top")  # one style object: a new one per cell costs 6x
     notes: list[dict] = []
     for name in list(sheets):
         sheets[name], cut = _cut(_clean(sheets[name], sanitize), name)
@@ -198,7 +220,7 @@ def write_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
             for cell in ws[1]:
                 cell.font = bold
                 cell.alignment = wrapped
-            widths = {GRID_SHEET: [34] + [70] * len(waves)}.get(name)
+            widths = {GRID_SHEET: [34] + [70] * n_waves}.get(name)
             for j, col in enumerate(df.columns):
                 if widths:
                     w = widths[j]
@@ -225,19 +247,20 @@ def start_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
                    changes: pd.DataFrame | None = None):
     """:func:`write_workbook`, from :data:`WORKER_MIN_QUOTES` quotes in a worker process (joblib's reusable
     loky executor: the workers of the lemmatiser and the stability reruns, already started), so that the
-    caller writes the other files meanwhile (openpyxl is pure Python: ~1 s per 1,000 quote rows). Returns a
-    ``concurrent.futures.Future`` of the path: call ``result()`` before using the file; the bytes written
-    are those of :func:`write_workbook` in this process."""
+    caller writes the other files meanwhile (openpyxl is pure Python: ~1 s per 1,000 quote rows). The sheets
+    are made here (:func:`workbook_sheets`) and only they travel to the worker, not the corpus's quotes.
+    Returns a ``concurrent.futures.Future`` of the path: call ``result()`` before using the file; the bytes
+    written are those of :func:`write_workbook` in this process."""
     from concurrent.futures import Future
 
-    args = (path, matrix, shifts, quotes, membership, waves, set_aside, sanitize, changes)
     if len(quotes) >= WORKER_MIN_QUOTES:
         from joblib.executor import get_memmapping_executor
 
-        return get_memmapping_executor(1).submit(write_workbook, *args)
+        sheets = workbook_sheets(matrix, shifts, quotes, membership, waves, set_aside, changes)
+        return get_memmapping_executor(1).submit(write_sheets, path, sheets, len(waves), sanitize)
     done: Future = Future()
     try:
-        done.set_result(write_workbook(*args))
+        done.set_result(write_workbook(path, matrix, shifts, quotes, membership, waves, set_aside, sanitize, changes))
     except Exception as exc:  # raised by result(), as from a worker
         done.set_exception(exc)
     return done

@@ -26,6 +26,7 @@ from .safety import (
     neutralise_frame,
     strip_formula_cells,
     write_csv,
+    write_parquet,
 )
 from .safety import check_output_dir as _check_output_dir
 from .tables import framework_matrix, quotes_table, shift_table, top_level, tree_membership_of
@@ -167,9 +168,9 @@ def _write_curation(a: Analysis, out: Path, texts: list[str], input_path: Path |
          paths["assignment"])
     if a.lemmas is not None and not redact:  # lemmas and scores for a fast curation rerun (never redacted text)
         paths["curation_state"] = out / STATE_FILE
-        state_table(a.corpus.quotes["quote_id"].tolist(), a.corpus.texts, a.lemmas,
-                    str(a.config.get("sentiment", "")),
-                    a.sentiment_detail).to_parquet(paths["curation_state"], index=False)
+        write_parquet(state_table(a.corpus.quotes["quote_id"].tolist(), a.corpus.texts, a.lemmas,
+                                  str(a.config.get("sentiment", "")), a.sentiment_detail),
+                      paths["curation_state"])  # a block of rows at a time (no whole Arrow copy)
     if a.set_aside is not None and len(a.set_aside):
         paths["set_aside"] = out / "set_aside.csv"
         _csv(a.set_aside, paths["set_aside"])
