@@ -66,6 +66,31 @@ def test_a_one_point_change_is_singular_and_an_interval_end_at_zero_has_no_sign(
     row["share_a"], row["share_b"], row["share_diff"] = 0.012, 0.006, -0.006
     row["share_diff_lo"], row["share_diff_hi"] = -0.011, -0.002
     s = finding_sentence(row, [1, 2])
-    assert "(-1 point, 95% CI -1 to 0;" in s and "-0" not in s
+    assert "1.2% → 0.6% of quotes (-1 point, 95% CI -1 to 0;" in s and "-0" not in s
     row["share_diff"] = 0.03
     assert "(+3 points," in finding_sentence(row, [1, 2])
+
+
+def test_a_difference_under_half_a_point_is_said_with_the_decimals_that_show_it():
+    row = classify_findings(_shifts()).iloc[0].copy()
+    row["share_a"], row["share_b"], row["share_diff"] = 0.012, 0.016, 0.004
+    row["share_diff_lo"], row["share_diff_hi"] = 0.001, 0.007
+    assert "1.2% → 1.6% of quotes (+0.4 points, 95% CI +0.1 to +0.7;" in finding_sentence(row, [1, 2])
+    row["share_a"], row["share_b"], row["share_diff"] = 0.1201, 0.1204, 0.0003
+    row["share_diff_lo"], row["share_diff_hi"] = 0.0001, 0.0005
+    s = finding_sentence(row, [1, 2])
+    assert "12.01% → 12.04% of quotes (+0.03 points, 95% CI +0.01 to +0.05;" in s
+
+
+def test_the_shift_tables_sentence_says_a_fraction_of_a_point_with_its_decimals():
+    from stakeholder_nlp.report.tables import _sentence
+
+    row = pd.Series({"wave_a": 2016, "wave_b": 2021, "caveats": "", "share_a": 0.2012, "share_b": 0.2046,
+                     "share_diff": 0.0034, "share_diff_lo": 0.0011, "share_diff_hi": 0.0057,
+                     "share_p": 0.004, "share_q": 0.01, "share_significant": True, "sentiment_diff": np.nan,
+                     "prevalence_stability": np.nan, "adj_diff": 0.0021, "adj_diff_lo": -0.0004,
+                     "adj_diff_hi": 0.0046})
+    s = _sentence("Access", row)
+    assert s.startswith("Access: share rose from 20.1% in 2016 to 20.5% in 2021 "
+                        "(difference +0.3 points, 95% CI +0.1 to +0.6, p = 0.004")
+    assert s.endswith("; adjusted for the strata +0.2 points (95% CI 0 to +0.5).")  # never "-0.0"

@@ -81,20 +81,34 @@ def classify_findings(shifts: pd.DataFrame, *, min_stability: float = 0.8,
     return out.sort_values(["_rank", "_size"], kind="stable").drop(columns=["_rank", "_size"]).reset_index(drop=True)
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
+def signed_points(v: float, digits: int = 0) -> str:
+    """A share difference in percentage points (``digits`` decimals) with its sign; 0 without one (never
+    "-0")."""
+    k = round(100 * float(v), digits)
+    return "0" if k == 0 else f"{k:+.{digits}f}"
 
 
-def _signed(v: float) -> str:
-    """A share difference in whole percentage points with its sign; 0 without one (never "-0")."""
-    k = int(round(100 * float(v)))
-    return "0" if k == 0 else f"{k:+d}"
+def points_phrase(v: float, digits: int = 0) -> str:
+    """``+3 points``, ``-1 point``, ``0 points``, ``+0.4 points``."""
+    k = round(100 * float(v), digits)
+    return f"{signed_points(v, digits)} point{'' if abs(k) == 1 else 's'}"
 
 
-def _points(v: float) -> str:
-    """``+3 points``, ``-1 point``, ``0 points``."""
-    k = int(round(100 * float(v)))
-    return f"{_signed(v)} point{'' if abs(k) == 1 else 's'}"
+def point_digits(d: float) -> int:
+    """Decimals for a difference of ``d`` (a share) to print as other than 0 points: 0 from half a point,
+    then 1, then 2 (a large corpus makes a difference of a fraction of a point significant)."""
+    p = abs(100 * float(d))
+    return 0 if p >= 0.5 else 1 if p >= 0.05 else 2
+
+
+def pct_pair(x: float, y: float, at_least: int = 0) -> tuple[str, str]:
+    """Two shares as percentages with the fewest decimals (``at_least`` to 2) at which they differ:
+    ``1.2% → 0.6%``, not ``1% → 1%``."""
+    for digits in range(at_least, 3):
+        sx, sy = f"{100 * x:.{digits}f}%", f"{100 * y:.{digits}f}%"
+        if sx != sy:
+            break
+    return sx, sy
 
 
 def finding_sentence(row, waves) -> str:
@@ -103,9 +117,12 @@ def finding_sentence(row, waves) -> str:
     a, b = (row["wave_a"], row["wave_b"]) if "wave_a" in row.index else (waves[0], waves[-1])
     d = row["share_diff"]
     more = "more" if d > 0 else "less"
-    s = (f"{row['label']} was raised {more} often in {b} than in {a}: {_pct(row['share_a'])} → "
-         f"{_pct(row['share_b'])} of quotes ({_points(d)}, 95% CI {_signed(row['share_diff_lo'])} "
-         f"to {_signed(row['share_diff_hi'])}; q = {row['share_q']:.3f})")
+    k = point_digits(d)
+    share_a, share_b = pct_pair(row["share_a"], row["share_b"], at_least=k)  # as precise as the difference
+    s = (f"{row['label']} was raised {more} often in {b} than in {a}: {share_a} → {share_b} of quotes "
+         f"({points_phrase(d, k)}, 95% CI {signed_points(row['share_diff_lo'], k)} to "
+         f"{signed_points(row['share_diff_hi'], k)}; "
+         f"q = {row['share_q']:.3f})")
     stab = row.get("prevalence_stability", np.nan)
     if np.isfinite(stab):
         s += f"; the direction held in {stab:.0%} of reruns"

@@ -40,6 +40,7 @@ import pandas as pd
 from ..pipeline import Analysis
 from ..sentiment.summary import SENTIMENT_SHIFT_COLUMNS
 from ..shift.prevalence import SHIFT_COLUMNS
+from .findings import pct_pair, point_digits, points_phrase, signed_points
 
 QUOTE_COLUMNS = ("quote_id", "text", "speaker", "wave", "themes", "primary_theme", "topic", "subtheme",
                  "subtheme_label", "subtheme_placement", "sentiment", "sentiment_label", "sentiment_combine", "mode",
@@ -207,10 +208,6 @@ def _subtheme_row(a: Analysis, sub, lv, labels, ids, speakers, sent) -> dict:
             "distinctive_terms": "", "exemplar_quote_ids": ";".join(ids[i] for i in idx[:3])}
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
-
-
 def _sentence(label, row) -> str:
     from ..shift import power_sentence
 
@@ -218,10 +215,12 @@ def _sentence(label, row) -> str:
     cav = str(row["caveats"]).split(";")
     d = row["share_diff"]
     verb = "rose" if d > 0 else "fell" if d < 0 else "stayed"
-    ci = (f", 95% CI {100 * row['share_diff_lo']:+.0f} to {100 * row['share_diff_hi']:+.0f}"
+    k = point_digits(d) if np.isfinite(d) else 0
+    ci = (f", 95% CI {signed_points(row['share_diff_lo'], k)} to {signed_points(row['share_diff_hi'], k)}"
           if np.isfinite(row["share_diff_lo"]) else "")
-    parts = [f"{label}: share {verb} from {_pct(row['share_a'])} in {a} to {_pct(row['share_b'])} in {b} "
-             f"(difference {100 * d:+.0f} points{ci}"
+    share_a, share_b = pct_pair(row["share_a"], row["share_b"], at_least=k)  # as precise as the difference
+    parts = [f"{label}: share {verb} from {share_a} in {a} to {share_b} in {b} "
+             f"(difference {points_phrase(d, k)}{ci}"
              + (f", p = {row['share_p']:.3f}, q = {row['share_q']:.2f}" if np.isfinite(row["share_q"]) else "")
              + ")"]
     if "emerging" in cav:
@@ -244,14 +243,14 @@ def _sentence(label, row) -> str:
         parts.append(f"direction of the share change held in {row['prevalence_stability']:.0%} of reruns")
     if "underpowered" in cav:
         parts.append("too few quotes or speakers in a wave for a firm conclusion")
-    if np.isfinite(row["adj_diff"]) and "composition" not in cav:
-        parts.append(f"adjusted for the strata {100 * row['adj_diff']:+.0f} points (95% CI "
-                     f"{100 * row['adj_diff_lo']:+.0f} to {100 * row['adj_diff_hi']:+.0f})")
-    if "composition" in cav:
-        ad = row["adj_diff"]
-        parts.append(f"the change may reflect who took part: adjusted for the strata the difference is "
-                     f"{100 * ad:+.0f} points (95% CI {100 * row['adj_diff_lo']:+.0f} to "
-                     f"{100 * row['adj_diff_hi']:+.0f})")
+    if np.isfinite(row["adj_diff"]):
+        j = point_digits(row["adj_diff"])
+        adjusted = (f"{points_phrase(row['adj_diff'], j)} (95% CI {signed_points(row['adj_diff_lo'], j)} to "
+                    f"{signed_points(row['adj_diff_hi'], j)})")
+        parts.append(f"the change may reflect who took part: adjusted for the strata the difference is {adjusted}"
+                     if "composition" in cav else f"adjusted for the strata {adjusted}")
+    elif "composition" in cav:
+        parts.append("the change may reflect who took part")
     return "; ".join(parts) + "."
 
 
