@@ -253,14 +253,14 @@ def start_workbook(path: Path, matrix: pd.DataFrame, shifts: pd.DataFrame, quote
     written are those of :func:`write_workbook` in this process."""
     from concurrent.futures import Future
 
-    if len(quotes) >= WORKER_MIN_QUOTES:
-        from joblib.executor import get_memmapping_executor
-
-        sheets = workbook_sheets(matrix, shifts, quotes, membership, waves, set_aside, changes)
-        return get_memmapping_executor(1).submit(write_sheets, path, sheets, len(waves), sanitize)
     done: Future = Future()
     try:
-        done.set_result(write_workbook(path, matrix, shifts, quotes, membership, waves, set_aside, sanitize, changes))
+        sheets = workbook_sheets(matrix, shifts, quotes, membership, waves, set_aside, changes)
+        if len(quotes) >= WORKER_MIN_QUOTES:
+            from joblib.executor import get_memmapping_executor
+
+            return get_memmapping_executor(1).submit(write_sheets, path, sheets, len(waves), sanitize)
+        done.set_result(write_sheets(path, sheets, len(waves), sanitize))
     except Exception as exc:  # raised by result(), as from a worker
         done.set_exception(exc)
     return done
