@@ -27,3 +27,9 @@ def test_formula_cells_are_found_and_text_that_looks_like_the_tag_is_not(tmp_pat
     assert strip_formula_cells(tmp_path / "f.xlsx") == 1
     assert load_workbook(tmp_path / "f.xlsx").active["A1"].data_type == "s"
     assert strip_formula_cells(tmp_path / "f.xlsx") == 0  # nothing left to strip: the file is not rewritten
+
+
+def test_report_counts_are_printed_with_thousands_separators():
+    from stakeholder_nlp.report.html import _count
+
+    assert [_count(n) for n in (12, 1000, 999_420, 1_000_000)] == ["12", "1,000", "999,420", "1,000,000"]

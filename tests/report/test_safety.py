@@ -51,6 +51,20 @@ def test_csv_neutralises_text_cells_and_headers_but_not_numbers(tmp_path):
     assert back["score"].tolist() == [-0.5] * len(EVIL)
 
 
+@pytest.mark.parametrize("rows", [0, 1, 7, 9])
+def test_csv_written_in_blocks_has_the_bytes_of_one_whole_frame_write(tmp_path, rows):
+    values = (EVIL + ["a\r\nb", "plain", None])[:rows] + ["x"] * max(0, rows - len(EVIL) - 3)
+    df = pd.DataFrame({"text": values, "score": np.linspace(-1, 1, rows) / 3, "n": range(rows),
+                       "flag": [i % 2 == 0 for i in range(rows)], "=wave": ["w"] * rows})
+    one = tmp_path / "one.csv"
+    expected = neutralise_frame(df)
+    expected["text"] = expected["text"].map(safety._unify_line_breaks)
+    expected.to_csv(one, index=False, float_format="%.6g", lineterminator="\n")
+    for block in (1, 2, 3, 100):
+        write_csv(df, tmp_path / "blocks.csv", block_rows=block)
+        assert (tmp_path / "blocks.csv").read_bytes() == one.read_bytes(), block
+
+
 def test_xlsx_never_holds_a_formula_cell(tmp_path):
     from openpyxl import load_workbook
 

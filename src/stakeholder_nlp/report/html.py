@@ -133,18 +133,28 @@ GLOSSARY = (
 )
 
 
+def _count(n) -> str:
+    """A count as the report prints it: ``999,420``."""
+    return f"{int(n):,}"
+
+
 def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures: dict[str, Path],
                 texts: list[str], title: str) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("stakeholder_nlp", "report/templates"),
                       autoescape=select_autoescape(["html"]))
+    env.filters["count"] = _count
     q = a.corpus.quotes
     qcols = (q["speaker"].tolist(), q["quote_id"].tolist(), q["wave"].tolist())
     pos = {qid: i for i, qid in enumerate(q["quote_id"])}
     waves = list(dict.fromkeys(a.levels["wave"].tolist())) if "wave" in a.levels.columns else []
     waves = [w for w in waves if w in set(matrix["wave"])] or sorted(matrix["wave"].unique().tolist())
     wave_arr = q["wave"].to_numpy()
+    # each quote's place in quote-id order, ranked once: a cell lists its quotes in that order
+    id_order = np.argsort(q["quote_id"].astype(str).to_numpy(), kind="stable")
+    id_rank = np.empty(len(id_order), dtype=np.int64)
+    id_rank[id_order] = np.arange(len(id_order))
     ranked = classify_findings(shifts, near_duplicates=a.near_duplicates)
     pair = (waves[0], waves[-1])
     cell_quotes = {(r["theme_id"], r["wave"]): [x for x in str(r["exemplar_quote_ids"]).split(";") if x]
@@ -189,7 +199,7 @@ def render_html(a: Analysis, matrix: pd.DataFrame, shifts: pd.DataFrame, figures
             r = sub.iloc[0]
             ex_ids = [x for x in cell_quotes.get((tid, w), []) if x in pos]
             all_idx = np.flatnonzero(member & (wave_arr == w))
-            all_idx = all_idx[np.argsort(q["quote_id"].astype(str).to_numpy()[all_idx], kind="stable")]
+            all_idx = all_idx[np.argsort(id_rank[all_idx], kind="stable")]
             n_spk = r["n_speakers"] if "n_speakers" in r.index else None
             cells.append({"n": int(r["n_quotes"]), "speakers": None if n_spk is None else int(n_spk),
                           "share": (f"{_fmt_pct(r['share'])} ({_fmt_pct(r['share_lo'])}–{_fmt_pct(r['share_hi'])})"

@@ -91,16 +91,21 @@ def _unify_line_breaks(value):
     return value
 
 
-def write_csv(df: pd.DataFrame, path: str | Path, *, float_format: str | None = "%.6g") -> Path:
+def write_csv(df: pd.DataFrame, path: str | Path, *, float_format: str | None = "%.6g",
+              block_rows: int = 100_000) -> Path:
     """The one CSV writer for outputs: neutralised cells, ``\\n`` line ends, no index. Line breaks inside
     a cell are written as ``\\n`` (quoted): Python's writer leaves a lone CR unquoted, and every reader
-    takes it for the end of a row."""
+    takes it for the end of a row. Written ``block_rows`` rows at a time (the header with the first), so
+    that only one block's neutralised copy is ever held beside ``df``; the bytes are those of one
+    ``to_csv`` of the whole frame."""
     path = Path(path)
-    frame = neutralise_frame(df)
-    for col in frame.columns:
-        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
-            frame[col] = frame[col].map(_unify_line_breaks)
-    frame.to_csv(path, index=False, float_format=float_format, lineterminator="\n")
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        for start in range(0, max(len(df), 1), block_rows):
+            frame = neutralise_frame(df.iloc[start:start + block_rows])
+            for col in frame.columns:
+                if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+                    frame[col] = frame[col].map(_unify_line_breaks)
+            frame.to_csv(fh, index=False, header=start == 0, float_format=float_format, lineterminator="\n")
     return path
 
 

@@ -145,8 +145,8 @@ def grid(matrix: pd.DataFrame, quotes: pd.DataFrame, membership: pd.DataFrame, w
                 row[str(w)] = ""
                 continue
             r = sub.iloc[0]
-            n_spk = f", {int(r['n_speakers'])} speakers" if "n_speakers" in r.index else ""
-            head = (f"{int(r['n_quotes'])} quotes{n_spk}; share {_pct(r['share'])} ({_pct(r['share_lo'])}–"
+            n_spk = f", {int(r['n_speakers']):,} speakers" if "n_speakers" in r.index else ""
+            head = (f"{int(r['n_quotes']):,} quotes{n_spk}; share {_pct(r['share'])} ({_pct(r['share_lo'])}–"
                     f"{_pct(r['share_hi'])}); sentiment "
                     + ("–" if not np.isfinite(r["sentiment_mean"]) else f"{r['sentiment_mean']:+.2f}"))
             lead = [pos[x] for x in str(r["exemplar_quote_ids"]).split(";") if x in pos]

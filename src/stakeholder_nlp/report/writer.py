@@ -95,28 +95,30 @@ def _write_into(a: Analysis, out: Path, *, input_path: Path | None, input_sha256
     paths = {"quotes": out / "quotes.csv", "matrix": out / "framework_matrix.csv",
              "matrix_xlsx": out / "framework_matrix.xlsx", "shifts": out / "shifts.csv",
              "html": out / "report.html", "run": out / "run.json"}
-    _csv(quotes, paths["quotes"])
-    _csv(matrix, paths["matrix"])
-    _csv(shifts, paths["shifts"])
-    if a.trends is not None and len(a.trends):  # three or more waves: one linear trend per theme
-        paths["trends"] = out / "trends.csv"
-        labels = dict(zip(a.themes.themes["theme_id"], a.themes.themes["label"], strict=True))
-        _csv(a.trends.assign(label=a.trends["theme_id"].map(labels)), paths["trends"])
-    changes = getattr(a, "changes", None)
-    if changes is not None:  # how each theme changed (change.records): one row per theme x compared pair
-        paths["changes"], paths["echoes"] = out / "theme_changes.csv", out / "echoes.csv"
-        _csv(changes.changes, paths["changes"])
-        _csv(changes.echoes, paths["echoes"])
     # the report's findings, figures and tables read the top level (the tree section shows the subthemes);
     # the files and the workbook hold both levels
     top_matrix, top_shifts = top_level(matrix), top_level(shifts)
     ranked = classify_findings(top_shifts, near_duplicates=a.near_duplicates)
     cut = cut_cells(quotes, neutralise_frame)  # quotes too long for a worksheet cell: said in run.json and the summary
-    # the workbook is written in a worker process (large corpora) while this one writes the rest
+    changes = getattr(a, "changes", None)
+    # the workbook is written in a worker process (large corpora) while this one writes the rest; started
+    # first, so that the analysis's idle workers are stopped (one is kept) before quotes.csv is written
     xlsx = start_workbook(paths["matrix_xlsx"], matrix, shifts, quotes, tree_membership_of(a),
                           list(dict.fromkeys(a.levels["wave"].tolist())), set_aside=a.set_aside,
                           sanitize=neutralise_frame, changes=None if changes is None else changes.changes)
     try:
+        _csv(quotes, paths["quotes"])
+        del quotes  # the largest table (a row per quote) is not held while the rest is written
+        _csv(matrix, paths["matrix"])
+        _csv(shifts, paths["shifts"])
+        if a.trends is not None and len(a.trends):  # three or more waves: one linear trend per theme
+            paths["trends"] = out / "trends.csv"
+            labels = dict(zip(a.themes.themes["theme_id"], a.themes.themes["label"], strict=True))
+            _csv(a.trends.assign(label=a.trends["theme_id"].map(labels)), paths["trends"])
+        if changes is not None:  # how each theme changed (change.records): one row per theme x compared pair
+            paths["changes"], paths["echoes"] = out / "theme_changes.csv", out / "echoes.csv"
+            _csv(changes.changes, paths["changes"])
+            _csv(changes.echoes, paths["echoes"])
         paths.update(_write_curation(a, out, texts, input_path, redact=redact))
         agreement = getattr(a, "agreement", None)
         if agreement is not None:  # codebook coding vs the corpus's human codes (themes.crossval.AGREEMENT_COLUMNS)
@@ -205,8 +207,8 @@ def _run_notes(out: Path) -> list[str]:
 def one_screen_summary(a: Analysis, out: Path) -> str:
     shifts = top_level(shift_table(a))
     n_anon = a.corpus.n_unattributed
-    lines = [f"{len(a.corpus)} quotes, {a.corpus.quotes['speaker'].nunique()} speakers"
-             + (f" + {n_anon} unattributed quotes (each its own speaker)" if n_anon else "")
+    lines = [f"{len(a.corpus):,} quotes, {a.corpus.quotes['speaker'].nunique():,} speakers"
+             + (f" + {n_anon:,} unattributed quotes (each its own speaker)" if n_anon else "")
              + f", waves {a.corpus.waves}; {len(a.themes.themes)} themes ({a.themes.mode})"]
     if a.config.get("wave_order"):
         lines.append(a.config["wave_order"]["sentence"])
